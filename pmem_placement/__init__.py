@@ -1,0 +1,1 @@
+"""pmem-placement: keep the Placement service truthful about a host's persistent memory."""

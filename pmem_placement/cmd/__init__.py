@@ -1,0 +1,1 @@
+"""Entry points. Each turns configuration into objects (``common``) and results into output."""

@@ -1,0 +1,138 @@
+"""``pmem-placement``: the one-shot command for operators, scripts and config management.
+
+Exit statuses (DESIGN.md): 0 in sync; 1 could not be brought in sync; 2 invalid configuration or
+discovery failed (nothing written); 3 with --dry-run, changes would be made. Expected failures are
+one line on stderr; a traceback means a bug.
+"""
+
+import sys
+import typing
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from pmem_placement import conf as conf_mod
+from pmem_placement import errors
+from pmem_placement import mapping
+from pmem_placement import output
+
+LOG = logging.getLogger(__name__)
+PROG = "pmem-placement"
+
+EXIT_OK, EXIT_SYNC, EXIT_CONFIG, EXIT_WOULD_CHANGE = 0, 1, 2, 3
+
+
+def _add_commands(subparsers: typing.Any) -> None:
+    rec = subparsers.add_parser(
+        "reconcile",
+        help="bring Placement in line with this host's PMEM namespaces, once",
+        description="Discover the namespaces, compare with Placement and write what differs. Exit "
+        "status: 0 in sync, 1 could not sync, 2 bad configuration or discovery failed (nothing "
+        "written), 3 with --dry-run when changes would be made.",
+    )
+    rec.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
+    rec.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    show = subparsers.add_parser(
+        "show", help="show the host's namespaces and Placement's view of them",
+    )
+    show.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+
+
+command_opt = cfg.SubCommandOpt(
+    "command", title="Commands", help="what to do (see '<command> --help')", handler=_add_commands
+)
+
+
+def _fail(exc: BaseException, status: int) -> int:
+    print(f"{PROG}: error: {exc}", file=sys.stderr)
+    return status
+
+
+def _setup(argv: list[str]) -> cfg.ConfigOpts:
+    conf = cfg.ConfigOpts()
+    conf_mod.register_opts(conf)
+    conf.register_cli_opt(command_opt)
+    logging.register_options(conf)
+    logging.set_defaults(
+        default_log_levels=logging.get_default_log_levels() + ["keystoneauth=WARN", "stevedore=WARN"]
+    )
+    conf(argv, project=PROG, prog=PROG)
+    logging.setup(conf, PROG)
+    if not conf.debug:
+        # The one-shot prints its own result; only problems belong on stderr.
+        logging.getLogger(None).logger.setLevel(logging.WARNING)
+    return conf
+
+
+def _client(conf: cfg.ConfigOpts) -> typing.Any:
+    from pmem_placement.cmd import common
+    from pmem_placement.placement.client import Client
+
+    return Client(common.placement_adapter(conf))  # type: ignore[arg-type]
+
+
+def reconcile(conf: cfg.ConfigOpts) -> int:
+    from pmem_placement.cmd import common
+
+    args = conf.command
+    as_json = args.format == "json"
+    client = None
+    try:
+        spec, _ = common.host_spec(conf)
+        client = _client(conf)
+        outcome = common.reconciler(conf, client).run(spec, dry_run=args.dry_run)
+    except errors.PmemPlacementError as exc:
+        if as_json:
+            print(output.reconcile_json(conf.host, None, args.dry_run, client.requests if client else {}, exc))
+        return _fail(exc, exc.exit_status)
+    requests = client.requests
+    if as_json:
+        print(output.reconcile_json(conf.host, outcome, args.dry_run, requests))
+    else:
+        print(output.reconcile_text(outcome, args.dry_run, sum(requests.values())))
+    if args.dry_run and outcome.ops:
+        return EXIT_WOULD_CHANGE
+    return EXIT_OK
+
+
+def show(conf: cfg.ConfigOpts) -> int:
+    from pmem_placement import discover
+    from pmem_placement import show as show_mod
+
+    try:
+        labels = mapping.parse(conf.pmem.namespaces)
+        namespaces = discover.discover(conf)
+    except errors.PmemPlacementError as exc:
+        return _fail(exc, exc.exit_status)
+    rows = show_mod.namespace_rows(labels, namespaces)
+    missing = show_mod.missing_names(labels, namespaces)
+    view, error = None, None
+    try:
+        view = show_mod.placement_view(_client(conf), conf.host, conf.pmem.root_provider_uuid)
+    except errors.PmemPlacementError as exc:
+        error = exc
+    render = output.show_json if conf.command.format == "json" else output.show_text
+    print(render(conf.host, rows, missing, view, error))
+    if error is not None:
+        return _fail(error, error.exit_status)
+    return EXIT_OK
+
+
+COMMANDS: dict[str, typing.Callable[[cfg.ConfigOpts], int]] = {"reconcile": reconcile, "show": show}
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        conf = _setup(sys.argv[1:] if argv is None else argv)
+        return COMMANDS[conf.command.name](conf)
+    except cfg.Error as exc:
+        # Unreadable config files, bad values, unknown options: all configuration.
+        return _fail(exc, EXIT_CONFIG)
+    except errors.PmemPlacementError as exc:
+        return _fail(exc, exc.exit_status)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Configuration -> the objects that do the work, shared by the one-shot and the agent.
+
+Everything that can fail because of configuration or discovery fails here, before any request
+is sent, so that such a failure never writes anything.
+"""
+
+from keystoneauth1 import exceptions as ks_exc
+from keystoneauth1 import loading as ks_loading
+from oslo_config import cfg
+
+from pmem_placement import discover
+from pmem_placement import mapping
+from pmem_placement.conf import placement as placement_conf
+from pmem_placement.discover.model import Namespace
+from pmem_placement.errors import ConfigError
+from pmem_placement.placement.client import Client
+from pmem_placement.reconcile import HostSpec
+from pmem_placement.reconcile import Reconciler
+from pmem_placement.retry import RetryPolicy
+from pmem_placement.state import StateStore
+
+
+def host_spec(conf: cfg.ConfigOpts) -> tuple[HostSpec, list[Namespace]]:
+    """What this host wants in Placement; raises ConfigError or DiscoveryError."""
+    labels = mapping.parse(conf.pmem.namespaces)
+    traits = mapping.traits(conf.pmem.traits)
+    root_uuid = conf.pmem.root_provider_uuid
+    if root_uuid:
+        import uuid
+
+        try:
+            root_uuid = str(uuid.UUID(root_uuid))
+        except ValueError as exc:
+            raise ConfigError(f"[pmem]root_provider_uuid: {root_uuid!r} is not a UUID") from exc
+    if not conf.host:
+        raise ConfigError("[DEFAULT]host is empty: set it to the compute node's provider name")
+    namespaces = discover.discover(conf) if labels else []
+    classes = mapping.resolve(labels, namespaces)
+    spec = HostSpec(
+        host=conf.host,
+        root_uuid=root_uuid,
+        classes={rc: len(nss) for rc, nss in classes.items()},
+        traits=traits,
+    )
+    return spec, namespaces
+
+
+def placement_adapter(conf: cfg.ConfigOpts) -> object:
+    """A keystoneauth1 Adapter from [placement], exactly as nova builds its own."""
+    group = placement_conf.GROUP
+    try:
+        auth = ks_loading.load_auth_from_conf_options(conf, group)
+    except ks_exc.auth_plugins.NoMatchingPlugin as exc:
+        raise ConfigError(f"[placement]auth_type: no such auth plugin {exc.name!r}") from exc
+    except ks_exc.auth_plugins.MissingRequiredOptions as exc:
+        names = ", ".join(o.dest for o in exc.options)
+        raise ConfigError(f"[placement]: auth_type {conf.placement.auth_type!r} needs {names}") from exc
+    if auth is None:
+        raise ConfigError(
+            "[placement]auth_type is not set: copy the [placement] section of nova.conf, or use "
+            "auth_type = admin_token with endpoint and token for a Placement without Keystone"
+        )
+    session = ks_loading.load_session_from_conf_options(conf, group, auth=auth)
+    return ks_loading.load_adapter_from_conf_options(conf, group, session=session, auth=auth)
+
+
+def reconciler(conf: cfg.ConfigOpts, client: Client) -> Reconciler:
+    policy = RetryPolicy(attempts=conf.pmem.conflict_retries + 1)
+    return Reconciler(client, StateStore(conf.agent.state_dir or None), policy)

@@ -1,0 +1,41 @@
+"""[placement] options: keystoneauth1 session, auth and adapter options, as nova registers them.
+
+An operator can paste the [placement] section of nova.conf here.
+"""
+
+from keystoneauth1 import loading as ks_loading
+from oslo_config import cfg
+
+GROUP = "placement"
+SERVICE_TYPE = "placement"
+
+placement_group = cfg.OptGroup(
+    GROUP,
+    title="Placement service",
+    help="How to reach and authenticate to Placement (keystoneauth1 options, as in nova.conf). "
+    "For a Placement without Keystone (auth_strategy = noauth2), use auth_type = admin_token "
+    "with endpoint and token.",
+)
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    conf.register_group(placement_group)
+    ks_loading.register_session_conf_options(conf, GROUP)
+    ks_loading.register_auth_conf_options(conf, GROUP)
+    ks_loading.register_adapter_conf_options(conf, GROUP, include_deprecated=False)
+    conf.set_default("service_type", SERVICE_TYPE, group=GROUP)
+
+
+def list_opts() -> list[cfg.Opt]:
+    """The options shown in the sample: session, adapter, and the password plugin's."""
+    opts = (
+        ks_loading.get_session_conf_options()
+        + ks_loading.get_auth_common_conf_options()
+        + ks_loading.get_auth_plugin_conf_options("password")
+        + ks_loading.get_adapter_conf_options(include_deprecated=False)
+    )
+    # Deduplicate by name, keeping the first (the plugin lists repeat common ones).
+    seen: dict[str, cfg.Opt] = {}
+    for opt in opts:
+        seen.setdefault(opt.dest, opt)
+    return list(seen.values())

@@ -1,0 +1,49 @@
+"""The errors an operator can meet, each with the exit status of DESIGN.md.
+
+Expected failures are instances of these and become one readable line; anything else is a bug
+and keeps its traceback.
+"""
+
+
+class PmemPlacementError(Exception):
+    """Base for expected failures."""
+
+    exit_status = 1
+
+
+class ConfigError(PmemPlacementError):
+    """The configuration is invalid. Nothing is written."""
+
+    exit_status = 2
+
+
+class DiscoveryError(PmemPlacementError):
+    """The namespaces on the host could not be discovered. Nothing is written."""
+
+    exit_status = 2
+
+
+class ParseError(DiscoveryError):
+    """ndctl output or a sysfs attribute could not be understood."""
+
+
+class SyncError(PmemPlacementError):
+    """Placement could not be brought in sync with the host."""
+
+    exit_status = 1
+
+
+class RootProviderNotFound(SyncError):
+    """The compute node's resource provider does not exist (yet)."""
+
+
+class DoubleCounting(SyncError):
+    """nova already reports one of our classes on the compute node provider."""
+
+
+class ForeignProvider(SyncError):
+    """A provider that pmem-placement does not manage stands where its provider should."""
+
+
+class ConflictsDidNotSettle(SyncError):
+    """Concurrent writers kept changing the provider for every attempt."""

@@ -1,0 +1,151 @@
+"""Rendering results for people (text) and for scripts (JSON with stable keys, see README)."""
+
+import json
+import typing
+
+from pmem_placement import plan as plan_mod
+from pmem_placement.reconcile import Outcome
+from pmem_placement.show import NamespaceRow
+from pmem_placement.show import PlacementView
+
+_SIGN = {"create": "+", "ensure": "+", "update": "~", "delete": "-"}
+_KIND = {
+    "resource_class": "resource class",
+    "trait": "trait",
+    "resource_provider": "resource provider",
+    "inventory": "inventory",
+}
+
+
+def _fields(values: typing.Mapping[str, typing.Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in values.items())
+
+
+def change_line(change: plan_mod.Change) -> str:
+    line = f"{_SIGN[change.action]} {_KIND[change.kind]} {change.name}"
+    if change.action == "update" and change.before is not None and change.after is not None:
+        line += ": " + ", ".join(f"{k} {change.before[k]} -> {change.after[k]}" for k in change.after)
+    elif change.kind == "resource_provider" and change.after:
+        line += f" (uuid {change.after['uuid']}, parent {change.after['parent_provider_uuid']})"
+    elif change.kind == "inventory":
+        line += ": " + _fields(change.after or change.before or {})
+    if change.note:
+        line += f" ({change.note})"
+    return line
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def reconcile_status(outcome: Outcome, dry_run: bool) -> str:
+    if not outcome.ops:
+        return "in_sync"
+    return "would_change" if dry_run else "changed"
+
+
+def reconcile_json(host: str, outcome: Outcome | None, dry_run: bool, requests: typing.Mapping[str, int],
+                   error: Exception | None = None) -> str:
+    data: dict[str, typing.Any] = {
+        "status": "error" if error or outcome is None else reconcile_status(outcome, dry_run),
+        "dry_run": dry_run,
+        "host": host,
+        "provider": None,
+        "changes": [],
+        "inventories": {},
+        "traits": [],
+        "requests": dict(sorted(requests.items())),
+        "error": None if error is None else {"type": type(error).__name__, "message": str(error)},
+    }
+    if outcome is not None and outcome.identity is not None:
+        ident = outcome.identity
+        data["provider"] = {"name": ident.name, "uuid": ident.uuid, "parent_provider_uuid": ident.parent_uuid}
+        data["changes"] = [
+            {"action": c.action, "kind": c.kind, "name": c.name, "before": c.before, "after": c.after, "note": c.note}
+            for c in plan_mod.changes(outcome.ops)
+        ]
+        if outcome.current is not None:
+            data["inventories"] = {rc: inv.as_dict() for rc, inv in sorted(outcome.current.inventories.items())}
+            data["traits"] = sorted(outcome.current.traits)
+    return json.dumps(data, indent=2, sort_keys=False)
+
+
+def reconcile_text(outcome: Outcome, dry_run: bool, requests: int) -> str:
+    name = outcome.identity.name if outcome.identity else "PMEM provider"
+    cost = f"{requests} request{'s' if requests != 1 else ''}"
+    if not outcome.ops:
+        return f"{name}: in sync, nothing to change ({cost})"
+    lines = [change_line(c) for c in plan_mod.changes(outcome.ops)]
+    verb = "would change (dry run, nothing written)" if dry_run else "changed"
+    return "\n".join(lines + [f"{name}: {verb} ({cost})"])
+
+
+def show_json(host: str, rows: list[NamespaceRow], missing: list[str], view: PlacementView | None,
+              error: Exception | None) -> str:
+    data = {
+        "host": host,
+        "namespaces": [
+            {
+                "dev": r.namespace.dev,
+                "name": r.namespace.name,
+                "mode": r.namespace.mode,
+                "size": r.namespace.size,
+                "chardev": r.namespace.chardev,
+                "numa_node": r.namespace.numa_node,
+                "label": r.label,
+                "resource_class": r.resource_class,
+                "status": r.status,
+            }
+            for r in rows
+        ],
+        "missing": missing,
+        "placement": None if view is None else {
+            "compute_node": {"name": view.root_name, "uuid": view.root_uuid},
+            "provider": None if view.provider is None else {"name": view.provider.name, "uuid": view.provider.uuid},
+            "classes": view.classes,
+            "traits": view.traits,
+        },
+        "error": None if error is None else {"type": type(error).__name__, "message": str(error)},
+    }
+    return json.dumps(data, indent=2)
+
+
+def show_text(host: str, rows: list[NamespaceRow], missing: list[str], view: PlacementView | None,
+              error: Exception | None) -> str:
+    out = [f"Namespaces on {host}:"]
+    if not rows:
+        out.append("  (none found)")
+    table = [("DEV", "NAME", "MODE", "SIZE", "CHARDEV", "NUMA", "CLASS", "STATUS")]
+    for r in rows:
+        ns = r.namespace
+        table.append((
+            ns.dev, ns.name or "-", ns.mode, human_size(ns.size), ns.chardev or "-",
+            "-" if ns.numa_node is None else str(ns.numa_node), r.resource_class or "-", r.status,
+        ))
+    if rows:
+        widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
+        for row in table:
+            out.append("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
+    for name in missing:
+        out.append(f"  configured namespace {name!r} is not on this host")
+    out.append("")
+    if error is not None:
+        out.append(f"Placement: unavailable ({error})")
+    elif view is None:
+        out.append(f"Placement: no compute node provider for {host!r}")
+    elif view.provider is None:
+        out.append(f"Placement: {view.root_name} has no PMEM provider")
+    else:
+        out.append(f"Placement: {view.provider.name} ({view.provider.uuid}), generation {view.generation}")
+        for rc, c in view.classes.items():
+            state = " retiring" if c["reserved"] >= c["total"] else ""
+            out.append(f"  {rc}: total {c['total']}, reserved {c['reserved']}, used {c['used']}{state}")
+        out.append(f"  traits: {', '.join(view.traits) or '-'}")
+    return "\n".join(out)

@@ -1,0 +1,1 @@
+"""Talking to Placement: ``client`` speaks HTTP, ``errors`` turns answers into typed exceptions."""

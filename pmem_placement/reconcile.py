@@ -1,0 +1,231 @@
+"""Read -> plan -> apply: bring Placement's PMEM provider to what the host has.
+
+One attempt reads the compute node's tree (one request), trusts the remembered provider when its
+generation is unchanged, reads only what it must otherwise, plans, and writes with the
+generation it read. A conflict (someone else wrote first) starts the attempt over from fresh
+reads, under the retry policy. The compute node provider itself is only ever read.
+"""
+
+import dataclasses
+import random
+import time
+import typing
+
+from pmem_placement import desired as desired_mod
+from pmem_placement import mapping
+from pmem_placement import plan as plan_mod
+from pmem_placement.desired import Current
+from pmem_placement.desired import Identity
+from pmem_placement.errors import ConflictsDidNotSettle
+from pmem_placement.errors import DoubleCounting
+from pmem_placement.errors import ForeignProvider
+from pmem_placement.errors import RootProviderNotFound
+from pmem_placement.placement import errors as perrors
+from pmem_placement.placement.client import Client
+from pmem_placement.retry import RetryPolicy
+from pmem_placement.state import Cache
+from pmem_placement.state import StateStore
+
+
+@dataclasses.dataclass(frozen=True)
+class HostSpec:
+    """What this host wants in Placement, from configuration and discovery."""
+
+    host: str
+    root_uuid: str | None
+    classes: typing.Mapping[str, int]
+    """Resource class -> number of usable namespaces; empty when nothing is configured."""
+    traits: frozenset[str]
+
+    @property
+    def lookup(self) -> str:
+        return f"uuid:{self.root_uuid}" if self.root_uuid else f"name:{self.host}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    identity: Identity | None
+    ops: list[plan_mod.Operation]
+    applied: bool
+    current: Current | None
+    """The provider after this run's writes (or as read, when nothing was written)."""
+    attempts: int
+
+
+class _Stale(perrors.Conflict):
+    """The generation moved between two of our own reads."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__("GET", name, 409, None, "changed while it was being read")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Root:
+    uuid: str
+    name: str
+    generation: int
+    tree: list[dict[str, typing.Any]]
+
+
+class Reconciler:
+    def __init__(
+        self,
+        client: Client,
+        store: StateStore,
+        policy: RetryPolicy = RetryPolicy(),
+        sleep: typing.Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.policy = policy
+        self.sleep = sleep
+        self.rng = rng
+
+    def run(self, spec: HostSpec, dry_run: bool = False) -> Outcome:
+        if dry_run:
+            return self._run(spec, dry_run)
+        with self.store.lock():
+            return self._run(spec, dry_run)
+
+    def _run(self, spec: HostSpec, dry_run: bool) -> Outcome:
+        cache = self.store.load(self.client.endpoint, spec.lookup)
+        delays = self.policy.delays(self.rng)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._attempt(spec, cache, dry_run, attempt)
+            except perrors.Conflict as exc:
+                # Someone else changed the provider: forget what we knew of it, re-read.
+                if cache is not None:
+                    cache.child = None
+                delay = next(delays, None)
+                if delay is None:
+                    raise ConflictsDidNotSettle(
+                        f"the PMEM provider of {spec.host!r} kept changing under us for {attempt} attempts "
+                        f"(last: {exc}); is another pmem-placement writing it, or is [DEFAULT]host "
+                        f"{spec.host!r} configured on two hosts?"
+                    ) from exc
+                self.sleep(delay)
+
+    def _find_root(self, spec: HostSpec, cache: Cache | None) -> _Root:
+        if spec.root_uuid:
+            uuid, from_cache = spec.root_uuid, False
+        elif cache is not None:
+            uuid, from_cache = cache.root_uuid, True
+        else:
+            record = self.client.provider_by_name(spec.host)
+            if record is None:
+                raise RootProviderNotFound(
+                    f"no resource provider named {spec.host!r} in Placement: is nova-compute running "
+                    f"there, and is [DEFAULT]host the same as nova's?"
+                )
+            uuid, from_cache = record["uuid"], False
+        tree = self.client.tree(uuid)
+        root = next((p for p in tree if p["uuid"] == uuid), None)
+        if root is None or (not spec.root_uuid and root["name"] != spec.host):
+            if from_cache:
+                # The compute node was replaced or renamed since the last run: look it up again.
+                return self._find_root(spec, None)
+            raise RootProviderNotFound(
+                f"resource provider {uuid} ([pmem]root_provider_uuid) does not exist in Placement"
+            )
+        return _Root(uuid, root["name"], root["generation"], tree)
+
+    def _read_child(self, ident: Identity, generation: int, cache: Cache | None) -> Current:
+        if cache is not None and cache.child is not None:
+            if cache.child.identity == ident and cache.child.generation == generation:
+                return cache.child  # the generation proves nothing changed since
+        inv_gen, inventories = self.client.inventories(ident.uuid)
+        traits_gen, traits = self.client.traits(ident.uuid)
+        if inv_gen != traits_gen:
+            raise _Stale(ident.name)
+        return Current(ident, traits_gen, inventories, traits)
+
+    def _check_double_counting(self, root: _Root, spec: HostSpec, cache: Cache | None) -> None:
+        if cache is not None and cache.root_generation_checked == root.generation:
+            return
+        _, root_inventory = self.client.inventories(root.uuid)
+        clash = sorted(set(root_inventory) & set(spec.classes))
+        if clash:
+            raise DoubleCounting(
+                f"the compute node provider {root.name!r} already has {', '.join(clash)}: nova reports "
+                f"these itself ([libvirt]pmem_namespaces is set in nova.conf). Report PMEM from one "
+                f"place only: empty nova's [libvirt]pmem_namespaces, or unset [pmem]namespaces here"
+            )
+
+    def _attempt(self, spec: HostSpec, cache: Cache | None, dry_run: bool, attempt: int) -> Outcome:
+        root = self._find_root(spec, cache)
+        if cache is None or cache.root_uuid != root.uuid:
+            cache = Cache(self.client.endpoint, spec.lookup, root.uuid)
+        want = desired_mod.desired(root.uuid, root.name, spec.classes, spec.traits)
+        ident = desired_mod.identity(root.uuid, root.name)
+
+        if want is not None:
+            self._check_double_counting(root, spec, cache)
+            cache.root_generation_checked = root.generation
+
+        current = None
+        for provider in root.tree:
+            if provider["uuid"] == ident.uuid:
+                current = self._read_child(ident, provider["generation"], cache)
+            elif provider["name"] == ident.name:
+                raise ForeignProvider(
+                    f"provider {ident.name!r} in the tree of {root.name!r} has uuid {provider['uuid']}, "
+                    f"not {ident.uuid}: it was not created by pmem-placement and is left alone"
+                )
+        if current is not None and not (current.managed or current.blank):
+            raise ForeignProvider(
+                f"provider {ident.name!r} ({ident.uuid}) exists but lacks {mapping.MANAGED_TRAIT}: "
+                "pmem-placement does not modify providers it does not manage"
+            )
+        if current is not None and current.usages is None and plan_mod.needs_usages(current, want):
+            usage_gen, usages = self.client.usages(ident.uuid)
+            if usage_gen != current.generation:
+                raise _Stale(ident.name)
+            current = dataclasses.replace(current, usages=usages)
+
+        ops = plan_mod.plan(current, want)
+        if dry_run:
+            return Outcome(ident, ops, False, current, attempt)
+        if ops:
+            cache.child = None
+            self.store.clear()  # from here on Placement may differ from what we remember
+            current = self._apply(ops, current)
+        cache.child = current
+        self.store.save(cache)
+        return Outcome(ident, ops, bool(ops), current, attempt)
+
+    def _apply(self, ops: list[plan_mod.Operation], current: Current | None) -> Current | None:
+        for op in ops:
+            if isinstance(op, plan_mod.EnsureResourceClasses):
+                self.client.ensure_resource_classes(op.names)
+            elif isinstance(op, plan_mod.EnsureTraits):
+                self.client.ensure_traits(op.names)
+            elif isinstance(op, plan_mod.CreateProvider):
+                current = Current(op.identity, self._create(op.identity), usages={})
+            elif isinstance(op, plan_mod.SetTraits):
+                assert current is not None
+                gen = self.client.set_traits(op.identity.uuid, current.generation, op.after)
+                current = dataclasses.replace(current, generation=gen, traits=op.after)
+            elif isinstance(op, plan_mod.SetInventories):
+                assert current is not None
+                gen = self.client.set_inventories(op.identity.uuid, current.generation, op.after)
+                current = dataclasses.replace(current, generation=gen, inventories=op.after)
+            elif isinstance(op, plan_mod.DeleteProvider):
+                self.client.delete_provider(op.identity.uuid)
+                current = None
+        return current
+
+    def _create(self, ident: Identity) -> int:
+        try:
+            return self.client.create_provider(ident)
+        except perrors.DuplicateName as exc:
+            holder = self.client.provider_by_name(ident.name)
+            if holder is None or holder["uuid"] == ident.uuid:
+                raise _Stale(ident.name) from exc  # a concurrent run created it: start over
+            raise ForeignProvider(
+                f"a provider named {ident.name!r} already exists ({holder['uuid']}) outside the tree "
+                "of its compute node: it was not created by pmem-placement; rename or remove it"
+            ) from exc

@@ -1,0 +1,142 @@
+"""The state directory: one writer per host, and what the last run saw.
+
+``lock()`` is an exclusive flock on ``<state_dir>/lock``, held for a whole reconcile, so the agent
+and a one-shot on the same host never interleave their writes. ``state.json`` remembers the
+compute node's uuid and the PMEM provider exactly as last read or written, with its generation:
+when Placement still reports that generation, nothing on the provider has changed (every change
+to inventory, traits or allocations bumps it), so a run with nothing to do costs one request.
+The file is a cache: losing it costs requests, never correctness.
+"""
+
+import contextlib
+import dataclasses
+import fcntl
+import json
+import os
+import tempfile
+import typing
+
+from pmem_placement.desired import Current
+from pmem_placement.desired import Identity
+from pmem_placement.desired import Inventory
+from pmem_placement.errors import ConfigError
+
+_VERSION = 1
+
+
+@dataclasses.dataclass
+class Cache:
+    endpoint: str
+    lookup: str
+    """How the compute node was found: 'name:<host>' or 'uuid:<uuid>'."""
+    root_uuid: str
+    root_generation_checked: int | None = None
+    """Root generation at which its inventory was last checked for double counting."""
+    child: Current | None = None
+
+
+def _current_to_json(cur: Current) -> dict[str, typing.Any]:
+    return {
+        "uuid": cur.identity.uuid,
+        "name": cur.identity.name,
+        "parent_uuid": cur.identity.parent_uuid,
+        "generation": cur.generation,
+        "inventories": {rc: inv.as_dict() for rc, inv in cur.inventories.items()},
+        "traits": sorted(cur.traits),
+        "usages": None if cur.usages is None else dict(cur.usages),
+    }
+
+
+def _current_from_json(data: dict[str, typing.Any]) -> Current:
+    return Current(
+        identity=Identity(data["uuid"], data["name"], data["parent_uuid"]),
+        generation=int(data["generation"]),
+        inventories={rc: Inventory.from_api(rec) for rc, rec in data["inventories"].items()},
+        traits=frozenset(data["traits"]),
+        usages=None if data["usages"] is None else {k: int(v) for k, v in data["usages"].items()},
+    )
+
+
+class StateStore:
+    """State in ``state_dir``; with ``None``, no lock and no memory (every run reads fully)."""
+
+    def __init__(self, state_dir: str | None) -> None:
+        self.state_dir = state_dir
+
+    @property
+    def _path(self) -> str:
+        assert self.state_dir
+        return os.path.join(self.state_dir, "state.json")
+
+    @contextlib.contextmanager
+    def lock(self) -> typing.Iterator[None]:
+        if not self.state_dir:
+            yield
+            return
+        try:
+            os.makedirs(self.state_dir, mode=0o750, exist_ok=True)
+            fd = os.open(os.path.join(self.state_dir, "lock"), os.O_RDWR | os.O_CREAT, 0o640)
+        except OSError as exc:
+            raise ConfigError(
+                f"[agent]state_dir: cannot use {self.state_dir}: {exc.strerror or exc} "
+                "(run as the service's user, or point state_dir at a writable directory)"
+            ) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def load(self, endpoint: str, lookup: str) -> Cache | None:
+        if not self.state_dir:
+            return None
+        try:
+            with open(self._path, encoding="utf-8") as f:
+                data = json.load(f)
+            if data.get("version") != _VERSION or data["endpoint"] != endpoint or data["lookup"] != lookup:
+                return None
+            child = data.get("child")
+            return Cache(
+                endpoint=endpoint,
+                lookup=lookup,
+                root_uuid=data["root_uuid"],
+                root_generation_checked=data.get("root_generation_checked"),
+                child=_current_from_json(child) if child else None,
+            )
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None  # missing or damaged: read everything from Placement instead
+
+    def save(self, cache: Cache) -> None:
+        if not self.state_dir:
+            return
+        data = {
+            "version": _VERSION,
+            "endpoint": cache.endpoint,
+            "lookup": cache.lookup,
+            "root_uuid": cache.root_uuid,
+            "root_generation_checked": cache.root_generation_checked,
+            "child": _current_to_json(cache.child) if cache.child else None,
+        }
+        write_atomically(self._path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+    def clear(self) -> None:
+        if self.state_dir:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._path)
+
+
+def write_atomically(path: str, text: str, mode: int = 0o640) -> None:
+    """Replace ``path`` with ``text`` so that readers see the old or the new file, never half."""
+    directory = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

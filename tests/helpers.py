@@ -1,0 +1,78 @@
+"""Test data builders shared by unit and functional tests."""
+
+import copy
+import json
+import os
+import pathlib
+import typing
+
+DATA = pathlib.Path(__file__).parent / "data"
+NDCTL = DATA / "ndctl"
+SAMPLES = sorted(NDCTL.glob("*.json"))
+
+
+def sample(name: str) -> str:
+    return (NDCTL / name).read_text()
+
+
+def _devdax_template() -> dict[str, typing.Any]:
+    for record in json.loads(sample("v81-list-X.json")):
+        if record.get("name") == "ns_small":
+            return record
+    raise AssertionError("sample changed")
+
+
+def devdax(name: str | None, dev: str, chardev: str | None = None, **extra: typing.Any) -> dict[str, typing.Any]:
+    """A devdax namespace record shaped exactly like real ndctl v81 output."""
+    record = copy.deepcopy(_devdax_template())
+    record["dev"] = dev
+    record["daxregion"]["devices"][0]["chardev"] = chardev or dev.replace("namespace", "dax")
+    if name is None:
+        del record["name"]
+    else:
+        record["name"] = name
+    record.update(extra)
+    return record
+
+
+def nova_host(names: typing.Iterable[str] = ("ns_0", "ns_1", "ns_2")) -> str:
+    """ndctl list output for nova's functional-test host: named devdax namespaces."""
+    return json.dumps([devdax(n, f"namespace0.{i}") for i, n in enumerate(names)], indent=2)
+
+
+def materialize_sysfs(dump: pathlib.Path, root: pathlib.Path) -> pathlib.Path:
+    """Rebuild the sysfs tree of a dump (``path=value|`` lines, ``path -> target`` links) under root.
+
+    Files under a symlinked directory (driver/, subsystem/) are skipped: the link is what
+    matters. Absolute link targets are re-rooted under ``root``.
+    """
+    lines = dump.read_text().splitlines()
+    links: list[tuple[str, str]] = []
+    files: list[tuple[str, str]] = []
+    for line in lines:
+        if line.startswith("===") or not line.strip():
+            continue
+        if line.startswith("## "):
+            path, _, target = line[3:].partition(" -> ")
+            links.append((path, target))
+        elif " -> " in line and "=" not in line.split(" -> ")[0]:
+            path, _, target = line.partition(" -> ")
+            links.append((path, target))
+        else:
+            path, _, value = line.partition("=")
+            files.append((path, value.replace("|", "\n")))
+    link_paths = {p for p, _ in links}
+    for path, value in files:
+        if any(path.startswith(lp + "/") for lp in link_paths if not lp.startswith("/sys/bus")):
+            continue
+        dest = root / path.lstrip("/")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(value)
+    for path, target in links:
+        dest = root / path.lstrip("/")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if target.startswith("/"):
+            target = str(root / target.lstrip("/"))
+        if not os.path.lexists(dest):
+            os.symlink(target, dest)
+    return root / "sys"

@@ -1,0 +1,90 @@
+"""nova's pmem_namespaces syntax, class names, and every configuration error it can hold."""
+
+import pytest
+
+from pmem_placement import mapping
+from pmem_placement.discover.model import Namespace
+from pmem_placement.errors import ConfigError
+
+
+def ns(name, dev="namespace0.0", **kw):
+    return Namespace(dev=dev, mode=kw.pop("mode", "devdax"), name=name, has_device_list=True,
+                     chardev=dev.replace("namespace", "dax"), device_mode="devdax", **kw)
+
+
+HOST = [ns("ns_0", "namespace0.0"), ns("ns_1", "namespace0.1"), ns("ns_2", "namespace0.2"),
+        ns("name with spaces", "namespace0.4"), ns("fs", "namespace0.5", mode="fsdax"),
+        ns("off", "namespace0.6", disabled=True), ns("dup", "namespace1.0"), ns("dup", "namespace1.1")]
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("4GB:ns_0,SMALL:ns_1|ns_2",
+         [("4GB", "CUSTOM_PMEM_NAMESPACE_4GB", ("ns_0",)),
+          ("SMALL", "CUSTOM_PMEM_NAMESPACE_SMALL", ("ns_1", "ns_2"))]),
+        ("", []),
+        (" , ", []),
+        ("small-ones:ns_0", [("small-ones", "CUSTOM_PMEM_NAMESPACE_SMALL_ONES", ("ns_0",))]),
+        ("big:name with spaces", [("big", "CUSTOM_PMEM_NAMESPACE_BIG", ("name with spaces",))]),
+        (" A : ns_0 | ns_1 ", [("A", "CUSTOM_PMEM_NAMESPACE_A", ("ns_0", "ns_1"))]),
+    ],
+)
+def test_parse(value, expected):
+    assert [(lbl.label, lbl.resource_class, lbl.namespace_names) for lbl in mapping.parse(value)] == expected
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("4GB", "entry '4GB' has no ':'"),
+        (":ns_0", "entry ':ns_0' has an empty label"),
+        ("A:", "entry 'A:' has an empty namespace name"),
+        ("A:ns_0|", "has an empty namespace name"),
+        ("A:ns_0,B:ns_0", "namespace 'ns_0' is listed twice (under 'A' and 'B')"),
+        ("A:ns_0|ns_0", "namespace 'ns_0' is listed twice"),
+        ("small-ones:ns_0,SMALL ONES:ns_1", "labels 'small-ones' and 'SMALL ONES' both make resource class "
+                                            "CUSTOM_PMEM_NAMESPACE_SMALL_ONES"),
+        ("X" * 240 + ":ns_0", "longer than Placement's 255 characters"),
+    ],
+)
+def test_syntax_errors_name_the_option_and_value(value, message):
+    with pytest.raises(ConfigError) as info:
+        mapping.parse(value)
+    assert str(info.value).startswith("[pmem]namespaces: ")
+    assert message in str(info.value)
+
+
+def test_resolve_counts_usable_namespaces_per_class():
+    result = mapping.resolve(mapping.parse("4GB:ns_0,SMALL:ns_1|ns_2"), HOST)
+    assert {rc: [n.dev for n in nss] for rc, nss in result.items()} == {
+        "CUSTOM_PMEM_NAMESPACE_4GB": ["namespace0.0"],
+        "CUSTOM_PMEM_NAMESPACE_SMALL": ["namespace0.1", "namespace0.2"],
+    }
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("A:ns_9", "namespace 'ns_9' (label 'A') is not on this host"),
+        ("A:fs", "namespace 'fs' (namespace0.5, label 'A') is not usable: its mode is fsdax, not devdax"),
+        ("A:off", "namespace 'off' (namespace0.6, label 'A') is not usable: it is disabled"),
+        ("A:dup", "namespace name 'dup' (label 'A') is ambiguous: namespace1.0, namespace1.1"),
+    ],
+)
+def test_resolve_errors_name_the_namespace_and_why(value, message):
+    with pytest.raises(ConfigError) as info:
+        mapping.resolve(mapping.parse(value), HOST)
+    assert message in str(info.value)
+
+
+def test_traits_always_carry_the_managed_marker():
+    assert mapping.traits([]) == {"CUSTOM_PMEM_PLACEMENT_MANAGED"}
+    assert mapping.traits(["CUSTOM_FAST", " CUSTOM_RACK_7 "]) == {
+        "CUSTOM_PMEM_PLACEMENT_MANAGED", "CUSTOM_FAST", "CUSTOM_RACK_7"}
+
+
+@pytest.mark.parametrize("bad", ["FAST", "custom_fast", "CUSTOM_", "CUSTOM_FA-ST", "HW_CPU_X86_AVX"])
+def test_bad_traits_are_config_errors(bad):
+    with pytest.raises(ConfigError, match=r"^\[pmem\]traits: "):
+        mapping.traits([bad])

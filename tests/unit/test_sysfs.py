@@ -1,0 +1,90 @@
+"""The sysfs backend over the real sysfs dump of the emulated-NVDIMM host."""
+
+import os
+import re
+import shutil
+
+import pytest
+
+from pmem_placement.discover import sysfs
+from pmem_placement.errors import DiscoveryError
+from pmem_placement.errors import ParseError
+from tests import helpers
+
+
+@pytest.fixture
+def sys_root(tmp_path):
+    return helpers.materialize_sysfs(helpers.NDCTL / "sysfs-dump-create.txt", tmp_path)
+
+
+def test_reads_every_namespace_with_the_same_verdict_as_ndctl(sys_root):
+    found = {ns.dev: (ns.name, ns.mode, ns.problem) for ns in sysfs.discover(str(sys_root))}
+    assert found == {
+        "namespace0.0": ("ns_small", "devdax", None),
+        "namespace0.1": ("6GB", "devdax", None),
+        "namespace0.2": ("fsdax_ns", "fsdax", "its mode is fsdax, not devdax"),
+        "namespace0.3": (None, "devdax", "it has no name"),
+        "namespace0.4": ("name with spaces", "devdax", None),
+        "namespace0.5": (None, "raw", "it is disabled"),
+        "namespace1.0": (None, "devdax", "it has no name"),
+        "namespace2.0": ("sect", "sector", "its mode is sector, not devdax"),
+        "namespace2.1": ("rawns", "raw", "its mode is raw, not devdax"),
+        "namespace2.2": ("disabled_ns", "raw", "it is disabled"),
+        "namespace2.3": ("fsdax_mem", "fsdax", "its mode is fsdax, not devdax"),
+        "namespace2.4": (None, "raw", "it is disabled"),
+    }
+
+
+def test_chardev_is_the_dax_device_under_the_holder(sys_root):
+    by_dev = {ns.dev: ns for ns in sysfs.discover(str(sys_root))}
+    # namespace0.3 is held by nd_dax dax0.2, whose device is dax0.3: names need not match.
+    assert by_dev["namespace0.3"].chardev == "dax0.3"
+    assert by_dev["namespace0.1"].chardev == "dax0.1"
+    assert by_dev["namespace0.1"].size == 526385152  # the dax device's size, as ndctl reports
+    assert by_dev["namespace0.1"].numa_node == 0
+
+
+def _device_dir(sys_root, namespace):
+    devices = sys_root / "bus" / "nd" / "devices"
+    holder = (devices / namespace / "holder").read_text().strip()
+    nd_dax = devices / holder
+    [child] = [c for c in os.listdir(nd_dax) if re.match(r"dax\d+\.\d+$", c)]
+    return nd_dax / child
+
+
+def test_system_ram_device_is_not_usable(sys_root):
+    device = _device_dir(sys_root, "namespace0.1")
+    (device / "driver").unlink()
+    os.symlink("../../../../bus/dax/drivers/kmem", device / "driver")
+    by_dev = {ns.dev: ns for ns in sysfs.discover(str(sys_root))}
+    assert by_dev["namespace0.1"].problem == "its dax device dax0.1 is in system-ram mode, not devdax"
+
+
+def test_unbound_device_is_disabled(sys_root):
+    (_device_dir(sys_root, "namespace0.1") / "driver").unlink()
+    by_dev = {ns.dev: ns for ns in sysfs.discover(str(sys_root))}
+    assert by_dev["namespace0.1"].problem == "its dax device dax0.1 is disabled"
+
+
+def test_holder_without_device_has_no_dax_device(sys_root):
+    shutil.rmtree(_device_dir(sys_root, "namespace0.0"))
+    by_dev = {ns.dev: ns for ns in sysfs.discover(str(sys_root))}
+    assert by_dev["namespace0.0"].problem == "it has no dax device"
+
+
+def test_host_without_nvdimm_bus_has_no_namespaces(tmp_path):
+    assert sysfs.discover(str(tmp_path)) == []
+
+
+def test_garbage_attribute_is_a_typed_error(sys_root):
+    (sys_root / "bus" / "nd" / "devices" / "namespace0.0" / "size").write_text("lots\n")
+    with pytest.raises(ParseError, match=r"namespace0.0/size is 'lots', not a number"):
+        sysfs.discover(str(sys_root))
+
+
+def test_unreadable_attribute_is_a_discovery_error(sys_root):
+    mode = sys_root / "bus" / "nd" / "devices" / "namespace0.0" / "mode"
+    mode.unlink()
+    mode.mkdir()  # reading a directory fails for root too
+    with pytest.raises(DiscoveryError, match="cannot read .*namespace0.0/mode"):
+        sysfs.discover(str(sys_root))
