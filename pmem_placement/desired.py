@@ -47,7 +47,6 @@ class Inventory:
 
 
 Inventories = typing.Mapping[str, Inventory]
-EMPTY: Inventories = types.MappingProxyType({})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +71,7 @@ class Current:
 
     identity: Identity
     generation: int
-    inventories: Inventories = EMPTY
+    inventories: Inventories = dataclasses.field(default_factory=dict)
     traits: frozenset[str] = frozenset()
     usages: typing.Mapping[str, int] | None = None
     """Units in use per class; None when not read."""

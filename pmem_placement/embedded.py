@@ -34,8 +34,8 @@ def _placement_app(db_path: str) -> typing.Any:
 
         conf = cfg.ConfigOpts()
         placement_conf.register_opts(conf)
-        conf([], project="placement", default_config_files=[], default_config_dirs=[])
         conf.set_override("connection", f"sqlite:///{db_path}", group="placement_database")
+        conf([], project="placement", default_config_files=[], default_config_dirs=[])
         conf.set_override("sync_on_startup", True, group="placement_database")
         conf.set_override("auth_strategy", "noauth2", group="api")
         db_api.configure(conf)

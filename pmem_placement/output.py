@@ -22,7 +22,10 @@ def _fields(values: typing.Mapping[str, typing.Any]) -> str:
 
 
 def change_line(change: plan_mod.Change) -> str:
-    line = f"{_SIGN[change.action]} {_KIND[change.kind]} {change.name}"
+    kind = _KIND[change.kind]
+    if change.kind == "trait":
+        kind = "custom trait" if change.action == "ensure" else "provider trait"
+    line = f"{_SIGN[change.action]} {kind} {change.name}"
     if change.action == "update" and change.before is not None and change.after is not None:
         line += ": " + ", ".join(f"{k} {change.before[k]} -> {change.after[k]}" for k in change.after)
     elif change.kind == "resource_provider" and change.after:

@@ -136,7 +136,9 @@ class Reconciler:
     def _read_child(self, ident: Identity, generation: int, cache: Cache | None) -> Current:
         if cache is not None and cache.child is not None:
             if cache.child.identity == ident and cache.child.generation == generation:
-                return cache.child  # the generation proves nothing changed since
+                # The generation proves inventory and traits unchanged, but not usages:
+                # deleting an allocation leaves the generation as it was.
+                return dataclasses.replace(cache.child, usages=None)
         inv_gen, inventories = self.client.inventories(ident.uuid)
         traits_gen, traits = self.client.traits(ident.uuid)
         if inv_gen != traits_gen:

@@ -5,6 +5,7 @@ and a one-shot on the same host never interleave their writes. ``state.json`` re
 compute node's uuid and the PMEM provider exactly as last read or written, with its generation:
 when Placement still reports that generation, nothing on the provider has changed (every change
 to inventory, traits or allocations bumps it), so a run with nothing to do costs one request.
+Usages are not remembered: deleting an allocation does not bump the generation.
 The file is a cache: losing it costs requests, never correctness.
 """
 
@@ -43,7 +44,6 @@ def _current_to_json(cur: Current) -> dict[str, typing.Any]:
         "generation": cur.generation,
         "inventories": {rc: inv.as_dict() for rc, inv in cur.inventories.items()},
         "traits": sorted(cur.traits),
-        "usages": None if cur.usages is None else dict(cur.usages),
     }
 
 
@@ -53,7 +53,6 @@ def _current_from_json(data: dict[str, typing.Any]) -> Current:
         generation=int(data["generation"]),
         inventories={rc: Inventory.from_api(rec) for rc, rec in data["inventories"].items()},
         traits=frozenset(data["traits"]),
-        usages=None if data["usages"] is None else {k: int(v) for k, v in data["usages"].items()},
     )
 
 

@@ -57,11 +57,28 @@ def _setup(argv: list[str]) -> cfg.ConfigOpts:
         default_log_levels=logging.get_default_log_levels() + ["keystoneauth=WARN", "stevedore=WARN"]
     )
     conf(argv, project=PROG, prog=PROG)
+    validate(conf)
     logging.setup(conf, PROG)
     if not conf.debug:
         # The one-shot prints its own result; only problems belong on stderr.
         logging.getLogger(None).logger.setLevel(logging.WARNING)
     return conf
+
+
+def validate(conf: cfg.ConfigOpts) -> None:
+    """Read every option of ours once, so a bad value anywhere fails now, not when first used.
+
+    [placement] is keystoneauth's: its plugin options exist only once auth_type is loaded, and
+    loading it checks them.
+    """
+    from pmem_placement.conf import agent
+    from pmem_placement.conf import base
+    from pmem_placement.conf import pmem
+
+    for section, group_opts in ((conf, base.list_opts()), (conf.pmem, pmem.list_opts()),
+                                (conf.agent, agent.list_opts())):
+        for opt in group_opts:
+            getattr(section, opt.dest)
 
 
 def _client(conf: cfg.ConfigOpts) -> typing.Any:

@@ -1,6 +1,9 @@
 """Configuration options, one module per group, registered on a ConfigOpts passed in.
 
-Nothing here reads files or touches global state: callers own the ConfigOpts.
+Nothing here reads files or touches global state: callers own the ConfigOpts. Each module
+builds its OptGroup anew for every registration because ConfigOpts.register_group keeps a
+shallow copy that shares the group's option table: one module-level group would carry
+keystoneauth's auth plugin options, registered while loading auth, into every later ConfigOpts.
 """
 
 from oslo_config import cfg

@@ -2,7 +2,9 @@
 
 from oslo_config import cfg
 
-agent_group = cfg.OptGroup("agent", title="Agent", help="The pmem-placement-agent service.")
+def agent_group() -> cfg.OptGroup:
+    """A new OptGroup on every call (see ``pmem_placement.conf``)."""
+    return cfg.OptGroup("agent", title="Agent", help="The pmem-placement-agent service.")
 
 agent_opts = [
     cfg.IntOpt(
@@ -22,8 +24,8 @@ agent_opts = [
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
-    conf.register_group(agent_group)
-    conf.register_opts(agent_opts, group=agent_group)
+    conf.register_group(agent_group())
+    conf.register_opts(agent_opts, group="agent")
 
 
 def list_opts() -> list[cfg.Opt]:

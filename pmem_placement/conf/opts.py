@@ -11,7 +11,7 @@ from pmem_placement.conf import pmem
 def list_opts() -> list[tuple[str | cfg.OptGroup, list[cfg.Opt]]]:
     return [
         ("DEFAULT", base.list_opts()),
-        (pmem.pmem_group, pmem.list_opts()),
-        (agent.agent_group, agent.list_opts()),
-        (placement.placement_group, placement.list_opts()),
+        (pmem.pmem_group(), pmem.list_opts()),
+        (agent.agent_group(), agent.list_opts()),
+        (placement.placement_group(), placement.list_opts()),
     ]

@@ -9,17 +9,20 @@ from oslo_config import cfg
 GROUP = "placement"
 SERVICE_TYPE = "placement"
 
-placement_group = cfg.OptGroup(
-    GROUP,
-    title="Placement service",
-    help="How to reach and authenticate to Placement (keystoneauth1 options, as in nova.conf). "
-    "For a Placement without Keystone (auth_strategy = noauth2), use auth_type = admin_token "
-    "with endpoint and token.",
-)
+
+def placement_group() -> cfg.OptGroup:
+    """A new OptGroup on every call (see ``pmem_placement.conf``)."""
+    return cfg.OptGroup(
+        GROUP,
+        title="Placement service",
+        help="How to reach and authenticate to Placement (keystoneauth1 options, as in nova.conf). "
+        "For a Placement without Keystone (auth_strategy = noauth2), use auth_type = admin_token "
+        "with endpoint and token.",
+    )
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
-    conf.register_group(placement_group)
+    conf.register_group(placement_group())
     ks_loading.register_session_conf_options(conf, GROUP)
     ks_loading.register_auth_conf_options(conf, GROUP)
     ks_loading.register_adapter_conf_options(conf, GROUP, include_deprecated=False)

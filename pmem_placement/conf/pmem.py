@@ -2,9 +2,11 @@
 
 from oslo_config import cfg
 
-pmem_group = cfg.OptGroup(
-    "pmem", title="Persistent memory", help="Which PMEM namespaces to report to Placement and how."
-)
+def pmem_group() -> cfg.OptGroup:
+    """A new OptGroup on every call (see ``pmem_placement.conf``)."""
+    return cfg.OptGroup(
+        "pmem", title="Persistent memory", help="Which PMEM namespaces to report to Placement and how."
+    )
 
 pmem_opts = [
     cfg.StrOpt(
@@ -72,8 +74,8 @@ pmem_opts = [
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
-    conf.register_group(pmem_group)
-    conf.register_opts(pmem_opts, group=pmem_group)
+    conf.register_group(pmem_group())
+    conf.register_opts(pmem_opts, group="pmem")
 
 
 def list_opts() -> list[cfg.Opt]:

@@ -1,0 +1,400 @@
+"""`pmem-placement reconcile` against the real Placement: what an operator sees and Placement holds."""
+
+import json
+import uuid
+
+import pytest
+
+from pmem_placement.desired import identity
+from tests import helpers
+
+A4GB = "CUSTOM_PMEM_NAMESPACE_4GB"
+SMALL = "CUSTOM_PMEM_NAMESPACE_SMALL"
+MANAGED = "CUSTOM_PMEM_PLACEMENT_MANAGED"
+
+
+def root_of(admin, name):
+    [root] = admin.call("GET", f"/resource_providers?name={name}")["resource_providers"]
+    return root["uuid"]
+
+
+def child_of(admin, name):
+    return identity(root_of(admin, name), name).uuid
+
+
+def test_first_sync_creates_the_child_provider(node, admin):
+    result = node.run("reconcile")
+    assert result.status == 0, result.err
+    root = root_of(admin, node.name)
+    tree = {rp["name"]: rp for rp in admin.tree(root)}
+    child = tree[f"{node.name}:pmem"]
+    assert child["parent_provider_uuid"] == root
+    assert child["uuid"] == identity(root, node.name).uuid
+    assert admin.inventories(child["uuid"]) == {
+        A4GB: {"total": 1, "reserved": 0, "min_unit": 1, "max_unit": 1, "step_size": 1, "allocation_ratio": 1.0},
+        SMALL: {"total": 2, "reserved": 0, "min_unit": 1, "max_unit": 2, "step_size": 1, "allocation_ratio": 1.0},
+    }
+    assert admin.traits(child["uuid"]) == {MANAGED}
+    assert len(result.requests) <= 10
+    assert f"+ resource provider {node.name}:pmem" in result.out
+    assert f"+ inventory {SMALL}: total=2" in result.out
+
+
+def test_root_provider_is_never_written(node, admin):
+    root = root_of(admin, node.name)
+    before = admin.snapshot(root)[root]
+    node.run("reconcile")
+    node.configure(pmem={"namespaces": "SMALL:ns_1"})
+    node.run("reconcile")
+    node.configure(pmem={"namespaces": ""})
+    node.run("reconcile")
+    assert admin.snapshot(root)[root] == before
+    assert [p["uuid"] for p in admin.tree(root)] == [root]
+
+
+def test_second_run_costs_one_request_and_writes_nothing(node, admin):
+    assert node.run("reconcile").status == 0
+    result = node.run("reconcile")
+    assert result.status == 0
+    assert result.requests == [("GET", f"/resource_providers?in_tree={root_of(admin, node.name)}")]
+    assert "in sync, nothing to change (1 request)" in result.out
+
+
+def test_without_state_dir_a_rerun_still_writes_nothing(node):
+    node.configure(agent={"state_dir": ""})
+    assert node.run("reconcile").status == 0
+    result = node.run("reconcile")
+    assert result.status == 0 and result.writes == []
+
+
+def test_out_of_band_change_is_detected_and_repaired(node, admin):
+    node.run("reconcile")
+    child = child_of(admin, node.name)
+    inv = admin.call("GET", f"/resource_providers/{child}/inventories")
+    admin.call("PUT", f"/resource_providers/{child}/inventories/{SMALL}",
+               {"resource_provider_generation": inv["resource_provider_generation"], "total": 5, "max_unit": 5})
+    result = node.run("reconcile")
+    assert result.status == 0
+    assert f"~ inventory {SMALL}: total 5 -> 2, max_unit 5 -> 2" in result.out
+    assert admin.totals(child) == {A4GB: 1, SMALL: 2}
+
+
+def test_remap_one_namespace(node, admin):
+    node.run("reconcile")
+    node.configure(pmem={"namespaces": "4GB:ns_0|ns_1,SMALL:ns_2"})
+    result = node.run("reconcile")
+    assert result.status == 0
+    assert admin.totals(child_of(admin, node.name)) == {A4GB: 2, SMALL: 1}
+    assert len(result.requests) <= 3
+    assert result.writes == [("PUT", f"/resource_providers/{child_of(admin, node.name)}/inventories")]
+
+
+def test_class_in_use_is_retired_not_removed_then_removed_when_free(node, admin):
+    node.run("reconcile")
+    child = child_of(admin, node.name)
+    consumer = str(uuid.uuid4())
+    admin.allocate(consumer, child, {SMALL: 1})
+
+    node.configure(pmem={"namespaces": "4GB:ns_0"})
+    result = node.run("reconcile")
+    assert result.status == 0, result.err
+    assert admin.inventories(child)[SMALL]["reserved"] == 2  # closed to new allocations
+    assert admin.allocations(consumer) == {child: {"resources": {SMALL: 1}, "generation": admin.provider(child)["generation"]}}
+    assert "retiring: 1 in use" in result.out
+
+    assert node.run("reconcile").writes == []  # nothing changed: nothing written
+    admin.free(consumer)
+    result = node.run("reconcile")
+    assert result.status == 0
+    assert admin.totals(child) == {A4GB: 1}
+    assert f"- inventory {SMALL}" in result.out
+
+
+def test_lowering_total_below_usage_keeps_allocations(node, admin):
+    node.run("reconcile")
+    child = child_of(admin, node.name)
+    consumer = str(uuid.uuid4())
+    admin.allocate(consumer, child, {SMALL: 2})
+    node.configure(pmem={"namespaces": "4GB:ns_0|ns_1,SMALL:ns_2"})
+    assert node.run("reconcile").status == 0
+    assert admin.totals(child)[SMALL] == 1
+    assert admin.allocations(consumer)[child]["resources"] == {SMALL: 2}
+
+
+def test_genuine_generation_conflict_is_retried(node, admin, monkeypatch):
+    """An allocation lands between our read and our write: Placement says 409, we re-read."""
+    node.run("reconcile")
+    child = child_of(admin, node.name)
+    consumer = str(uuid.uuid4())
+    from pmem_placement.placement.client import Client
+
+    real = Client.set_inventories
+    calls = []
+
+    def racing(self, uuid_, generation, inventories):
+        if not calls:
+            admin.allocate(consumer, child, {A4GB: 1})  # bumps the generation under us
+        calls.append(generation)
+        return real(self, uuid_, generation, inventories)
+
+    monkeypatch.setattr(Client, "set_inventories", racing)
+    node.configure(pmem={"namespaces": "4GB:ns_0,SMALL:ns_1"})
+    result = node.run("reconcile")
+    assert result.status == 0, result.err
+    assert len(calls) == 2 and calls[1] > calls[0]
+    assert admin.totals(child) == {A4GB: 1, SMALL: 1}
+    assert admin.allocations(consumer)[child]["resources"] == {A4GB: 1}
+
+
+def bump_generation(admin, rp_uuid):
+    """An out-of-band write that pmem-placement must not undo: an aggregate on the provider."""
+    gen = admin.provider(rp_uuid)["generation"]
+    aggs = admin.call("GET", f"/resource_providers/{rp_uuid}/aggregates")["aggregates"]
+    admin.call("PUT", f"/resource_providers/{rp_uuid}/aggregates",
+               {"aggregates": aggs + [str(uuid.uuid4())], "resource_provider_generation": gen})
+
+
+def test_conflicts_that_never_settle_exit_1(node, admin, monkeypatch):
+    node.run("reconcile")
+    child = child_of(admin, node.name)
+    from pmem_placement.placement.client import Client
+
+    real = Client.set_inventories
+
+    def always_racing(self, uuid_, generation, inventories):
+        bump_generation(admin, child)
+        return real(self, uuid_, generation, inventories)
+
+    monkeypatch.setattr(Client, "set_inventories", always_racing)
+    node.configure(pmem={"namespaces": "4GB:ns_0|ns_1|ns_2", "conflict_retries": 1})
+    result = node.run("reconcile")
+    assert result.status == 1
+    assert "kept changing under us for 2 attempts" in result.err
+    assert result.err.count("\n") == 1
+    assert len(admin.call("GET", f"/resource_providers/{child}/aggregates")["aggregates"]) == 2
+    assert admin.totals(child) == {A4GB: 1, SMALL: 2}
+
+
+def test_double_counting_with_nova_is_refused(tmp_path, placement, admin):
+    name = f"compute-{uuid.uuid4().hex[:8]}"
+    admin.create_compute_node(name, {A4GB: {"total": 1}})
+    node = helpers_host(tmp_path, placement, name)
+    root = root_of(admin, name)
+    before = admin.snapshot(root)
+    result = node.run("reconcile")
+    assert result.status == 1
+    assert "pmem_namespaces" in result.err and A4GB in result.err
+    assert result.writes == []
+    assert admin.snapshot(root) == before
+
+
+def helpers_host(tmp_path, placement, name):
+    from tests.functional.conftest import Host
+
+    return Host(tmp_path, placement, name)
+
+
+def test_missing_compute_node_provider_exits_1(tmp_path, placement):
+    node = helpers_host(tmp_path, placement, "no-such-compute")
+    result = node.run("reconcile")
+    assert result.status == 1
+    assert result.err.strip() == (
+        "pmem-placement: error: no resource provider named 'no-such-compute' in Placement: is "
+        "nova-compute running there, and is [DEFAULT]host the same as nova's?"
+    )
+    assert result.writes == []
+
+
+def test_root_provider_by_uuid(node, admin):
+    root = root_of(admin, node.name)
+    node.configure(DEFAULT={"host": "some-other-name"}, pmem={"root_provider_uuid": root})
+    assert node.run("reconcile").status == 0
+    assert admin.totals(identity(root, node.name).uuid) == {A4GB: 1, SMALL: 2}
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"pmem": {"namespaces": "4GB"}}, "[pmem]namespaces: entry '4GB' has no ':'"),
+        ({"pmem": {"namespaces": ":ns_0"}}, "[pmem]namespaces: entry ':ns_0' has an empty label"),
+        ({"pmem": {"namespaces": "A:"}}, "[pmem]namespaces: entry 'A:' has an empty namespace name"),
+        ({"pmem": {"namespaces": "A:ns_9"}}, "[pmem]namespaces: namespace 'ns_9' (label 'A') is not on this host"),
+        ({"pmem": {"namespaces": "A:ns_0,B:ns_0"}}, "namespace 'ns_0' is listed twice"),
+        ({"pmem": {"namespaces": "a-b:ns_0,A B:ns_1"}}, "both make resource class CUSTOM_PMEM_NAMESPACE_A_B"),
+        ({"pmem": {"namespaces": "X" * 250 + ":ns_0"}}, "longer than Placement's 255 characters"),
+        ({"pmem": {"traits": "FAST"}}, "[pmem]traits: 'FAST' is not a custom trait name"),
+        ({"pmem": {"discovery": "magic"}}, "discovery"),
+        ({"pmem": {"root_provider_uuid": "not-a-uuid"}}, "[pmem]root_provider_uuid: 'not-a-uuid' is not a UUID"),
+        ({"pmem": {"namespaces_file": "/nonexistent/ndctl.json"}}, "[pmem]namespaces_file: cannot read"),
+        ({"pmem": {"discovery": "ndctl", "ndctl_path": "/nonexistent/ndctl"}}, "[pmem]ndctl_path"),
+        ({"placement": {"auth_type": None, "endpoint": None, "token": None}}, "[placement]auth_type is not set"),
+        ({"placement": {"auth_type": "nonsense"}}, "[placement]auth_type: no such auth plugin 'nonsense'"),
+        ({"placement": {"auth_type": "password", "endpoint": None, "token": None}}, "[placement]: auth_type 'password' needs"),
+        ({"agent": {"interval": "soon"}}, "interval"),
+    ],
+)
+def test_configuration_errors_exit_2_and_write_nothing(node, admin, options, message):
+    node.run("reconcile")
+    root = root_of(admin, node.name)
+    before = admin.snapshot(root)
+    node.options["agent"]["state_dir"] = str(node.dir / "state2")  # force full reads if it ran
+    for group, values in options.items():
+        node.options.setdefault(group, {}).update(values)
+    result = node.run("reconcile")
+    assert result.status == 2, result.out + result.err
+    assert message in result.err
+    assert result.err.startswith("pmem-placement: error: ") and result.err.count("\n") == 1
+    assert "Traceback" not in result.err
+    assert result.requests == []
+    assert admin.snapshot(root) == before
+
+
+def test_unusable_namespace_says_why(node):
+    records = [helpers.devdax("ns_0", "namespace0.0"), helpers.devdax("ns_1", "namespace0.1"),
+               helpers.devdax("ns_2", "namespace0.2")]
+    records[1]["daxregion"]["devices"][0]["mode"] = "system-ram"
+    records[2]["mode"] = "fsdax"
+    node.namespaces_file.write_text(json.dumps(records))
+    result = node.run("reconcile")
+    assert result.status == 2
+    assert result.err.strip() == (
+        "pmem-placement: error: [pmem]namespaces: namespace 'ns_1' (namespace0.1, label 'SMALL') is not "
+        "usable: its dax device dax0.1 is in system-ram mode, not devdax"
+    )
+
+
+def test_failing_ndctl_leaves_earlier_inventory_untouched(node, admin, tmp_path):
+    assert node.run("reconcile").status == 0
+    child = child_of(admin, node.name)
+    before = admin.snapshot(root_of(admin, node.name))
+    ndctl = tmp_path / "ndctl"
+    ndctl.write_text("#!/bin/sh\necho 'libndctl: failed to open bus' >&2\nexit 1\n")
+    ndctl.chmod(0o755)
+    node.configure(pmem={"discovery": "ndctl", "ndctl_path": str(ndctl)})
+    result = node.run("reconcile")
+    assert result.status == 2
+    assert "exited with status 1: libndctl: failed to open bus" in result.err
+    assert result.requests == []
+    assert admin.snapshot(root_of(admin, node.name)) == before
+    assert admin.totals(child) == {A4GB: 1, SMALL: 2}
+
+
+def test_ndctl_discovery_with_a_real_output(node, admin, tmp_path):
+    ndctl = tmp_path / "ndctl"
+    out = tmp_path / "out.json"
+    out.write_text(helpers.sample("v81-list-N-i-X-after-disable.json"))
+    ndctl.write_text(f"#!/bin/sh\n[ \"$*\" = 'list --namespaces --idle --device-dax' ] || exit 9\ncat {out}\n")
+    ndctl.chmod(0o755)
+    node.configure(pmem={"discovery": "ndctl", "ndctl_path": str(ndctl),
+                         "namespaces": "BIG:6GB,SMALL:ns_small|name with spaces"})
+    assert node.run("reconcile").status == 0
+    assert admin.totals(child_of(admin, node.name)) == {"CUSTOM_PMEM_NAMESPACE_BIG": 1, SMALL: 2}
+
+
+def test_dry_run_writes_nothing_and_exits_3_then_0(node, admin):
+    result = node.run("reconcile", "--dry-run")
+    assert result.status == 3
+    assert result.writes == []
+    assert "would change (dry run, nothing written)" in result.out
+    assert [rp["name"] for rp in admin.tree(root_of(admin, node.name))] == [node.name]
+    node.run("reconcile")
+    assert node.run("reconcile", "--dry-run").status == 0
+
+
+def test_json_output_has_stable_keys(node, admin):
+    result = node.run("reconcile", "--format", "json")
+    data = json.loads(result.out)
+    assert list(data) == ["status", "dry_run", "host", "provider", "changes", "inventories", "traits",
+                          "requests", "error"]
+    assert data["status"] == "changed"
+    assert data["provider"] == {"name": f"{node.name}:pmem", "uuid": child_of(admin, node.name),
+                                "parent_provider_uuid": root_of(admin, node.name)}
+    assert {"action": "create", "kind": "inventory", "name": A4GB, "before": None,
+            "after": {"total": 1, "reserved": 0, "min_unit": 1, "max_unit": 1, "step_size": 1,
+                      "allocation_ratio": 1.0}, "note": None} in data["changes"]
+    assert data["traits"] == [MANAGED]
+    again = json.loads(node.run("reconcile", "--format", "json").out)
+    assert again["status"] == "in_sync" and again["changes"] == [] and again["requests"] == {"GET": 1}
+
+
+def test_json_output_on_error(node):
+    node.configure(pmem={"namespaces": "A:ns_9"})
+    result = node.run("reconcile", "--format", "json")
+    assert result.status == 2
+    data = json.loads(result.out)
+    assert data["status"] == "error" and data["error"]["type"] == "ConfigError"
+
+
+def test_nothing_configured_removes_our_unused_provider(node, admin):
+    node.run("reconcile")
+    child = child_of(admin, node.name)
+    node.configure(pmem={"namespaces": ""})
+    result = node.run("reconcile")
+    assert result.status == 0
+    assert admin.provider(child) is None
+    assert f"- resource provider {node.name}:pmem" in result.out
+    assert node.run("reconcile").writes == []
+
+
+def test_nothing_configured_keeps_a_provider_in_use(node, admin):
+    node.run("reconcile")
+    child = child_of(admin, node.name)
+    consumer = str(uuid.uuid4())
+    admin.allocate(consumer, child, {SMALL: 1})
+    node.configure(pmem={"namespaces": ""})
+    assert node.run("reconcile").status == 0
+    assert set(admin.inventories(child)) == {SMALL}
+    assert admin.inventories(child)[SMALL]["reserved"] == 2
+    admin.free(consumer)
+    assert node.run("reconcile").status == 0
+    assert admin.provider(child) is None
+
+
+def test_provider_without_managed_trait_is_left_alone(node, admin):
+    root = root_of(admin, node.name)
+    ident = identity(root, node.name)
+    admin.call("PUT", "/resource_classes/CUSTOM_OTHER")
+    admin.call("POST", "/resource_providers", {"name": ident.name, "uuid": ident.uuid, "parent_provider_uuid": root})
+    admin.call("PUT", f"/resource_providers/{ident.uuid}/inventories",
+               {"resource_provider_generation": 0, "inventories": {"CUSTOM_OTHER": {"total": 3}}})
+    before = admin.snapshot(root)
+    result = node.run("reconcile")
+    assert result.status == 1
+    assert "lacks CUSTOM_PMEM_PLACEMENT_MANAGED" in result.err
+    assert admin.snapshot(root) == before
+
+
+def test_name_taken_by_a_foreign_provider(node, admin):
+    root = root_of(admin, node.name)
+    admin.call("POST", "/resource_providers", {"name": f"{node.name}:pmem", "uuid": str(uuid.uuid4())})
+    result = node.run("reconcile")
+    assert result.status == 1
+    assert "was not created by pmem-placement" in result.err
+    assert [rp["uuid"] for rp in admin.tree(root)] == [root]
+
+
+def test_blank_provider_left_by_a_crash_is_adopted(node, admin):
+    root = root_of(admin, node.name)
+    ident = identity(root, node.name)
+    admin.call("POST", "/resource_providers", {"name": ident.name, "uuid": ident.uuid, "parent_provider_uuid": root})
+    assert node.run("reconcile").status == 0
+    assert admin.traits(ident.uuid) == {MANAGED}
+    assert len(admin.tree(root)) == 2
+
+
+def test_extra_traits_are_created_and_set(node, admin):
+    node.configure(pmem={"traits": "CUSTOM_PMEM_FAST,CUSTOM_RACK_7"})
+    assert node.run("reconcile").status == 0
+    assert admin.traits(child_of(admin, node.name)) == {MANAGED, "CUSTOM_PMEM_FAST", "CUSTOM_RACK_7"}
+    node.configure(pmem={"traits": "CUSTOM_PMEM_FAST"})
+    result = node.run("reconcile")
+    assert "- provider trait CUSTOM_RACK_7" in result.out
+    assert admin.traits(child_of(admin, node.name)) == {MANAGED, "CUSTOM_PMEM_FAST"}
+
+
+def test_placement_unreachable_exits_1(node):
+    node.configure(placement={"endpoint": "http://127.0.0.1:9", "connect_retries": 0})
+    result = node.run("reconcile")
+    assert result.status == 1
+    assert "cannot reach Placement" in result.err
+    assert result.err.count("\n") == 1
