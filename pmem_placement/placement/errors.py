@@ -51,6 +51,14 @@ class NotFound(PlacementError):
     pass
 
 
+class Forbidden(PlacementError):
+    """Placement refused the credentials: the [placement] auth options are wrong."""
+
+    def __str__(self) -> str:
+        return (f"Placement refused {self.method} {self.path} with {self.status}: check the "
+                f"[placement] auth options (user, project, role admin): {self.detail}")
+
+
 class Unavailable(SyncError):
     """Placement could not be reached, or kept failing, after keystoneauth's own retries."""
 
@@ -93,6 +101,8 @@ def from_response(method: str, path: str, status: int, body: typing.Any, text: s
         )
     if status >= 500:
         return Unavailable(f"Placement answered {method} {path} with {status}: {detail}")
+    if status in (401, 403):
+        return Forbidden(method, path, status, code, detail)
     if code in _BY_CODE:
         return _BY_CODE[code](method, path, status, code, detail)
     if status == 404:

@@ -1,0 +1,79 @@
+"""The state directory: a cache that can be lost or damaged without harm, and the lock."""
+
+import fcntl
+import os
+
+import pytest
+
+from pmem_placement.desired import Current
+from pmem_placement.desired import Inventory
+from pmem_placement.desired import identity
+from pmem_placement.errors import ConfigError
+from pmem_placement.state import Cache
+from pmem_placement.state import StateStore
+
+IDENT = identity("5a1d3e5e-7d4b-4b53-9a8c-0d6c3f1f2b11", "compute-1")
+CHILD = Current(IDENT, 4, {"CUSTOM_PMEM_NAMESPACE_A": Inventory.for_namespaces(2)},
+                frozenset({"CUSTOM_PMEM_PLACEMENT_MANAGED"}), usages={"CUSTOM_PMEM_NAMESPACE_A": 1})
+
+
+def cache():
+    return Cache("http://p", "name:compute-1", IDENT.parent_uuid, 9, CHILD)
+
+
+def test_round_trip_keeps_everything_but_usages(tmp_path):
+    store = StateStore(str(tmp_path))
+    store.save(cache())
+    loaded = store.load("http://p", "name:compute-1")
+    assert loaded.root_uuid == IDENT.parent_uuid and loaded.root_generation_checked == 9
+    assert loaded.child.identity == IDENT and loaded.child.generation == 4
+    assert loaded.child.inventories == CHILD.inventories and loaded.child.traits == CHILD.traits
+    assert loaded.child.usages is None  # deleting allocations does not bump the generation
+
+
+@pytest.mark.parametrize("endpoint, lookup", [("http://other", "name:compute-1"), ("http://p", "name:compute-2"),
+                                              ("http://p", f"uuid:{IDENT.parent_uuid}")])
+def test_state_for_another_placement_or_host_is_ignored(tmp_path, endpoint, lookup):
+    store = StateStore(str(tmp_path))
+    store.save(cache())
+    assert store.load(endpoint, lookup) is None
+
+
+@pytest.mark.parametrize("content", ["", "{", "[]", '{"version": 1}', '{"version": 99}', "\x00\x01"])
+def test_damaged_state_is_ignored(tmp_path, content):
+    (tmp_path / "state.json").write_text(content)
+    assert StateStore(str(tmp_path)).load("http://p", "name:compute-1") is None
+
+
+def test_without_state_dir_nothing_is_kept(tmp_path):
+    store = StateStore(None)
+    store.save(cache())
+    assert store.load("http://p", "name:compute-1") is None
+    with store.lock():
+        pass
+
+
+def test_lock_is_exclusive_between_processes(tmp_path):
+    store = StateStore(str(tmp_path / "state"))
+    with store.lock():
+        fd = os.open(tmp_path / "state" / "lock", os.O_RDWR)
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.close(fd)
+    fd = os.open(tmp_path / "state" / "lock", os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    os.close(fd)
+
+
+def test_unusable_state_dir_is_a_config_error(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match=r"^\[agent\]state_dir: cannot use"):
+        with StateStore(str(tmp_path / "file" / "state")).lock():
+            pass
+
+
+def test_state_file_is_replaced_atomically(tmp_path):
+    store = StateStore(str(tmp_path))
+    store.save(cache())
+    assert sorted(os.listdir(tmp_path)) == ["state.json"]
+    assert oct(os.stat(tmp_path / "state.json").st_mode & 0o777) == "0o640"
