@@ -53,9 +53,6 @@ def _setup(argv: list[str]) -> cfg.ConfigOpts:
     conf_mod.register_opts(conf)
     conf.register_cli_opt(command_opt)
     logging.register_options(conf)
-    logging.set_defaults(
-        default_log_levels=logging.get_default_log_levels() + ["keystoneauth=WARN", "stevedore=WARN"]
-    )
     conf(argv, project=PROG, prog=PROG)
     validate(conf)
     logging.setup(conf, PROG)

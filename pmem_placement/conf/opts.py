@@ -15,3 +15,4 @@ def list_opts() -> list[tuple[str | cfg.OptGroup, list[cfg.Opt]]]:
         (agent.agent_group(), agent.list_opts()),
         (placement.placement_group(), placement.list_opts()),
     ]
+
