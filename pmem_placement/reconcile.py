@@ -222,7 +222,7 @@ class Reconciler:
 
     def _create(self, ident: Identity) -> int:
         try:
-            return self.client.create_provider(ident)
+            return self.client.create_provider(ident.name, ident.uuid, ident.parent_uuid)
         except perrors.DuplicateName as exc:
             holder = self.client.provider_by_name(ident.name)
             if holder is None or holder["uuid"] == ident.uuid:

@@ -23,10 +23,10 @@ def namespace_rows(labels: list[mapping.Label], namespaces: list[Namespace]) -> 
     rows = []
     for ns in sorted(namespaces, key=lambda n: n.dev):
         label = by_name.get(ns.name or "")
-        if label is None:
-            status = "not in [pmem]namespaces"
-        elif ns.problem:
+        if ns.problem:
             status = f"not usable: {ns.problem}"
+        elif label is None:
+            status = "not in [pmem]namespaces"
         else:
             status = "used"
         rows.append(NamespaceRow(ns, label.label if label else None, label.resource_class if label else None, status))

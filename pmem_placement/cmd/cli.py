@@ -36,6 +36,10 @@ def _add_commands(subparsers: typing.Any) -> None:
         "show", help="show the host's namespaces and Placement's view of them",
     )
     show.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    subparsers.add_parser(
+        "demo",
+        help="see it work: a real embedded Placement, a nova-like compute node, real ndctl output",
+    )
 
 
 command_opt = cfg.SubCommandOpt(
@@ -132,7 +136,13 @@ def show(conf: cfg.ConfigOpts) -> int:
     return EXIT_OK
 
 
-COMMANDS: dict[str, typing.Callable[[cfg.ConfigOpts], int]] = {"reconcile": reconcile, "show": show}
+def demo(conf: cfg.ConfigOpts) -> int:
+    from pmem_placement import demo as demo_mod
+
+    return demo_mod.run()
+
+
+COMMANDS: dict[str, typing.Callable[[cfg.ConfigOpts], int]] = {"reconcile": reconcile, "show": show, "demo": demo}
 
 
 def main(argv: list[str] | None = None) -> int:

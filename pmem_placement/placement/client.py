@@ -14,7 +14,6 @@ import urllib.parse
 from keystoneauth1 import adapter as ks_adapter
 from keystoneauth1 import exceptions as ks_exc
 
-from pmem_placement.desired import Identity
 from pmem_placement.desired import Inventory
 from pmem_placement.placement import errors
 
@@ -83,9 +82,11 @@ class Client:
 
     # Writes
 
-    def create_provider(self, ident: Identity) -> int:
-        """Create the provider; its generation (0) is returned."""
-        body = {"name": ident.name, "uuid": ident.uuid, "parent_provider_uuid": ident.parent_uuid}
+    def create_provider(self, name: str, uuid: str, parent_uuid: str | None) -> int:
+        """Create a provider; its generation (0) is returned."""
+        body = {"name": name, "uuid": uuid}
+        if parent_uuid:
+            body["parent_provider_uuid"] = parent_uuid
         return int(self._call("POST", "/resource_providers", body)["generation"])
 
     def delete_provider(self, uuid: str) -> None:

@@ -7,7 +7,6 @@ from keystoneauth1 import adapter
 from keystoneauth1 import session
 from keystoneauth1 import token_endpoint
 
-from pmem_placement.desired import Identity
 from pmem_placement.placement import errors
 from pmem_placement.placement.client import Client
 
@@ -131,6 +130,6 @@ def test_many_traits_are_listed_first(client, mock):
 
 def test_create_provider_sends_parent_and_returns_generation(client, mock):
     mock.post(f"{URL}/resource_providers", json={"uuid": RP, "name": "cn:pmem", "generation": 0})
-    assert client.create_provider(Identity(RP, "cn:pmem", "11111111-2222-3333-4444-555555555555")) == 0
+    assert client.create_provider("cn:pmem", RP, "11111111-2222-3333-4444-555555555555") == 0
     assert mock.last_request.json() == {"name": "cn:pmem", "uuid": RP,
                                         "parent_provider_uuid": "11111111-2222-3333-4444-555555555555"}

@@ -1,0 +1,63 @@
+"""`pmem-placement show`: the host's namespaces and Placement's view, for people and scripts."""
+
+import json
+import uuid
+
+from pmem_placement.desired import identity
+from tests import helpers
+
+
+def child(admin, name):
+    [root] = admin.call("GET", f"/resource_providers?name={name}")["resource_providers"]
+    return identity(root["uuid"], name).uuid
+
+
+def test_show_before_and_after_sync(node, admin):
+    records = json.loads(helpers.nova_host(["ns_0", "ns_1", "ns_2", "spare"]))
+    records.append(helpers.devdax("gone", "namespace1.0", state="disabled"))
+    node.namespaces_file.write_text(json.dumps(records))
+
+    before = node.run("show")
+    assert before.status == 0
+    assert f"Placement: {node.name} has no PMEM provider" in before.out
+    assert before.writes == []
+
+    node.run("reconcile")
+    admin.allocate(str(uuid.uuid4()), child(admin, node.name), {"CUSTOM_PMEM_NAMESPACE_SMALL": 1})
+    result = node.run("show")
+    assert result.status == 0
+    lines = result.out.splitlines()
+    assert any(line.split()[:2] == ["namespace0.1", "ns_1"] and line.endswith("used") for line in lines)
+    assert any(line.split()[:2] == ["namespace0.3", "spare"] and line.endswith("not in [pmem]namespaces")
+               for line in lines)
+    assert any(line.split()[:2] == ["namespace1.0", "gone"] and line.endswith("not usable: it is disabled")
+               for line in lines)
+    assert "  CUSTOM_PMEM_NAMESPACE_SMALL: total 2, reserved 0, used 1" in lines
+    assert result.writes == []
+
+
+def test_show_json(node, admin):
+    node.run("reconcile")
+    data = json.loads(node.run("show", "--format", "json").out)
+    assert list(data) == ["host", "namespaces", "missing", "placement", "error"]
+    assert data["namespaces"][0] == {
+        "dev": "namespace0.0", "name": "ns_0", "mode": "devdax", "size": 262144000, "chardev": "dax0.0",
+        "numa_node": 0, "label": "4GB", "resource_class": "CUSTOM_PMEM_NAMESPACE_4GB", "status": "used"}
+    assert data["placement"]["provider"] == {"name": f"{node.name}:pmem", "uuid": child(admin, node.name)}
+    assert data["placement"]["classes"] == {
+        "CUSTOM_PMEM_NAMESPACE_4GB": {"total": 1, "reserved": 0, "used": 0},
+        "CUSTOM_PMEM_NAMESPACE_SMALL": {"total": 2, "reserved": 0, "used": 0}}
+    assert data["placement"]["traits"] == ["CUSTOM_PMEM_PLACEMENT_MANAGED"]
+
+
+def test_show_names_configured_namespaces_that_are_missing(node):
+    node.configure(pmem={"namespaces": "4GB:ns_0,SMALL:ns_1|ns_7"})
+    result = node.run("show")
+    assert "configured namespace 'ns_7' is not on this host" in result.out
+
+
+def test_show_with_placement_down_still_shows_the_host(node):
+    node.configure(placement={"endpoint": "http://127.0.0.1:9", "connect_retries": 0})
+    result = node.run("show")
+    assert result.status == 1
+    assert "namespace0.0" in result.out and "Placement: unavailable" in result.out
