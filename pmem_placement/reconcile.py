@@ -159,6 +159,7 @@ class Reconciler:
 
     def _attempt(self, spec: HostSpec, cache: Cache | None, dry_run: bool, attempt: int) -> Outcome:
         root = self._find_root(spec, cache)
+        remembered = dataclasses.replace(cache) if cache is not None else None
         if cache is None or cache.root_uuid != root.uuid:
             cache = Cache(self.client.endpoint, spec.lookup, root.uuid)
         want = desired_mod.desired(root.uuid, root.name, spec.classes, spec.traits)
@@ -195,8 +196,9 @@ class Reconciler:
             cache.child = None
             self.store.clear()  # from here on Placement may differ from what we remember
             current = self._apply(ops, current)
-        cache.child = current
-        self.store.save(cache)
+        cache.child = dataclasses.replace(current, usages=None) if current is not None else None
+        if cache != remembered:
+            self.store.save(cache)  # steady state writes nothing, not even locally
         return Outcome(ident, ops, bool(ops), current, attempt)
 
     def _apply(self, ops: list[plan_mod.Operation], current: Current | None) -> Current | None:

@@ -124,15 +124,19 @@ class StateStore:
                 os.unlink(self._path)
 
 
-def write_atomically(path: str, text: str, mode: int = 0o640) -> None:
-    """Replace ``path`` with ``text`` so that readers see the old or the new file, never half."""
+def write_atomically(path: str, text: str, mode: int = 0o640, fsync: bool = True) -> None:
+    """Replace ``path`` with ``text`` so that readers see the old or the new file, never half.
+
+    ``fsync`` also makes it survive a power cut once this returns.
+    """
     directory = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
-            os.fsync(f.fileno())
+            if fsync:
+                os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:

@@ -13,6 +13,32 @@ agent_opts = [
         min=1,
         help="Seconds between two reconciles of the agent.",
     ),
+    cfg.IntOpt(
+        "initial_jitter",
+        default=30,
+        min=0,
+        help="The agent's first reconcile waits a random time up to this many seconds, so that "
+        "a rack of hosts booting together does not reach Placement at the same moment.",
+    ),
+    cfg.IntOpt(
+        "max_backoff",
+        default=600,
+        min=1,
+        help="After consecutive failed reconciles the agent waits twice as long each time "
+        "(from [agent]interval, with jitter) up to this many seconds; the first success "
+        "returns to the normal interval.",
+    ),
+    cfg.StrOpt(
+        "status_file",
+        help="JSON file the agent rewrites after every reconcile: state (in_sync, degraded, "
+        "error), last attempt, last success, last error and inventory per class. "
+        "'pmem-placement show' prints it. Default: status.json in [agent]state_dir.",
+    ),
+    cfg.StrOpt(
+        "metrics_file",
+        help="Prometheus text-format file for node_exporter's textfile collector, e.g. "
+        "/var/lib/node_exporter/textfile_collector/pmem_placement.prom. Unset: none is written.",
+    ),
     cfg.StrOpt(
         "state_dir",
         default="/var/lib/pmem-placement",

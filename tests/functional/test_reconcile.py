@@ -58,6 +58,10 @@ def test_second_run_costs_one_request_and_writes_nothing(node, admin):
     assert result.status == 0
     assert result.requests == [("GET", f"/resource_providers?in_tree={root_of(admin, node.name)}")]
     assert "in sync, nothing to change (1 request)" in result.out
+    state = node.dir / "state" / "state.json"
+    mtime = state.stat().st_mtime_ns
+    assert node.run("reconcile").status == 0
+    assert state.stat().st_mtime_ns == mtime  # nothing rewritten locally either
 
 
 def test_without_state_dir_a_rerun_still_writes_nothing(node):

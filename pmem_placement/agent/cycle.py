@@ -1,0 +1,138 @@
+"""One agent cycle: discover, reconcile, log, and report. No threads, no signals, no sleeping.
+
+Logging is for people reading a journal over months: one line per change applied, one warning
+when a problem starts (not every cycle while it lasts), one line when it clears, silence in sync.
+"""
+
+import collections
+import os
+import re
+import time
+import typing
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from pmem_placement import errors
+from pmem_placement import output
+from pmem_placement import plan as plan_mod
+from pmem_placement.agent import report
+from pmem_placement.cmd import common
+from pmem_placement.placement import errors as perrors
+from pmem_placement.placement.client import Client
+from pmem_placement.reconcile import Outcome
+from pmem_placement.reconcile import Reconciler
+
+LOG = logging.getLogger(__name__)
+
+# Failures an operator has to act on; every other failure is expected to pass by itself.
+_NEEDS_OPERATOR = (
+    errors.ConfigError,
+    errors.DiscoveryError,
+    errors.DoubleCounting,
+    errors.ForeignProvider,
+    perrors.Forbidden,
+    perrors.VersionTooOld,
+)
+
+
+def kind(exc: BaseException) -> str:
+    """'ConflictsDidNotSettle' -> 'conflicts_did_not_settle': the metrics label of a failure."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()
+
+
+class Agent:
+    def __init__(self, conf: cfg.ConfigOpts, clock: typing.Callable[[], float] = time.time) -> None:
+        self.conf = conf
+        self.clock = clock
+        self.status = report.Status(host=conf.host, pid=os.getpid())
+        self._reconciler: Reconciler | None = None
+        self._client: Client | None = None
+        self._requests_seen: collections.Counter[str] = collections.Counter()
+        self._problem: str | None = None
+
+    @property
+    def waiting_for_compute_node(self) -> bool:
+        """The last cycle found no compute node provider: retry at the normal interval."""
+        return bool(self.status.last_error and self.status.last_error["kind"] == "root_provider_not_found")
+
+    def _reconciler_for(self) -> Reconciler:
+        if self._reconciler is None:
+            self._client = Client(common.placement_adapter(self.conf))  # type: ignore[arg-type]
+            self._reconciler = common.reconciler(self.conf, self._client)
+        return self._reconciler
+
+    def cycle(self) -> bool:
+        """Run one reconcile; True when Placement is in sync afterwards."""
+        started = self.clock()
+        self.status.last_attempt = started
+        self.status.cycles += 1
+        outcome: Outcome | None = None
+        failure: BaseException | None = None
+        try:
+            spec, _ = common.host_spec(self.conf)
+            outcome = self._reconciler_for().run(spec)
+        except errors.PmemPlacementError as exc:
+            failure = exc
+        except Exception as exc:  # a bug: keep the traceback, keep the agent alive
+            LOG.exception("unexpected error during reconcile")
+            failure = exc
+        self.status.last_duration = self.clock() - started
+        self._count_requests()
+        if outcome is not None:
+            self._succeeded(outcome)
+        else:
+            assert failure is not None
+            self._failed(failure)
+        report.write(self.status, self.status_file, self.conf.agent.metrics_file)
+        return failure is None
+
+    @property
+    def status_file(self) -> str | None:
+        if self.conf.agent.status_file:
+            return str(self.conf.agent.status_file)
+        if self.conf.agent.state_dir:
+            return os.path.join(self.conf.agent.state_dir, "status.json")
+        return None
+
+    def _count_requests(self) -> None:
+        if self._client is None:
+            return
+        now = collections.Counter(self._client.requests)
+        for method, n in (now - self._requests_seen).items():
+            self.status.requests[method] = self.status.requests.get(method, 0) + n
+        self._requests_seen = now
+
+    def _succeeded(self, outcome: Outcome) -> None:
+        for change in plan_mod.changes(outcome.ops):
+            LOG.info("%s", output.change_line(change))
+        if self._problem is not None:
+            LOG.info("back in sync after: %s", self._problem)
+            self._problem = None
+        status = self.status
+        status.state = "in_sync"
+        status.last_success = self.clock()
+        status.consecutive_failures = 0
+        status.last_error = None
+        current, ident = outcome.current, outcome.identity
+        status.provider = {"name": ident.name, "uuid": ident.uuid} if current and ident else None
+        status.classes = {
+            rc: {"total": inv.total, "reserved": inv.reserved}
+            for rc, inv in sorted(current.inventories.items())
+        } if current else {}
+
+    def _failed(self, exc: BaseException) -> None:
+        message = str(exc)
+        if message != self._problem:
+            LOG.warning("%s", message)  # once per problem, not once per cycle
+            self._problem = message
+        else:
+            LOG.debug("still failing: %s", message)
+        status = self.status
+        status.state = "error" if isinstance(exc, _NEEDS_OPERATOR) or not isinstance(
+            exc, errors.PmemPlacementError) else "degraded"
+        status.consecutive_failures += 1
+        since = status.last_error["since"] if status.last_error and status.last_error["message"] == message \
+            else report.iso(self.status.last_attempt)
+        status.last_error = {"kind": kind(exc), "message": message, "since": since}
+        status.errors[kind(exc)] = status.errors.get(kind(exc), 0) + 1

@@ -1,0 +1,113 @@
+"""The agent's status file (JSON) and metrics file (Prometheus text format), as data and text.
+
+Both are rewritten whole after every cycle, atomically (readers see the old or the new file).
+"""
+
+import dataclasses
+import datetime
+import json
+import typing
+
+from pmem_placement import state as state_mod
+
+STATES = ("in_sync", "degraded", "error")
+
+
+@dataclasses.dataclass
+class Status:
+    host: str
+    pid: int
+    state: str = "degraded"
+    cycles: int = 0
+    consecutive_failures: int = 0
+    last_attempt: float | None = None
+    last_success: float | None = None
+    last_duration: float | None = None
+    last_error: dict[str, typing.Any] | None = None
+    provider: dict[str, str] | None = None
+    classes: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
+    requests: dict[str, int] = dataclasses.field(default_factory=dict)
+    """Requests sent to Placement since the agent started, by HTTP method."""
+    errors: dict[str, int] = dataclasses.field(default_factory=dict)
+    """Failed cycles since the agent started, by kind."""
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def status_json(status: Status) -> str:
+    data = {
+        "state": status.state,
+        "host": status.host,
+        "pid": status.pid,
+        "last_attempt": iso(status.last_attempt),
+        "last_success": iso(status.last_success),
+        "last_duration_seconds": status.last_duration,
+        "last_error": status.last_error,
+        "consecutive_failures": status.consecutive_failures,
+        "cycles": status.cycles,
+        "provider": status.provider,
+        "classes": status.classes,
+    }
+    return json.dumps(data, indent=2) + "\n"
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _number(value: float) -> str:
+    """Full precision (a timestamp must not become 1.79e+09), integers without a '.0'."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def metrics_text(status: Status) -> str:
+    out: list[str] = []
+
+    def metric(name: str, kind: str, help_: str, samples: list[tuple[str, float]]) -> None:
+        out.append(f"# HELP pmem_placement_{name} {help_}")
+        out.append(f"# TYPE pmem_placement_{name} {kind}")
+        out.extend(f"pmem_placement_{name}{labels} {_number(value)}" for labels, value in samples)
+
+    metric("state", "gauge", "1 for the agent's current state, 0 for the others.",
+           [(f'{{state="{s}"}}', float(s == status.state)) for s in STATES])
+    if status.last_success is not None:
+        metric("last_success_timestamp_seconds", "gauge", "When Placement was last found or made in sync.",
+               [("", status.last_success)])
+    if status.last_attempt is not None:
+        metric("last_attempt_timestamp_seconds", "gauge", "When the last reconcile started.",
+               [("", status.last_attempt)])
+    if status.last_duration is not None:
+        metric("reconcile_duration_seconds", "gauge", "How long the last reconcile took.",
+               [("", status.last_duration)])
+    metric("reconciles_total", "counter", "Reconciles run since the agent started.", [("", status.cycles)])
+    metric("requests_total", "counter", "Requests sent to Placement since the agent started.",
+           [(f'{{method="{m}"}}', n) for m, n in sorted(status.requests.items())])
+    metric("errors_total", "counter", "Failed reconciles since the agent started, by kind.",
+           [(f'{{kind="{_label(k)}"}}', n) for k, n in sorted(status.errors.items())])
+    metric("inventory_total", "gauge", "Units (namespaces) of each class on the PMEM provider.",
+           [(f'{{resource_class="{rc}"}}', c["total"]) for rc, c in sorted(status.classes.items())])
+    metric("inventory_reserved", "gauge", "Reserved units of each class (equal to total while retiring).",
+           [(f'{{resource_class="{rc}"}}', c["reserved"]) for rc, c in sorted(status.classes.items())])
+    return "\n".join(out) + "\n"
+
+
+def write(status: Status, status_file: str | None, metrics_file: str | None) -> None:
+    # No fsync: both are rewritten every cycle and an atomic rename is all a reader needs.
+    if status_file:
+        state_mod.write_atomically(status_file, status_json(status), mode=0o644, fsync=False)
+    if metrics_file:
+        state_mod.write_atomically(metrics_file, metrics_text(status), mode=0o644, fsync=False)
+
+
+def read_status(path: str) -> dict[str, typing.Any] | None:
+    """The agent's last status, for `pmem-placement show`; None when there is none."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

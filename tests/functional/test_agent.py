@@ -1,0 +1,158 @@
+"""`pmem-placement-agent` as systemd runs it: a real process, real signals, the real Placement."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from pmem_placement.desired import identity
+from tests import helpers
+
+A4GB = "CUSTOM_PMEM_NAMESPACE_4GB"
+SMALL = "CUSTOM_PMEM_NAMESPACE_SMALL"
+
+
+def wait_for(predicate, timeout=20.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Running:
+    def __init__(self, node, **agent_options):
+        self.node = node
+        node.configure(agent={"interval": 1, "initial_jitter": 0, "max_backoff": 2,
+                              "metrics_file": str(node.dir / "agent.prom"), **agent_options},
+                       placement={"connect_retries": 0, "timeout": 5})
+        node.write_config()
+        self.log = open(node.dir / "agent.log", "w+")
+        # Its own session: the agent's master signals its whole process group on SIGHUP.
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "import sys; from pmem_placement.cmd.agent import main; sys.exit(main())",
+             "--config-file", str(node.config_file)],
+            stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def status(self):
+        try:
+            return json.loads((self.node.dir / "state" / "status.json").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def wait_state(self, state, after_cycle=0):
+        def check():
+            s = self.status()
+            return s if s and s["state"] == state and s["cycles"] > after_cycle else None
+        return wait_for(check, what=f"agent state {state}; log:\n{self.output()}")
+
+    def output(self):
+        self.log.seek(0)
+        return self.log.read()
+
+    def signal(self, sig):
+        os.kill(self.proc.pid, sig)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def agent(node):
+    running = []
+
+    def start(**agent_options):
+        running.append(Running(node, **agent_options))
+        return running[-1]
+    yield start
+    for r in running:
+        r.stop()
+
+
+def child_of(admin, name):
+    [root] = admin.call("GET", f"/resource_providers?name={name}")["resource_providers"]
+    return identity(root["uuid"], name).uuid
+
+
+def test_converges_after_start_then_costs_one_request_per_cycle(node, admin, agent, placement):
+    a = agent()
+    status = a.wait_state("in_sync")
+    assert admin.totals(child_of(admin, node.name)) == {A4GB: 1, SMALL: 2}
+    # Steady state, counted at the server: exactly one request per cycle.
+    start_count, start_cycles = len(placement.requests), a.status()["cycles"]
+    status = a.wait_state("in_sync", after_cycle=start_cycles + 3)
+    # Read both counts between two cycles: a cycle is ~ms long in a 1 s interval.
+    cycles = status["cycles"] - start_cycles
+    sent = placement.requests[start_count:]
+    assert len(sent) in (cycles, cycles + 1), sent
+    assert set(sent) == {("GET", f"/resource_providers?in_tree={identity_root(admin, node.name)}")}
+    metrics = (node.dir / "agent.prom").read_text()
+    assert 'pmem_placement_state{state="in_sync"} 1' in metrics
+
+
+def identity_root(admin, name):
+    return admin.call("GET", f"/resource_providers?name={name}")["resource_providers"][0]["uuid"]
+
+
+def test_a_namespace_change_is_picked_up_on_the_next_cycle(node, admin, agent):
+    a = agent()
+    a.wait_state("in_sync")
+    child = child_of(admin, node.name)
+    records = json.loads(helpers.nova_host())
+    records[2]["daxregion"]["devices"][0]["mode"] = "system-ram"  # daxctl reconfigure-device
+    node.namespaces_file.write_text(json.dumps(records))
+    status = a.wait_state("error")
+    assert "'ns_2'" in status["last_error"]["message"] and "system-ram" in status["last_error"]["message"]
+    assert admin.totals(child) == {A4GB: 1, SMALL: 2}  # a discovery problem never shrinks inventory
+    node.namespaces_file.write_text(helpers.nova_host())
+    a.wait_state("in_sync", after_cycle=status["cycles"])
+    assert a.output().count("WARNING") == 1
+
+
+def test_survives_placement_restart_on_the_same_port(node, admin, agent, placement):
+    a = agent()
+    a.wait_state("in_sync")
+    placement.stop()
+    try:
+        status = a.wait_state("degraded")
+        assert status["last_error"]["kind"] == "unavailable"
+    finally:
+        placement.start()
+    child = child_of(admin, node.name)
+    inv = admin.call("GET", f"/resource_providers/{child}/inventories")
+    admin.call("PUT", f"/resource_providers/{child}/inventories/{SMALL}",
+               {"resource_provider_generation": inv["resource_provider_generation"], "total": 9, "max_unit": 9})
+    status = a.wait_state("in_sync", after_cycle=status["cycles"])
+    wait_for(lambda: admin.totals(child) == {A4GB: 1, SMALL: 2}, what="repair after restart")
+    assert a.proc.poll() is None
+
+
+def test_sighup_applies_a_new_mapping_at_once(node, admin, agent):
+    a = agent(interval=30)
+    status = a.wait_state("in_sync")
+    node.configure(pmem={"namespaces": "4GB:ns_0|ns_1,SMALL:ns_2"})
+    node.write_config()
+    a.signal(signal.SIGHUP)
+    # Interval 30 s: only a reload, not the next cycle, can apply it this soon.
+    wait_for(lambda: admin.totals(child_of(admin, node.name)) == {A4GB: 2, SMALL: 1}, timeout=10,
+             what="mapping applied after SIGHUP")
+    assert a.proc.poll() is None
+    assert status  # the agent stayed up through the reload
+
+
+def test_sigterm_stops_promptly_with_status_0(node, agent):
+    a = agent()
+    a.wait_state("in_sync")
+    started = time.monotonic()
+    a.signal(signal.SIGTERM)
+    assert a.proc.wait(timeout=10) == 0
+    assert time.monotonic() - started < 5

@@ -1,0 +1,78 @@
+"""One agent cycle, in-process, against the real Placement: logging and status an operator sees."""
+
+import json
+import logging
+import uuid
+
+import pytest
+from oslo_config import cfg
+
+from pmem_placement import conf as conf_mod
+from pmem_placement.agent.cycle import Agent
+from tests import helpers
+
+
+@pytest.fixture
+def agent(node):
+    def make():
+        node.write_config()
+        conf = cfg.ConfigOpts()
+        conf_mod.register_opts(conf)
+        conf(["--config-file", str(node.config_file)])
+        return Agent(conf)
+    return make
+
+
+def test_in_sync_cycles_are_silent(node, agent, caplog):
+    a = agent()
+    caplog.set_level(logging.DEBUG, logger="pmem_placement")
+    assert a.cycle()
+    changes = [r for r in caplog.records if r.levelno == logging.INFO]
+    assert len(changes) == 7 and changes[0].getMessage().startswith("+ resource class")
+    caplog.clear()
+    assert a.cycle() and a.cycle()
+    assert [r for r in caplog.records if r.levelno >= logging.INFO] == []
+    status = json.loads((node.dir / "state" / "status.json").read_text())
+    assert status["state"] == "in_sync" and status["cycles"] == 3 and status["last_error"] is None
+    assert status["classes"] == {"CUSTOM_PMEM_NAMESPACE_4GB": {"total": 1, "reserved": 0},
+                                 "CUSTOM_PMEM_NAMESPACE_SMALL": {"total": 2, "reserved": 0}}
+
+
+def test_a_problem_is_warned_once_and_its_end_is_logged(node, agent, admin, caplog):
+    a = agent()
+    assert a.cycle()
+    records = json.loads(helpers.nova_host())
+    records[2]["daxregion"]["devices"][0]["mode"] = "system-ram"
+    node.namespaces_file.write_text(json.dumps(records))
+    caplog.set_level(logging.INFO, logger="pmem_placement")
+    caplog.clear()
+    assert not a.cycle() and not a.cycle() and not a.cycle()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == ["[pmem]namespaces: namespace 'ns_2' (namespace0.2, label 'SMALL') is not usable: "
+                        "its dax device dax0.2 is in system-ram mode, not devdax"]
+    status = json.loads((node.dir / "state" / "status.json").read_text())
+    assert status["state"] == "error" and status["last_error"]["kind"] == "config_error"
+    assert status["consecutive_failures"] == 3
+    node.namespaces_file.write_text(helpers.nova_host())
+    caplog.clear()
+    assert a.cycle()
+    assert [r.getMessage() for r in caplog.records] == [
+        "back in sync after: " + warnings[0]]
+
+
+def test_missing_compute_node_is_waited_for(tmp_path, placement, admin, caplog):
+    from tests.functional.conftest import Host
+
+    name = f"late-{uuid.uuid4().hex[:8]}"
+    node = Host(tmp_path, placement, name)
+    node.write_config()
+    conf = cfg.ConfigOpts()
+    conf_mod.register_opts(conf)
+    conf(["--config-file", str(node.config_file)])
+    a = Agent(conf)
+    caplog.set_level(logging.INFO, logger="pmem_placement")
+    assert not a.cycle() and not a.cycle()
+    assert a.waiting_for_compute_node and a.status.state == "degraded"
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
+    admin.create_compute_node(name)
+    assert a.cycle() and not a.waiting_for_compute_node

@@ -1,0 +1,43 @@
+import json
+
+from pmem_placement.agent import report
+
+
+def status():
+    return report.Status(
+        host="compute-1", pid=42, state="in_sync", cycles=7, last_attempt=1795627976.6008534,
+        last_success=1795627976.6125429, last_duration=0.0084, provider={"name": "compute-1:pmem", "uuid": "u"},
+        classes={"CUSTOM_PMEM_NAMESPACE_4GB": {"total": 2, "reserved": 0}},
+        requests={"GET": 9, "PUT": 4}, errors={"unavailable": 3},
+    )
+
+
+def test_metrics_are_prometheus_text_with_full_precision():
+    text = report.metrics_text(status())
+    lines = text.splitlines()
+    assert 'pmem_placement_state{state="in_sync"} 1' in lines
+    assert 'pmem_placement_state{state="degraded"} 0' in lines
+    assert "pmem_placement_last_success_timestamp_seconds 1795627976.6125429" in lines
+    assert "pmem_placement_reconciles_total 7" in lines
+    assert 'pmem_placement_requests_total{method="GET"} 9' in lines
+    assert 'pmem_placement_errors_total{kind="unavailable"} 3' in lines
+    assert 'pmem_placement_inventory_total{resource_class="CUSTOM_PMEM_NAMESPACE_4GB"} 2' in lines
+    assert "# TYPE pmem_placement_requests_total counter" in lines
+    assert text.endswith("\n")
+    for line in lines:  # every sample line is `name{labels} number`
+        if not line.startswith("#"):
+            float(line.rsplit(" ", 1)[1])
+
+
+def test_status_json_keys():
+    data = json.loads(report.status_json(status()))
+    assert list(data) == ["state", "host", "pid", "last_attempt", "last_success", "last_duration_seconds",
+                          "last_error", "consecutive_failures", "cycles", "provider", "classes"]
+    assert data["last_success"] == "2026-11-25T17:32:56+00:00"
+
+
+def test_files_are_written_atomically(tmp_path):
+    report.write(status(), str(tmp_path / "status.json"), str(tmp_path / "m.prom"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.prom", "status.json"]
+    assert report.read_status(str(tmp_path / "status.json"))["cycles"] == 7
+    assert report.read_status(str(tmp_path / "missing.json")) is None
