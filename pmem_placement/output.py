@@ -91,7 +91,7 @@ def reconcile_text(outcome: Outcome, dry_run: bool, requests: int) -> str:
 
 
 def show_json(host: str, rows: list[NamespaceRow], missing: list[str], view: PlacementView | None,
-              error: Exception | None) -> str:
+              error: Exception | None, agent: typing.Mapping[str, typing.Any] | None = None) -> str:
     data = {
         "host": host,
         "namespaces": [
@@ -115,13 +115,14 @@ def show_json(host: str, rows: list[NamespaceRow], missing: list[str], view: Pla
             "classes": view.classes,
             "traits": view.traits,
         },
+        "agent": agent,
         "error": None if error is None else {"type": type(error).__name__, "message": str(error)},
     }
     return json.dumps(data, indent=2)
 
 
 def show_text(host: str, rows: list[NamespaceRow], missing: list[str], view: PlacementView | None,
-              error: Exception | None) -> str:
+              error: Exception | None, agent: typing.Mapping[str, typing.Any] | None = None) -> str:
     out = [f"Namespaces on {host}:"]
     if not rows:
         out.append("  (none found)")
@@ -151,4 +152,11 @@ def show_text(host: str, rows: list[NamespaceRow], missing: list[str], view: Pla
             state = " retiring" if c["reserved"] >= c["total"] else ""
             out.append(f"  {rc}: total {c['total']}, reserved {c['reserved']}, used {c['used']}{state}")
         out.append(f"  traits: {', '.join(view.traits) or '-'}")
+    if agent is not None:
+        out.append("")
+        out.append(f"Agent: {agent.get('state')}, last success {agent.get('last_success') or 'never'}, "
+                   f"last attempt {agent.get('last_attempt') or 'never'} (pid {agent.get('pid')})")
+        error_info = agent.get("last_error")
+        if error_info:
+            out.append(f"  failing since {error_info.get('since')}: {error_info.get('message')}")
     return "\n".join(out)

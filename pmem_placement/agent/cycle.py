@@ -84,16 +84,9 @@ class Agent:
         else:
             assert failure is not None
             self._failed(failure)
-        report.write(self.status, self.status_file, self.conf.agent.metrics_file)
+        report.write(self.status, report.status_path(self.conf.agent), self.conf.agent.metrics_file)
         return failure is None
 
-    @property
-    def status_file(self) -> str | None:
-        if self.conf.agent.status_file:
-            return str(self.conf.agent.status_file)
-        if self.conf.agent.state_dir:
-            return os.path.join(self.conf.agent.state_dir, "status.json")
-        return None
 
     def _count_requests(self) -> None:
         if self._client is None:

@@ -6,6 +6,7 @@ Both are rewritten whole after every cycle, atomically (readers see the old or t
 import dataclasses
 import datetime
 import json
+import os
 import typing
 
 from pmem_placement import state as state_mod
@@ -101,6 +102,15 @@ def write(status: Status, status_file: str | None, metrics_file: str | None) -> 
         state_mod.write_atomically(status_file, status_json(status), mode=0o644, fsync=False)
     if metrics_file:
         state_mod.write_atomically(metrics_file, metrics_text(status), mode=0o644, fsync=False)
+
+
+def status_path(agent_conf: typing.Any) -> str | None:
+    """[agent]status_file, by default status.json in [agent]state_dir."""
+    if agent_conf.status_file:
+        return str(agent_conf.status_file)
+    if agent_conf.state_dir:
+        return os.path.join(agent_conf.state_dir, "status.json")
+    return None
 
 
 def read_status(path: str) -> dict[str, typing.Any] | None:

@@ -129,8 +129,12 @@ def show(conf: cfg.ConfigOpts) -> int:
         view = show_mod.placement_view(_client(conf), conf.host, conf.pmem.root_provider_uuid)
     except errors.PmemPlacementError as exc:
         error = exc
+    from pmem_placement.agent import report
+
+    path = report.status_path(conf.agent)
+    agent_status = report.read_status(path) if path else None
     render = output.show_json if conf.command.format == "json" else output.show_text
-    print(render(conf.host, rows, missing, view, error))
+    print(render(conf.host, rows, missing, view, error, agent_status))
     if error is not None:
         return _fail(error, error.exit_status)
     return EXIT_OK

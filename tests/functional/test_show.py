@@ -39,7 +39,8 @@ def test_show_before_and_after_sync(node, admin):
 def test_show_json(node, admin):
     node.run("reconcile")
     data = json.loads(node.run("show", "--format", "json").out)
-    assert list(data) == ["host", "namespaces", "missing", "placement", "error"]
+    assert list(data) == ["host", "namespaces", "missing", "placement", "agent", "error"]
+    assert data["agent"] is None  # no agent has run on this host
     assert data["namespaces"][0] == {
         "dev": "namespace0.0", "name": "ns_0", "mode": "devdax", "size": 262144000, "chardev": "dax0.0",
         "numa_node": 0, "label": "4GB", "resource_class": "CUSTOM_PMEM_NAMESPACE_4GB", "status": "used"}
@@ -61,3 +62,18 @@ def test_show_with_placement_down_still_shows_the_host(node):
     result = node.run("show")
     assert result.status == 1
     assert "namespace0.0" in result.out and "Placement: unavailable" in result.out
+
+
+def test_show_includes_the_agents_status(node):
+    from pmem_placement.agent import report
+
+    (node.dir / "state").mkdir()
+    report.write(report.Status(host=node.name, pid=4242, state="degraded", last_attempt=1795627976.0,
+                               last_error={"kind": "unavailable", "message": "cannot reach Placement",
+                                           "since": "2026-11-25T17:00:00+00:00"}),
+                 str(node.dir / "state" / "status.json"), None)
+    out = node.run("show").out
+    assert "Agent: degraded, last success never, last attempt 2026-11-25T17:32:56+00:00 (pid 4242)" in out
+    assert "  failing since 2026-11-25T17:00:00+00:00: cannot reach Placement" in out
+    data = json.loads(node.run("show", "--format", "json").out)
+    assert data["agent"]["state"] == "degraded"
