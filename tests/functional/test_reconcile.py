@@ -402,3 +402,24 @@ def test_placement_unreachable_exits_1(node):
     assert result.status == 1
     assert "cannot reach Placement" in result.err
     assert result.err.count("\n") == 1
+
+
+def test_one_writer_per_host(node, admin):
+    """While another writer (the agent) holds the state-dir lock, the one-shot sends nothing."""
+    import fcntl
+    import os
+    import threading
+
+    (node.dir / "state").mkdir()
+    fd = os.open(node.dir / "state" / "lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    results = []
+    worker = threading.Thread(target=lambda: results.append(node.run("reconcile")))
+    worker.start()
+    worker.join(timeout=1.0)
+    assert worker.is_alive() and results == []  # still waiting for the lock
+    assert [rp["name"] for rp in admin.tree(root_of(admin, node.name))] == [node.name]
+    os.close(fd)  # the other writer is done
+    worker.join(timeout=30)
+    assert results and results[0].status == 0
+    assert admin.totals(child_of(admin, node.name)) == {A4GB: 1, SMALL: 2}
