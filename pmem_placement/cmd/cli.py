@@ -5,6 +5,7 @@ discovery failed (nothing written); 3 with --dry-run, changes would be made. Exp
 one line on stderr; a traceback means a bug.
 """
 
+import os
 import sys
 import typing
 
@@ -42,6 +43,14 @@ def _add_commands(subparsers: typing.Any) -> None:
     )
 
 
+def _cloud_opt() -> cfg.StrOpt:
+    return cfg.StrOpt(
+        "os-cloud",
+        default=os.environ.get("OS_CLOUD") or None,
+        help="Authenticate with this cloud from clouds.yaml (openstacksdk's usual places, or "
+        "OS_CLIENT_CONFIG_FILE) instead of [placement]. Default: $OS_CLOUD.",
+    )
+
 command_opt = cfg.SubCommandOpt(
     "command", title="Commands", help="what to do (see '<command> --help')", handler=_add_commands
 )
@@ -55,7 +64,7 @@ def _fail(exc: BaseException, status: int) -> int:
 def _setup(argv: list[str]) -> cfg.ConfigOpts:
     conf = cfg.ConfigOpts()
     conf_mod.register_opts(conf)
-    conf.register_cli_opt(command_opt)
+    conf.register_cli_opts([_cloud_opt(), command_opt])
     logging.register_options(conf)
     conf(argv, project=PROG, prog=PROG)
     validate(conf)
@@ -86,7 +95,7 @@ def _client(conf: cfg.ConfigOpts) -> typing.Any:
     from pmem_placement.cmd import common
     from pmem_placement.placement.client import Client
 
-    return Client(common.placement_adapter(conf))  # type: ignore[arg-type]
+    return Client(common.placement_adapter(conf, conf.os_cloud))  # type: ignore[arg-type]
 
 
 def reconcile(conf: cfg.ConfigOpts) -> int:

@@ -45,8 +45,11 @@ def host_spec(conf: cfg.ConfigOpts) -> tuple[HostSpec, list[Namespace]]:
     return spec, namespaces
 
 
-def placement_adapter(conf: cfg.ConfigOpts) -> object:
-    """A keystoneauth1 Adapter from [placement], exactly as nova builds its own."""
+def placement_adapter(conf: cfg.ConfigOpts, os_cloud: str | None = None) -> object:
+    """A keystoneauth1 Adapter: from clouds.yaml when ``os_cloud`` names a cloud, else from
+    [placement] exactly as nova builds its own."""
+    if os_cloud:
+        return _cloud_adapter(os_cloud)
     group = placement_conf.GROUP
     try:
         auth = ks_loading.load_auth_from_conf_options(conf, group)
@@ -62,6 +65,26 @@ def placement_adapter(conf: cfg.ConfigOpts) -> object:
         )
     session = ks_loading.load_session_from_conf_options(conf, group, auth=auth)
     return ks_loading.load_adapter_from_conf_options(conf, group, session=session, auth=auth)
+
+
+def _cloud_adapter(name: str) -> object:
+    # openstacksdk only for this path: it is slow to import and the agent never needs it.
+    import openstack.config
+    import openstack.exceptions
+    from keystoneauth1 import adapter
+
+    service = placement_conf.SERVICE_TYPE
+    try:
+        cloud = openstack.config.OpenStackConfig().get_one(cloud=name)
+        return adapter.Adapter(
+            session=cloud.get_session(),
+            service_type=service,
+            interface=cloud.get_interface(service),
+            region_name=cloud.get_region_name(service),
+            endpoint_override=cloud.get_endpoint(service),
+        )
+    except (openstack.exceptions.ConfigException, ks_exc.ClientException) as exc:
+        raise ConfigError(f"--os-cloud {name}: {exc} (see clouds.yaml, OS_CLIENT_CONFIG_FILE)") from exc
 
 
 def reconciler(conf: cfg.ConfigOpts, client: Client) -> Reconciler:
