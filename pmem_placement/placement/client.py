@@ -21,6 +21,26 @@ from pmem_placement.placement import errors
 _ENSURE_DIRECTLY = 2
 
 
+def _reason(exc: BaseException) -> str:
+    """The root cause an operator can act on ("Connection refused"), not urllib3's retelling."""
+    if isinstance(exc, ks_exc.ConnectTimeout):
+        return "connection timed out"
+    if isinstance(exc, ks_exc.RequestTimeout):
+        return "no answer within [placement]timeout"
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and seen not in chain:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    for link in chain:
+        if isinstance(link, OSError) and link.strerror:
+            return str(link.strerror)
+        nested = [arg for arg in link.args if isinstance(arg, BaseException)]
+        if nested:
+            return _reason(nested[0])
+    return str(chain[-1])
+
+
 class Client:
     def __init__(self, adapter: ks_adapter.Adapter) -> None:
         self._adapter = adapter
@@ -46,7 +66,11 @@ class Client:
             raise errors.Unavailable(f"authentication for Placement failed ([placement] auth options): {exc}") from exc
         except ks_exc.ClientException as exc:
             # Connection refused, timeouts, TLS failures, no endpoint in the catalog.
-            raise errors.Unavailable(f"cannot reach Placement ({method} {path}): {exc}") from exc
+            try:
+                where = f" at {self._adapter.get_endpoint()}"
+            except ks_exc.ClientException:
+                where = ""
+            raise errors.Unavailable(f"cannot reach Placement{where} ({method} {path}): {_reason(exc)}") from exc
         try:
             data = resp.json() if resp.content else None
         except ValueError:

@@ -88,8 +88,9 @@ def test_server_errors_are_unavailable(client, mock, status):
 
 def test_connection_refused_is_unavailable(client, mock):
     mock.get(f"{URL}/resource_providers?in_tree={RP}", exc=requests.exceptions.ConnectionError("refused"))
-    with pytest.raises(errors.Unavailable, match="cannot reach Placement"):
+    with pytest.raises(errors.Unavailable) as info:
         client.tree(RP)
+    assert str(info.value) == f"cannot reach Placement at {URL} (GET /resource_providers?in_tree={RP}): refused"
 
 
 def test_timeout_is_unavailable(client, mock):
