@@ -52,9 +52,15 @@ class _Server(simple_server.WSGIServer):
     allow_reuse_address = True
 
 
+WSGIApp = typing.Callable[[dict[str, typing.Any], typing.Any], typing.Iterable[bytes]]
+
+
 class EmbeddedPlacement:
-    def __init__(self, data_dir: str) -> None:
+    def __init__(self, data_dir: str, middleware: typing.Callable[[WSGIApp], WSGIApp] | None = None) -> None:
+        """``middleware`` wraps Placement's WSGI app (to time or disturb requests)."""
         self._db = os.path.join(data_dir, "placement.sqlite")
+        self._middleware = middleware
+        self._wsgi: WSGIApp | None = None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
@@ -70,11 +76,18 @@ class EmbeddedPlacement:
         if environ.get("QUERY_STRING"):
             path += "?" + environ["QUERY_STRING"]
         self.requests.append((environ["REQUEST_METHOD"], path))
-        return _placement_app(self._db)(environ, start_response)
+        assert self._wsgi is not None
+        return self._wsgi(environ, start_response)
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
 
     def start(self) -> str:
         """Serve (again) on the same port as before, or on a free one the first time."""
-        _placement_app(self._db)
+        if self._wsgi is None:
+            app = _placement_app(self._db)
+            self._wsgi = self._middleware(app) if self._middleware else app
         server = simple_server.make_server(
             "127.0.0.1", self.port, self._app, server_class=_Server, handler_class=_QuietHandler
         )

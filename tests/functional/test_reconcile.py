@@ -423,3 +423,32 @@ def test_one_writer_per_host(node, admin):
     worker.join(timeout=30)
     assert results and results[0].status == 0
     assert admin.totals(child_of(admin, node.name)) == {A4GB: 1, SMALL: 2}
+
+
+@pytest.mark.parametrize("namespaces, labels", [(1, 1), (64, 4), (64, 32)])
+def test_requests_grow_with_new_classes_not_with_namespaces(tmp_path, placement, admin, namespaces, labels):
+    """Exact request counts (a cheap guard; bench/ has the full table)."""
+    from tests.functional.conftest import Host
+
+    names = [f"ns_{i}" for i in range(namespaces)]
+    prefix = f"G{uuid.uuid4().hex[:6].upper()}_"
+    groups = [names[k::labels] for k in range(labels)]
+    mapping = ",".join(f"{prefix}{k}:{'|'.join(g)}" for k, g in enumerate(groups))
+    counts = []
+    for host_index in range(2):  # the second host finds the classes already created
+        name = f"compute-{uuid.uuid4().hex[:8]}"
+        admin.create_compute_node(name)
+        (tmp_path / str(host_index)).mkdir()
+        node = Host(tmp_path / str(host_index), placement, name)
+        node.namespaces_file.write_text(json.dumps(
+            [helpers.devdax(n, f"namespace{i // 64}.{i % 64}") for i, n in enumerate(names)]))
+        node.configure(pmem={"namespaces": mapping})
+        first = node.run("reconcile")
+        assert first.status == 0, first.err
+        counts.append(len(first.requests))
+        assert len(node.run("reconcile").requests) == 1
+    # 7 fixed + the classes: one PUT each when new; with more than two, one listing first.
+    if labels <= 2:
+        assert counts == [7 + labels, 7 + labels]
+    else:
+        assert counts == [7 + 1 + labels, 7 + 1]

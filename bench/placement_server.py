@@ -1,0 +1,49 @@
+"""A real openstack-placement in its own process for the benchmarks, with request statistics.
+
+Prints its URL on stdout, then serves until its standard input closes. ``GET /__bench__/stats``
+returns {"requests": N, "service_seconds": S, "by_method": {...}}: counted and timed at the server
+(one request at a time, like a single Placement API worker). Not part of the product.
+"""
+
+import collections
+import json
+import sys
+import time
+
+from pmem_placement import embedded
+
+
+class Stats:
+    def __init__(self):
+        self.count = 0
+        self.seconds = 0.0
+        self.by_method = collections.Counter()
+
+
+def main() -> None:
+    stats = Stats()
+
+    def timed(app):
+        def wrapper(environ, start_response):
+            if environ.get("PATH_INFO") == "/__bench__/stats":
+                body = json.dumps({"requests": stats.count, "service_seconds": stats.seconds,
+                                   "by_method": dict(stats.by_method)}).encode()
+                start_response("200 OK", [("Content-Type", "application/json")])
+                return [body]
+            started = time.perf_counter()
+            chunks = list(app(environ, start_response))
+            stats.seconds += time.perf_counter() - started
+            stats.count += 1
+            stats.by_method[environ["REQUEST_METHOD"]] += 1
+            return chunks
+        return wrapper
+
+    server = embedded.EmbeddedPlacement(sys.argv[1], middleware=timed)
+    server.start()
+    print(server.url, flush=True)
+    sys.stdin.read()  # until the benchmark closes our stdin
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()
