@@ -21,9 +21,24 @@ def placement_group() -> cfg.OptGroup:
     )
 
 
+# keystoneauth waits forever by default; a Placement that accepts a connection and never answers
+# must not hang the one-shot or wedge the agent.
+DEFAULT_TIMEOUT = 30.0
+
+
+def _session_opts() -> list[cfg.Opt]:
+    opts = ks_loading.get_session_conf_options()  # new Opt objects on every call
+    for opt in opts:
+        if opt.dest == "timeout":
+            opt.default = DEFAULT_TIMEOUT
+            opt.help = ("Seconds to wait for Placement (and Keystone) to answer a request before "
+                        "giving up on it. keystoneauth's own default is to wait forever.")
+    return opts
+
+
 def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_group(placement_group())
-    ks_loading.register_session_conf_options(conf, GROUP)
+    conf.register_opts(_session_opts(), group=GROUP)
     ks_loading.register_auth_conf_options(conf, GROUP)
     ks_loading.register_adapter_conf_options(conf, GROUP, include_deprecated=False)
     conf.set_default("service_type", SERVICE_TYPE, group=GROUP)
@@ -32,7 +47,7 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
 def list_opts() -> list[cfg.Opt]:
     """The options shown in the sample: session, adapter, and the password plugin's."""
     opts = (
-        ks_loading.get_session_conf_options()
+        _session_opts()
         + ks_loading.get_auth_common_conf_options()
         + ks_loading.get_auth_plugin_conf_options("password")
         + ks_loading.get_adapter_conf_options(include_deprecated=False)

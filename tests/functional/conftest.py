@@ -17,14 +17,36 @@ from pmem_placement.cmd import cli
 from pmem_placement.embedded import TOKEN
 from pmem_placement.embedded import EmbeddedPlacement
 from tests import helpers
+from tests.functional.faults import Faults
+from tests.functional.faults import Proxy
+
+
+_faults = Faults()
 
 
 @pytest.fixture(scope="session")
 def placement(tmp_path_factory):
-    server = EmbeddedPlacement(str(tmp_path_factory.mktemp("placement")))
+    server = EmbeddedPlacement(str(tmp_path_factory.mktemp("placement")), middleware=_faults)
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def faults(placement):
+    """Scripted faults in front of the session's Placement; cleared after the test."""
+    _faults.reset()
+    yield _faults
+    _faults.reset()
+    if not placement.running:
+        placement.start()
+
+
+@pytest.fixture
+def proxy(placement):
+    p = Proxy(placement.port)
+    yield p
+    p.close()
 
 
 class Admin:

@@ -27,11 +27,11 @@ def wait_for(predicate, timeout=20.0, what="condition"):
 
 
 class Running:
-    def __init__(self, node, **agent_options):
+    def __init__(self, node, placement=None, **agent_options):
         self.node = node
         node.configure(agent={"interval": 1, "initial_jitter": 0, "max_backoff": 2,
                               "metrics_file": str(node.dir / "agent.prom"), **agent_options},
-                       placement={"connect_retries": 0, "timeout": 5})
+                       placement={"connect_retries": 0, "timeout": 5, **(placement or {})})
         node.write_config()
         self.log = open(node.dir / "agent.log", "w+")
         # Its own session: the agent's master signals its whole process group on SIGHUP.
@@ -70,8 +70,8 @@ class Running:
 def agent(node):
     running = []
 
-    def start(**agent_options):
-        running.append(Running(node, **agent_options))
+    def start(placement=None, **agent_options):
+        running.append(Running(node, placement, **agent_options))
         return running[-1]
     yield start
     for r in running:
@@ -156,3 +156,22 @@ def test_sigterm_stops_promptly_with_status_0(node, agent):
     a.signal(signal.SIGTERM)
     assert a.proc.wait(timeout=10) == 0
     assert time.monotonic() - started < 5
+
+
+def test_agent_survives_a_placement_that_never_answers(node, admin, agent, proxy):
+    proxy.set("blackhole")
+    a = agent(max_backoff=1, placement={"endpoint": proxy.url, "timeout": 1})
+    status = a.wait_state("degraded")
+    assert status["last_error"]["kind"] == "unavailable"
+    proxy.set("forward")
+    a.wait_state("in_sync", after_cycle=status["cycles"])
+    assert admin.totals(child_of(admin, node.name)) == {A4GB: 1, SMALL: 2}
+    assert a.proc.poll() is None
+    assert a.output().count("WARNING") == 1
+
+
+def test_agent_rides_out_503_storms(node, admin, agent, faults):
+    faults.inject(6, 503)
+    a = agent()
+    a.wait_state("in_sync")
+    assert admin.totals(child_of(admin, node.name)) == {A4GB: 1, SMALL: 2}

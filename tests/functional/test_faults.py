@@ -1,0 +1,123 @@
+"""Placement faults: the one-shot exits 1 within a bounded time with one readable line, writes
+nothing half-way that a rerun cannot finish, and leaves transport retries to keystoneauth."""
+
+import threading
+import time
+
+import pytest
+
+from pmem_placement.desired import identity
+
+A4GB = "CUSTOM_PMEM_NAMESPACE_4GB"
+SMALL = "CUSTOM_PMEM_NAMESPACE_SMALL"
+
+
+def root_of(admin, name):
+    return admin.call("GET", f"/resource_providers?name={name}")["resource_providers"][0]["uuid"]
+
+
+def timed_run(node, *args):
+    started = time.monotonic()
+    result = node.run(*args)
+    return result, time.monotonic() - started
+
+
+def assert_one_line(result):
+    assert result.err.startswith("pmem-placement: error: ") and result.err.count("\n") == 1, result.err
+    assert "Traceback" not in result.err
+
+
+def test_503s_exit_1_and_are_not_retried_by_us(node, faults):
+    faults.inject(3, 503)
+    node.configure(placement={"status_code_retries": 0})
+    result = node.run("reconcile")
+    assert result.status == 1
+    assert_one_line(result)
+    assert "answered GET /resource_providers?name=" in result.err and "with 503" in result.err
+    assert len(result.requests) == 1  # transport retries are keystoneauth's business, not ours
+
+
+def test_keystoneauth_status_code_retries_are_honoured(node, admin, faults):
+    faults.inject(2, 503)
+    node.configure(placement={"status_code_retries": 3, "status_code_retry_delay": 0.01})
+    result = node.run("reconcile")
+    assert result.status == 0, result.err
+    assert len(result.requests) == 9 + 2  # the first sync plus keystoneauth's two retries
+    assert admin.totals(identity(root_of(admin, node.name), node.name).uuid) == {A4GB: 1, SMALL: 2}
+
+
+def test_a_503_in_the_middle_of_the_first_sync_then_a_rerun(node, admin, faults):
+    faults.inject(1, 503, method="POST")
+    node.configure(placement={"status_code_retries": 0})
+    result = node.run("reconcile")
+    assert result.status == 1
+    assert_one_line(result)
+    result = node.run("reconcile")
+    assert result.status == 0, result.err
+    assert len(admin.tree(root_of(admin, node.name))) == 2
+
+
+def test_connection_refused_exits_1_quickly_after_keystoneauth_retries(node, proxy):
+    proxy.set("refuse")
+    node.configure(placement={"endpoint": proxy.url, "connect_retries": 2, "connect_retry_delay": 0.1})
+    result, seconds = timed_run(node, "reconcile")
+    assert result.status == 1
+    assert_one_line(result)
+    assert result.err.endswith(": Connection refused\n")
+    assert seconds < 10
+
+
+def test_placement_that_never_answers_times_out(node, proxy):
+    proxy.set("blackhole")
+    node.configure(placement={"endpoint": proxy.url, "timeout": 1, "connect_retries": 0})
+    result, seconds = timed_run(node, "reconcile")
+    assert result.status == 1
+    assert_one_line(result)
+    assert "timed out" in result.err or "no answer" in result.err
+    assert seconds < 10
+
+
+def test_slow_placement_within_the_timeout_is_waited_for(node, admin, faults):
+    faults.inject(2, 0.4)
+    node.configure(placement={"timeout": 5})
+    result = node.run("reconcile")
+    assert result.status == 0, result.err
+
+
+def restart_after_write(faults, placement, write_number, down_for=0.3):
+    def restart(count):
+        if count == write_number:
+            def bounce():
+                placement.stop()
+                time.sleep(down_for)
+                placement.start()
+            threading.Thread(target=bounce, daemon=True).start()
+    faults.after_write = restart
+
+
+@pytest.mark.parametrize("write_number", [1, 3, 4, 5])
+def test_placement_restarted_mid_reconcile(node, admin, faults, placement, write_number):
+    restart_after_write(faults, placement, write_number)
+    node.configure(placement={"connect_retries": 0})
+    first = node.run("reconcile")
+    if first.status != 0:  # the restart cut the run short: one line, and a rerun finishes
+        assert first.status == 1
+        assert_one_line(first)
+    faults.after_write = None
+    deadline = time.monotonic() + 10
+    while not placement.running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.1)
+    second = node.run("reconcile")
+    assert second.status == 0, second.err
+    root = root_of(admin, node.name)
+    assert [rp["name"] for rp in admin.tree(root)] == [node.name, f"{node.name}:pmem"]
+    assert admin.totals(identity(root, node.name).uuid) == {A4GB: 1, SMALL: 2}
+
+
+def test_keystoneauth_connect_retries_ride_out_a_restart(node, admin, faults, placement):
+    restart_after_write(faults, placement, 2, down_for=0.3)
+    node.configure(placement={"connect_retries": 10, "connect_retry_delay": 0.2})
+    result = node.run("reconcile")
+    assert result.status == 0, result.err
+    assert admin.totals(identity(root_of(admin, node.name), node.name).uuid) == {A4GB: 1, SMALL: 2}
