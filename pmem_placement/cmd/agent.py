@@ -10,6 +10,7 @@ from pmem_placement import conf as conf_mod
 from pmem_placement.cmd import cli
 
 PROG = "pmem-placement-agent"
+LOG = logging.getLogger(__name__)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +35,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return cli.EXIT_CONFIG
     logging.setup(conf, PROG)
+    conf.log_opt_values(LOG, logging.DEBUG)  # oslo.config masks secret options
+    from pmem_placement.cmd import common
+
+    common.log_requests_when_debugging(conf)
+    common.warn_about_exposed_secrets(conf)
     # ServiceLauncher is the launcher whose SIGHUP really reloads (see agent/service.py).
     launcher = service.launch(conf, AgentService(conf), workers=1, restart_method="reload")
     return int(launcher.wait() or 0)

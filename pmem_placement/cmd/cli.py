@@ -66,12 +66,18 @@ def _setup(argv: list[str]) -> cfg.ConfigOpts:
     conf_mod.register_opts(conf)
     conf.register_cli_opts([_cloud_opt(), command_opt])
     logging.register_options(conf)
+    # stdout carries the result (text or JSON); logs, warnings included, belong on stderr.
+    conf.set_default("use_stderr", True)
     conf(argv, project=PROG, prog=PROG)
     validate(conf)
     logging.setup(conf, PROG)
     if not conf.debug:
         # The one-shot prints its own result; only problems belong on stderr.
         logging.getLogger(None).logger.setLevel(logging.WARNING)
+    from pmem_placement.cmd import common
+
+    common.log_requests_when_debugging(conf)
+    common.warn_about_exposed_secrets(conf)
     return conf
 
 

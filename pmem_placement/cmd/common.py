@@ -7,6 +7,7 @@ is sent, so that such a failure never writes anything.
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
+from oslo_log import log as logging
 
 from pmem_placement import discover
 from pmem_placement import mapping
@@ -18,6 +19,8 @@ from pmem_placement.reconcile import HostSpec
 from pmem_placement.reconcile import Reconciler
 from pmem_placement.retry import RetryPolicy
 from pmem_placement.state import StateStore
+
+LOG = logging.getLogger(__name__)
 
 
 def host_spec(conf: cfg.ConfigOpts) -> tuple[HostSpec, list[Namespace]]:
@@ -63,8 +66,50 @@ def placement_adapter(conf: cfg.ConfigOpts, os_cloud: str | None = None) -> obje
             "[placement]auth_type is not set: copy the [placement] section of nova.conf, or use "
             "auth_type = admin_token with endpoint and token for a Placement without Keystone"
         )
+    if conf.placement.insecure:
+        LOG.warning(
+            "[placement]insecure = true: Placement's TLS certificate is NOT verified; anyone on the "
+            "network path can impersonate Placement and capture the credentials. Use cafile instead."
+        )
     session = ks_loading.load_session_from_conf_options(conf, group, auth=auth)
     return ks_loading.load_adapter_from_conf_options(conf, group, session=session, auth=auth)
+
+
+def log_requests_when_debugging(conf: cfg.ConfigOpts) -> None:
+    """With debug on, show every Placement request too (keystoneauth masks tokens and passwords);
+    oslo.log otherwise keeps keystoneauth at WARN."""
+    if conf.debug:
+        logging.getLogger("keystoneauth").logger.setLevel(logging.DEBUG)
+
+
+SECRET_OPTIONS = ("password", "token", "application_credential_secret", "client_secret", "passcode")
+
+
+def warn_about_exposed_secrets(conf: cfg.ConfigOpts) -> list[str]:
+    """Warn for each config file that holds a [placement] secret and that every user can read."""
+    import configparser
+    import glob
+    import os
+    import stat
+
+    files = list(conf.config_file or [])
+    for directory in conf.config_dir or []:
+        files += sorted(glob.glob(os.path.join(directory, "*.conf")))
+    exposed = []
+    for path in files:
+        parser = configparser.RawConfigParser(strict=False, interpolation=None)
+        try:
+            parser.read(path)
+            mode = os.stat(path).st_mode
+        except (OSError, configparser.Error):
+            continue
+        has_secret = parser.has_section(placement_conf.GROUP) and any(
+            parser.get(placement_conf.GROUP, key, fallback="") for key in SECRET_OPTIONS)
+        if has_secret and mode & stat.S_IROTH:
+            LOG.warning("%s holds [placement] credentials and every user can read it: chmod o-r it "
+                        "(or move the secrets to a root-only file, see the systemd unit)", path)
+            exposed.append(path)
+    return exposed
 
 
 def _cloud_adapter(name: str) -> object:
@@ -76,6 +121,8 @@ def _cloud_adapter(name: str) -> object:
     service = placement_conf.SERVICE_TYPE
     try:
         cloud = openstack.config.OpenStackConfig().get_one(cloud=name)
+        if not cloud.verify:
+            LOG.warning("cloud %s has verify: false: Placement's TLS certificate is NOT verified", name)
         return adapter.Adapter(
             session=cloud.get_session(),
             service_type=service,

@@ -173,6 +173,7 @@ class Host:
         for group, values in self.options.items():
             text += f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in values.items() if v is not None)
         self.config_file.write_text(textwrap.dedent(text))
+        self.config_file.chmod(0o600)  # it holds the [placement] token
 
     def run(self, *args):
         self.write_config()

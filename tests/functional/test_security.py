@@ -1,0 +1,130 @@
+"""Secrets never reach logs, TLS is verified unless told otherwise, and exposures are warned about."""
+
+import json
+import logging
+import signal
+import subprocess
+import sys
+import time
+
+import requests_mock
+
+from pmem_placement.embedded import TOKEN
+
+SECRET_TOKEN = "admin:pr0ject-S3CRET-t0ken"  # noauth2 reads 'user:project': user admin
+SECRET_PASSWORD = "S3CRET-pa55word-xyz"
+
+
+def run_cli(node, *args):
+    """In its own process: only pmem-placement's own logs (not the embedded server's) are seen."""
+    node.write_config()
+    return subprocess.run(
+        [sys.executable, "-c", "import sys; from pmem_placement.cmd.cli import main; sys.exit(main())",
+         "--config-file", str(node.config_file), *args],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+def test_token_never_logged_even_with_debug(node):
+    node.configure(placement={"token": SECRET_TOKEN})
+    result = run_cli(node, "--debug", "reconcile")
+    assert result.returncode == 0, result.stderr
+    assert "DEBUG" in result.stderr and "X-Auth-Token: {SHA256}" in result.stderr  # logged, masked
+    assert "S3CRET" not in result.stderr + result.stdout
+
+
+def keystone_token_body(placement_url):
+    return {"token": {
+        "methods": ["password"], "expires_at": "2099-01-01T00:00:00.000000Z",
+        "issued_at": "2026-01-01T00:00:00.000000Z",
+        "user": {"id": "u1", "name": "placement", "domain": {"id": "default", "name": "Default"}},
+        "project": {"id": "p1", "name": "service", "domain": {"id": "default", "name": "Default"}},
+        "roles": [{"id": "r1", "name": "admin"}],
+        "catalog": [{"type": "placement", "name": "placement", "id": "s1", "endpoints": [
+            {"id": "e1", "interface": "public", "region": "RegionOne", "region_id": "RegionOne",
+             "url": placement_url}]}],
+    }}
+
+
+def test_password_plugin_never_logs_the_password_or_token(node, placement):
+    node.configure(placement={"auth_type": "password", "endpoint": None, "token": None,
+                              "auth_url": "http://keystone.invalid/v3", "username": "placement",
+                              "password": SECRET_PASSWORD, "project_name": "service",
+                              "user_domain_name": "Default", "project_domain_name": "Default",
+                              "region_name": "RegionOne", "valid_interfaces": "public"})
+    with requests_mock.Mocker(real_http=True) as keystone:
+        keystone.get("http://keystone.invalid/v3", json={"version": {
+            "id": "v3.14", "status": "stable", "links": [{"rel": "self", "href": "http://keystone.invalid/v3/"}]}})
+        keystone.post("http://keystone.invalid/v3/auth/tokens", status_code=201,
+                      headers={"X-Subject-Token": SECRET_TOKEN}, json=keystone_token_body(placement.url))
+        # In-process (requests-mock plays Keystone): silence the embedded Placement's own request
+        # log, which prints the project id it was given; only pmem-placement's logs are checked.
+        placement_log = logging.getLogger("placement")
+        level = placement_log.level
+        placement_log.setLevel(logging.CRITICAL)
+        try:
+            result = node.run("--debug", "reconcile")
+        finally:
+            placement_log.setLevel(level)
+        sent = [r for r in keystone.request_history if r.method == "POST"]
+    assert result.status == 0, result.err
+    assert "POST http://keystone.invalid/v3/auth/tokens" in result.err  # requests are logged...
+    assert SECRET_PASSWORD in sent[0].text  # ...the password really went to Keystone...
+    assert "S3CRET" not in result.err + result.out  # ...and to no log
+
+
+def test_agent_never_logs_secrets_even_with_debug(node):
+    node.configure(DEFAULT={"debug": "true"}, placement={"token": SECRET_TOKEN},
+                   agent={"interval": 1, "initial_jitter": 0})
+    node.write_config()
+    log = node.dir / "agent.log"  # a file, not a pipe: debug output would fill a pipe's buffer
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from pmem_placement.cmd.agent import main; sys.exit(main())",
+         "--config-file", str(node.config_file)],
+        stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    status = node.dir / "state" / "status.json"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if status.exists() and json.loads(status.read_text() or "{}").get("cycles", 0) >= 2:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the agent did not run two cycles")
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=20)
+    out = log.read_text()
+    assert "X-Auth-Token: {SHA256}" in out  # requests are logged, tokens hashed
+    assert "S3CRET" not in out
+
+
+def test_tls_verification_is_on_by_default_and_insecure_warns(node, tmp_path):
+    from oslo_config import cfg
+
+    from pmem_placement import conf as conf_mod
+    from pmem_placement.cmd import common
+
+    node.write_config()
+    conf = cfg.ConfigOpts()
+    conf_mod.register_opts(conf)
+    conf(["--config-file", str(node.config_file)])
+    assert common.placement_adapter(conf).session.verify is True
+    node.configure(placement={"insecure": "true"})
+    result = node.run("reconcile")
+    assert result.status == 0
+    assert "[placement]insecure = true: Placement's TLS certificate is NOT verified" in result.err
+
+
+def test_world_readable_secrets_are_warned_about(node):
+    node.write_config()
+    node.config_file.chmod(0o644)
+    from pmem_placement.cmd import cli
+
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        status = cli.main(["--config-file", str(node.config_file), "reconcile"])
+    assert status == 0
+    assert f"{node.config_file} holds [placement] credentials and every user can read it" in err.getvalue()
+    node.config_file.chmod(0o600)
+    assert "every user can read it" not in node.run("reconcile").err

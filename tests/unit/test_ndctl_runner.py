@@ -1,0 +1,81 @@
+"""Running ndctl: fixed argv, no shell, bounded in time and in output; every failure typed."""
+
+import time
+
+import pytest
+
+from pmem_placement.discover import ndctl
+from pmem_placement.errors import DiscoveryError
+from pmem_placement.errors import ParseError
+from tests import helpers
+
+
+def stub(tmp_path, body):
+    path = tmp_path / "ndctl"
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_runs_the_fixed_argv_without_a_shell(tmp_path):
+    args = tmp_path / "args"
+    path = stub(tmp_path, f'printf "%s\\n" "$@" > {args}; cat {helpers.NDCTL / "v81-list-X.json"}')
+    namespaces = ndctl.discover(path, timeout=10)
+    assert args.read_text().split("\n")[:-1] == ["list", "--namespaces", "--idle", "--device-dax"]
+    assert len(namespaces) == 5
+
+
+def test_name_is_resolved_in_path_to_an_absolute_executable(tmp_path, monkeypatch):
+    stub(tmp_path, "true")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert ndctl.resolve("ndctl") == str(tmp_path / "ndctl")
+
+
+def test_missing_ndctl(tmp_path):
+    with pytest.raises(DiscoveryError, match=r"^\[pmem\]ndctl_path: '/nonexistent/ndctl' is not an executable"):
+        ndctl.discover("/nonexistent/ndctl", timeout=10)
+
+
+def test_non_executable_file(tmp_path):
+    path = tmp_path / "ndctl"
+    path.write_text("not a program")
+    with pytest.raises(DiscoveryError, match="is not an executable"):
+        ndctl.discover(str(path), timeout=10)
+
+
+def test_nonzero_exit_names_the_last_stderr_line(tmp_path):
+    path = stub(tmp_path, "echo 'warning: x' >&2; echo 'error: failed to list namespaces' >&2; exit 3")
+    with pytest.raises(DiscoveryError, match="exited with status 3: error: failed to list namespaces$"):
+        ndctl.discover(path, timeout=10)
+
+
+def test_timeout_kills_the_whole_process_group(tmp_path):
+    # A wrapper whose child keeps the output open: the timeout must still hold.
+    path = stub(tmp_path, "sleep 30 & sleep 30")
+    started = time.monotonic()
+    with pytest.raises(DiscoveryError, match=r"did not finish within 1 s \(\[pmem\]ndctl_timeout\)"):
+        ndctl.discover(path, timeout=1)
+    assert time.monotonic() - started < 5
+
+
+def test_huge_output_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(ndctl, "MAX_OUTPUT", 1000)
+    path = stub(tmp_path, "head -c 5000 /dev/zero")
+    with pytest.raises(DiscoveryError, match="printed 5000 bytes, more than the 1000 accepted"):
+        ndctl.discover(path, timeout=10)
+
+
+@pytest.mark.parametrize("output, message", [
+    ("garbage", "not valid JSON"),
+    ('[{"dev":"namespace0.0","mode":"devdax","name":"ns_0","daxregion":{"id":0,"devic', "not valid JSON"),
+    ('[{"dev":"namespace0.0","mode":["devdax"]}]', "'mode' is list"),
+    ("\\377\\376binary", "not valid JSON"),
+])
+def test_bad_output_is_a_parse_error(tmp_path, output, message):
+    path = stub(tmp_path, f"printf '%b' '{output}'")
+    with pytest.raises(ParseError, match=message):
+        ndctl.discover(path, timeout=10)
+
+
+def test_nothing_printed_means_no_namespaces(tmp_path):
+    assert ndctl.discover(stub(tmp_path, "true"), timeout=10) == []
