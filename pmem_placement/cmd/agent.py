@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     conf.log_opt_values(LOG, logging.DEBUG)  # oslo.config masks secret options
     from pmem_placement.cmd import common
 
-    common.log_requests_when_debugging(conf)
+    common.set_library_logging(conf)
     common.warn_about_exposed_secrets(conf)
     # ServiceLauncher is the launcher whose SIGHUP really reloads (see agent/service.py).
     launcher = service.launch(conf, AgentService(conf), workers=1, restart_method="reload")

@@ -76,7 +76,7 @@ def _setup(argv: list[str]) -> cfg.ConfigOpts:
         logging.getLogger(None).logger.setLevel(logging.WARNING)
     from pmem_placement.cmd import common
 
-    common.log_requests_when_debugging(conf)
+    common.set_library_logging(conf)
     common.warn_about_exposed_secrets(conf)
     return conf
 

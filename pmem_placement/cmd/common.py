@@ -75,11 +75,14 @@ def placement_adapter(conf: cfg.ConfigOpts, os_cloud: str | None = None) -> obje
     return ks_loading.load_adapter_from_conf_options(conf, group, session=session, auth=auth)
 
 
-def log_requests_when_debugging(conf: cfg.ConfigOpts) -> None:
-    """With debug on, show every Placement request too (keystoneauth masks tokens and passwords);
-    oslo.log otherwise keeps keystoneauth at WARN."""
-    if conf.debug:
-        logging.getLogger("keystoneauth").logger.setLevel(logging.DEBUG)
+def set_library_logging(conf: cfg.ConfigOpts) -> None:
+    """With debug on, log every Placement request (keystoneauth masks tokens and passwords).
+    Otherwise only the libraries' errors: keystoneauth warns on each transport retry (every
+    cycle while Placement is down) and stevedore on an unknown auth plugin, and our own message
+    already says what failed and why."""
+    level = logging.DEBUG if conf.debug else logging.ERROR
+    for library in ("keystoneauth", "stevedore"):
+        logging.getLogger(library).logger.setLevel(level)
 
 
 SECRET_OPTIONS = ("password", "token", "application_credential_secret", "client_secret", "passcode")
