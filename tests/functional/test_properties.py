@@ -1,0 +1,276 @@
+"""Properties, against the real Placement: for random hosts, mappings and starting states, one
+reconcile reaches the desired state (or the documented retiring state for classes in use), or
+refuses having written nothing; and nobody's data is ever lost.
+
+The expected outcome is computed here, independently of pmem_placement's own mapping and plan.
+"""
+
+import json
+import pathlib
+import tempfile
+import uuid
+
+from hypothesis import HealthCheck
+from hypothesis import event
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+
+from pmem_placement.desired import identity
+from tests import helpers
+from tests.functional.conftest import Host
+
+MANAGED = "CUSTOM_PMEM_PLACEMENT_MANAGED"
+NAMES = ["ns_a", "ns_b", "ns_c", "ns_d", "ns_e"]
+LABELS = ["A", "B", "C", "D"]
+
+
+def rc(label):
+    return f"CUSTOM_PMEM_NAMESPACE_PROP{label}"
+
+
+mappings = st.dictionaries(st.sampled_from(LABELS), st.lists(st.sampled_from(NAMES), min_size=1, max_size=3),
+                           max_size=3)
+USABLE_SHAPES = ["usable", "no-devices-list", "old-device-no-mode"]
+UNUSABLE_SHAPES = ["fsdax", "raw", "disabled", "system-ram", "device-disabled", "empty-devices"]
+
+
+def record_of(draw, name, dev, shapes):
+    record = helpers.devdax(name, dev)
+    shape = draw(st.sampled_from(shapes))
+    device = record["daxregion"]["devices"][0]
+    if shape == "fsdax":
+        record["mode"] = "fsdax"
+        del record["daxregion"]
+    elif shape == "raw":
+        record["mode"] = "raw"
+        del record["daxregion"]
+    elif shape == "disabled":
+        record.update(mode="raw", state="disabled")
+        del record["daxregion"]
+    elif shape == "system-ram":
+        device["mode"] = "system-ram"
+    elif shape == "device-disabled":
+        device["state"] = "disabled"
+    elif shape == "no-devices-list":
+        del record["daxregion"]["devices"]
+    elif shape == "empty-devices":
+        record["daxregion"]["devices"] = []
+    elif shape == "old-device-no-mode":
+        del device["mode"]
+    return record
+
+
+@st.composite
+def hosts(draw):
+    """(ndctl records, mapping): mostly a valid pair, built on purpose; sometimes anything."""
+    if draw(st.integers(0, 9)) < 3:
+        records = [record_of(draw, draw(st.sampled_from(NAMES + [None])), f"namespace0.{i}",
+                             USABLE_SHAPES + UNUSABLE_SHAPES) for i in range(draw(st.integers(0, 6)))]
+        return records, draw(mappings)
+    names = draw(st.lists(st.sampled_from(NAMES), unique=True, max_size=5))
+    records = [record_of(draw, n, f"namespace0.{i}", USABLE_SHAPES) for i, n in enumerate(names)]
+    for j in range(draw(st.integers(0, 2))):  # decoys nobody configured
+        records.append(record_of(draw, draw(st.sampled_from([None, "spare"])), f"namespace1.{j}",
+                                 USABLE_SHAPES + UNUSABLE_SHAPES))
+    configured = draw(st.lists(st.sampled_from(names), unique=True)) if names else []
+    labels = draw(st.lists(st.sampled_from(LABELS), unique=True, min_size=1, max_size=3))
+    mapping = {}
+    for i, name in enumerate(configured):
+        mapping.setdefault(labels[i % len(labels)], []).append(name)
+    return records, mapping
+
+
+def usable(record):
+    """DESIGN.md's rule, restated."""
+    if record.get("state") == "disabled" or record["mode"] != "devdax" or not record.get("name"):
+        return False
+    devices = record.get("daxregion", {}).get("devices")
+    if devices is None:
+        return True
+    return bool(devices) and devices[0].get("state") != "disabled" and devices[0].get("mode", "devdax") == "devdax"
+
+
+
+@st.composite
+def starting_states(draw):
+    existing = draw(st.sampled_from(["none", "ours", "ours", "ours", "blank"]))
+    inventory = {}
+    if existing == "ours":
+        for label in draw(st.lists(st.sampled_from(LABELS), unique=True, max_size=3)):
+            total = draw(st.integers(1, 3))
+            inventory[label] = (total, draw(st.integers(0, total)))  # (total, units allocated)
+    return {
+        "existing": existing,
+        "inventory": inventory,
+        "foreign_child": draw(st.booleans()),
+        "root_trait": draw(st.booleans()),
+        "nova_reports": draw(st.sampled_from([None] + LABELS)) if draw(st.integers(0, 9)) == 0 else None,
+        "traits": draw(st.sampled_from([[], ["CUSTOM_PROP_FAST"]])),
+    }
+
+
+def expected(records, mapping):
+    """(valid, {class: total}) for this host and mapping."""
+    by_name = {}
+    for record in records:
+        if record.get("name"):
+            by_name.setdefault(record["name"], []).append(record)
+    seen = set()
+    classes = {}
+    for label, names in mapping.items():
+        for name in names:
+            if name in seen or len(by_name.get(name, [])) != 1 or not usable(by_name[name][0]):
+                return False, {}
+            seen.add(name)
+        classes[rc(label)] = len(names)
+    return True, classes
+
+
+def everything(admin, root):
+    """Every provider of the tree with its inventory, traits, aggregates and usages."""
+    result = {}
+    for rp in admin.tree(root):
+        u = rp["uuid"]
+        result[u] = {"name": rp["name"], "inventories": admin.inventories(u), "traits": admin.traits(u),
+                     "aggregates": admin.call("GET", f"/resource_providers/{u}/aggregates")["aggregates"],
+                     "usages": admin.call("GET", f"/resource_providers/{u}/usages")["usages"]}
+    return result
+
+
+def set_up(admin, name, state):
+    for label in LABELS:
+        admin.call("PUT", f"/resource_classes/{rc(label)}")
+    admin.call("PUT", "/resource_classes/CUSTOM_PROP_FOREIGN")
+    extra = {rc(state["nova_reports"]): {"total": 1}} if state["nova_reports"] else {}
+    root = admin.create_compute_node(name, extra)
+    consumers = {}
+    vcpu = str(uuid.uuid4())
+    admin.allocate(vcpu, root, {"VCPU": 2})
+    consumers[vcpu] = admin.allocations(vcpu)
+    if state["root_trait"]:
+        gen = admin.provider(root)["generation"]
+        admin.call("PUT", "/traits/CUSTOM_PROP_ROOT")
+        admin.call("PUT", f"/resource_providers/{root}/traits",
+                   {"resource_provider_generation": gen, "traits": ["COMPUTE_NODE", "OWNER_NOVA", "CUSTOM_PROP_ROOT"]})
+    if state["foreign_child"]:
+        other = str(uuid.uuid4())
+        admin.call("POST", "/resource_providers", {"name": f"{name}:neutron", "uuid": other,
+                                                   "parent_provider_uuid": root})
+        admin.call("PUT", f"/resource_providers/{other}/inventories",
+                   {"resource_provider_generation": 0, "inventories": {"CUSTOM_PROP_FOREIGN": {"total": 4}}})
+        c = str(uuid.uuid4())
+        admin.allocate(c, other, {"CUSTOM_PROP_FOREIGN": 1})
+        consumers[c] = admin.allocations(c)
+    child = identity(root, name)
+    if state["existing"] != "none":
+        admin.call("POST", "/resource_providers", {"name": child.name, "uuid": child.uuid, "parent_provider_uuid": root})
+    if state["existing"] == "ours":
+        admin.call("PUT", "/traits/" + MANAGED)
+        gen = admin.call("PUT", f"/resource_providers/{child.uuid}/traits",
+                         {"resource_provider_generation": 0, "traits": [MANAGED]})["resource_provider_generation"]
+        if state["inventory"]:
+            inv = {rc(label): {"total": total, "max_unit": total} for label, (total, _) in state["inventory"].items()}
+            admin.call("PUT", f"/resource_providers/{child.uuid}/inventories",
+                       {"resource_provider_generation": gen, "inventories": inv})
+        for label, (_, used) in state["inventory"].items():
+            if used:
+                c = str(uuid.uuid4())
+                admin.allocate(c, child.uuid, {rc(label): used})
+                consumers[c] = admin.allocations(c)
+    return root, child, consumers
+
+
+@settings(max_examples=80, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(host=hosts(), state=starting_states())
+def test_one_reconcile_reaches_the_desired_state_and_loses_nothing(placement, admin, host, state):
+    records, mapping = host
+    name = f"prop-{uuid.uuid4().hex[:10]}"
+    root, child, consumers = set_up(admin, name, state)
+    workdir = pathlib.Path(tempfile.mkdtemp())
+    node = Host(workdir, placement, name)
+    node.namespaces_file.write_text(json.dumps(records))
+    # Label PROPA makes CUSTOM_PMEM_NAMESPACE_PROPA: classes no other test uses.
+    node.configure(pmem={"namespaces": ",".join(f"PROP{label}:{'|'.join(ns)}" for label, ns in mapping.items()),
+                         "traits": ",".join(state["traits"])})
+    before = everything(admin, root)
+    valid, classes = expected(records, mapping)
+
+    result = node.run("reconcile")
+    after = everything(admin, root)
+    event(f"exit {result.status}; retiring={bool(state['inventory'])}; existing={state['existing']}")
+
+    # Invariants, whatever happened: allocations, the root, and foreign providers are untouched.
+    for consumer, allocations in consumers.items():
+        now = admin.allocations(consumer)
+        assert {rp: a["resources"] for rp, a in now.items()} == \
+            {rp: a["resources"] for rp, a in allocations.items()}
+    assert after[root] == before[root]
+    for u, rp in before.items():
+        if u not in (root, child.uuid):
+            assert after[u] == rp
+
+    if not valid:
+        assert result.status == 2, (result.out, result.err)
+        assert after == before
+        return
+    if state["nova_reports"] and rc(state["nova_reports"]) in classes:
+        assert result.status == 1 and "pmem_namespaces" in result.err
+        assert after == before
+        return
+    assert result.status == 0, result.err
+
+    used = {rc(label): (total, u) for label, (total, u) in state["inventory"].items() if u}
+    expected_inventory = {c: {"total": n, "reserved": 0, "min_unit": 1, "max_unit": n, "step_size": 1,
+                              "allocation_ratio": 1.0} for c, n in classes.items()}
+    for c, (total, _) in used.items():
+        if c not in classes:  # retiring: kept for its consumers, closed to new ones
+            expected_inventory[c] = {"total": total, "reserved": total, "min_unit": 1, "max_unit": total,
+                                     "step_size": 1, "allocation_ratio": 1.0}
+    if not expected_inventory:
+        assert child.uuid not in after
+    else:
+        assert after[child.uuid]["inventories"] == expected_inventory
+        if classes:
+            assert after[child.uuid]["traits"] == {MANAGED, *state["traits"]}
+    assert [rp["name"] for rp in admin.call("GET", f"/resource_providers?name={child.name}")["resource_providers"]] \
+        in ([], [child.name])
+    assert node.run("reconcile").writes == []  # converged: a second run writes nothing
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
+    | st.sampled_from(["namespace0.0", "devdax", "disabled", "system-ram", "dax0.0"]),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(
+        st.sampled_from(["dev", "mode", "name", "size", "state", "daxregion", "devices", "chardev",
+                         "numa_node", "target_node", "regions", "namespaces", "uuid", "align"]),
+        children, max_size=6),
+    max_leaves=25))
+def test_parser_returns_namespaces_or_a_parse_error(data):
+    from pmem_placement.discover import ndctl_json
+    from pmem_placement.discover.model import Namespace
+    from pmem_placement.errors import ParseError
+
+    for text in (json.dumps(data), json.dumps(data)[:-1]):
+        try:
+            result = ndctl_json.parse(text)
+        except ParseError:
+            continue
+        assert all(isinstance(ns, Namespace) for ns in result)
+        for ns in result:
+            assert isinstance(ns.problem, str | None)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200))
+def test_parser_survives_arbitrary_bytes(raw):
+    from pmem_placement.discover import ndctl_json
+    from pmem_placement.errors import ParseError
+
+    try:
+        ndctl_json.parse(raw.decode("utf-8", "replace"))
+    except ParseError:
+        pass
+
