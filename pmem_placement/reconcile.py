@@ -50,6 +50,22 @@ class Outcome:
     current: Current | None
     """The provider after this run's writes (or as read, when nothing was written)."""
     attempts: int
+    foreign_writes: int = 0
+    """Consecutive runs, this one included, that found another writer's changes on the provider."""
+
+    @property
+    def another_writer(self) -> bool:
+        """Twice in a row: not an operator's one-off edit but a second pmem-placement."""
+        return self.foreign_writes >= 2
+
+
+def another_writer_warning(host: str, outcome: "Outcome") -> str:
+    name = outcome.identity.name if outcome.identity else f"{host}:pmem"
+    return (
+        f"{name} keeps being changed by another writer, and each run sets it back: is "
+        f"[DEFAULT]host {host!r} configured on more than one host? Give each host its "
+        "own name (nova's [DEFAULT]host), or stop the other writer"
+    )
 
 
 class _Stale(perrors.Conflict):
@@ -189,9 +205,20 @@ class Reconciler:
                 raise _Stale(ident.name)
             current = dataclasses.replace(current, usages=usages)
 
+        # What we remember is exactly what we last wrote; new allocations move the generation
+        # but change neither inventory nor traits. Anything else is another writer.
+        remembered_child = remembered.child if remembered is not None else None
+        if remembered_child is not None and remembered_child.identity == ident and (
+            current is None or (current.inventories, current.traits)
+            != (remembered_child.inventories, remembered_child.traits)
+        ):
+            cache.foreign_writes += 1
+        else:
+            cache.foreign_writes = 0
+
         ops = plan_mod.plan(current, want)
         if dry_run:
-            return Outcome(ident, ops, False, current, attempt)
+            return Outcome(ident, ops, False, current, attempt, cache.foreign_writes)
         if ops:
             cache.child = None
             self.store.clear()  # from here on Placement may differ from what we remember
@@ -199,7 +226,7 @@ class Reconciler:
         cache.child = dataclasses.replace(current, usages=None) if current is not None else None
         if cache != remembered:
             self.store.save(cache)  # steady state writes nothing, not even locally
-        return Outcome(ident, ops, bool(ops), current, attempt)
+        return Outcome(ident, ops, bool(ops), current, attempt, cache.foreign_writes)
 
     def _apply(self, ops: list[plan_mod.Operation], current: Current | None) -> Current | None:
         for op in ops:

@@ -34,6 +34,8 @@ class Cache:
     root_generation_checked: int | None = None
     """Root generation at which its inventory was last checked for double counting."""
     child: Current | None = None
+    foreign_writes: int = 0
+    """Consecutive runs that found the provider's inventory or traits changed by another writer."""
 
 
 def _current_to_json(cur: Current) -> dict[str, typing.Any]:
@@ -101,6 +103,7 @@ class StateStore:
                 root_uuid=data["root_uuid"],
                 root_generation_checked=data.get("root_generation_checked"),
                 child=_current_from_json(child) if child else None,
+                foreign_writes=int(data.get("foreign_writes", 0)),
             )
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None  # missing or damaged: read everything from Placement instead
@@ -115,6 +118,7 @@ class StateStore:
             "root_uuid": cache.root_uuid,
             "root_generation_checked": cache.root_generation_checked,
             "child": _current_to_json(cache.child) if cache.child else None,
+            "foreign_writes": cache.foreign_writes,
         }
         write_atomically(self._path, json.dumps(data, indent=1, sort_keys=True) + "\n")
 

@@ -22,6 +22,7 @@ from pmem_placement.placement import errors as perrors
 from pmem_placement.placement.client import Client
 from pmem_placement.reconcile import Outcome
 from pmem_placement.reconcile import Reconciler
+from pmem_placement.reconcile import another_writer_warning
 
 LOG = logging.getLogger(__name__)
 
@@ -96,17 +97,36 @@ class Agent:
             self.status.requests[method] = self.status.requests.get(method, 0) + n
         self._requests_seen = now
 
+    def _problem_started(self, message: str) -> None:
+        if message != self._problem:
+            LOG.warning("%s", message)  # once per problem, not once per cycle
+            self._problem = message
+        else:
+            LOG.debug("still: %s", message)
+
+    def _set_error(self, kind_: str, message: str) -> None:
+        status = self.status
+        same = status.last_error is not None and status.last_error["message"] == message
+        since = status.last_error["since"] if same and status.last_error else report.iso(status.last_attempt)
+        status.last_error = {"kind": kind_, "message": message, "since": since}
+
     def _succeeded(self, outcome: Outcome) -> None:
         for change in plan_mod.changes(outcome.ops):
             LOG.info("%s", output.change_line(change))
-        if self._problem is not None:
-            LOG.info("back in sync after: %s", self._problem)
-            self._problem = None
         status = self.status
-        status.state = "in_sync"
         status.last_success = self.clock()
         status.consecutive_failures = 0
-        status.last_error = None
+        if outcome.another_writer:
+            message = another_writer_warning(self.conf.host, outcome)
+            self._problem_started(message)
+            status.state = "degraded"
+            self._set_error("another_writer", message)
+        else:
+            if self._problem is not None:
+                LOG.info("back in sync after: %s", self._problem)
+                self._problem = None
+            status.state = "in_sync"
+            status.last_error = None
         current, ident = outcome.current, outcome.identity
         status.provider = {"name": ident.name, "uuid": ident.uuid} if current and ident else None
         status.classes = {
@@ -116,16 +136,10 @@ class Agent:
 
     def _failed(self, exc: BaseException) -> None:
         message = str(exc)
-        if message != self._problem:
-            LOG.warning("%s", message)  # once per problem, not once per cycle
-            self._problem = message
-        else:
-            LOG.debug("still failing: %s", message)
+        self._problem_started(message)
         status = self.status
-        status.state = "error" if isinstance(exc, _NEEDS_OPERATOR) or not isinstance(
-            exc, errors.PmemPlacementError) else "degraded"
+        needs_operator = isinstance(exc, _NEEDS_OPERATOR) or not isinstance(exc, errors.PmemPlacementError)
+        status.state = "error" if needs_operator else "degraded"
         status.consecutive_failures += 1
-        since = status.last_error["since"] if status.last_error and status.last_error["message"] == message \
-            else report.iso(self.status.last_attempt)
-        status.last_error = {"kind": kind(exc), "message": message, "since": since}
+        self._set_error(kind(exc), message)
         status.errors[kind(exc)] = status.errors.get(kind(exc), 0) + 1

@@ -118,6 +118,10 @@ def reconcile(conf: cfg.ConfigOpts) -> int:
         if as_json:
             print(output.reconcile_json(conf.host, None, args.dry_run, client.requests if client else {}, exc))
         return _fail(exc, exc.exit_status)
+    if outcome.another_writer:
+        from pmem_placement.reconcile import another_writer_warning
+
+        LOG.warning("%s", another_writer_warning(conf.host, outcome))
     requests = client.requests
     if as_json:
         print(output.reconcile_json(conf.host, outcome, args.dry_run, requests))

@@ -76,3 +76,22 @@ def test_missing_compute_node_is_waited_for(tmp_path, placement, admin, caplog):
     assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
     admin.create_compute_node(name)
     assert a.cycle() and not a.waiting_for_compute_node
+
+
+def test_another_writer_is_reported_once(node, agent, admin, caplog):
+    a = agent()
+    assert a.cycle()
+    from tests.functional.test_reconcile import child_of
+
+    child = child_of(admin, node.name)
+    caplog.set_level(logging.INFO, logger="pmem_placement")
+    for total in (5, 6, 7):  # another writer keeps setting its own value
+        inv = admin.call("GET", f"/resource_providers/{child}/inventories")
+        admin.call("PUT", f"/resource_providers/{child}/inventories/CUSTOM_PMEM_NAMESPACE_SMALL",
+                   {"resource_provider_generation": inv["resource_provider_generation"],
+                    "total": total, "max_unit": total})
+        assert a.cycle()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "configured on more than one host" in warnings[0]
+    assert a.status.state == "degraded" and a.status.last_error["kind"] == "another_writer"
+    assert a.cycle() and a.status.state == "in_sync"  # left alone: back to normal

@@ -452,3 +452,39 @@ def test_requests_grow_with_new_classes_not_with_namespaces(tmp_path, placement,
         assert counts == [7 + labels, 7 + labels]
     else:
         assert counts == [7 + 1 + labels, 7 + 1]
+
+
+def test_two_hosts_with_the_same_name_are_told_apart(tmp_path, placement, admin):
+    """Misconfiguration: two machines both say [DEFAULT]host = X. No duplicate, no lost write,
+    and from the second tug of war on, a warning that names the likely cause."""
+    from tests.functional.conftest import Host
+
+    name = f"compute-{uuid.uuid4().hex[:8]}"
+    admin.create_compute_node(name)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, second = Host(tmp_path / "a", placement, name), Host(tmp_path / "b", placement, name)
+    second.configure(pmem={"namespaces": "4GB:ns_0|ns_1,SMALL:ns_2"})
+    results = [h.run("reconcile") for h in (first, second) * 3]
+    assert all(r.status == 0 for r in results), [r.err for r in results]
+    warned = ["configured on more than one host" in r.err for r in results]
+    # Each host finds the other's write from its second run on; once could be an operator's edit,
+    # twice in a row is another writer.
+    assert warned == [False, False, False, False, True, True]
+    assert f"is [DEFAULT]host '{name}' configured on more than one host?" in results[4].err
+    root = root_of(admin, name)
+    assert [rp["name"] for rp in admin.tree(root)] == [name, f"{name}:pmem"]
+    assert admin.totals(child_of(admin, name)) == {A4GB: 2, SMALL: 1}  # the last writer's, whole
+
+
+def test_an_operators_one_off_edit_is_repaired_without_warning(node, admin):
+    node.run("reconcile")
+    child = child_of(admin, node.name)
+    inv = admin.call("GET", f"/resource_providers/{child}/inventories")
+    admin.call("PUT", f"/resource_providers/{child}/inventories/{SMALL}",
+               {"resource_provider_generation": inv["resource_provider_generation"], "total": 7, "max_unit": 7})
+    assert "more than one host" not in node.run("reconcile").err
+    consumer = str(uuid.uuid4())
+    admin.allocate(consumer, child, {SMALL: 1})  # moves the generation, changes nothing of ours
+    result = node.run("reconcile")
+    assert result.writes == [] and "more than one host" not in result.err
