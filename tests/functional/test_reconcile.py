@@ -230,6 +230,8 @@ def test_root_provider_by_uuid(node, admin):
         ({"pmem": {"discovery": "magic"}}, "discovery"),
         ({"pmem": {"root_provider_uuid": "not-a-uuid"}}, "[pmem]root_provider_uuid: 'not-a-uuid' is not a UUID"),
         ({"pmem": {"namespaces_file": "/nonexistent/ndctl.json"}}, "[pmem]namespaces_file: cannot read"),
+        ({"pmem": {"namespaces_file": "/"}}, "[pmem]namespaces_file: cannot read /: Is a directory"),
+        ({"pmem": {"discovery": "file", "namespaces_file": None}}, "[pmem]namespaces_file must be set"),
         ({"pmem": {"discovery": "ndctl", "ndctl_path": "/nonexistent/ndctl"}}, "[pmem]ndctl_path"),
         ({"placement": {"auth_type": None, "endpoint": None, "token": None}}, "[placement]auth_type is not set"),
         ({"placement": {"auth_type": "nonsense"}}, "[placement]auth_type: no such auth plugin 'nonsense'"),
@@ -488,3 +490,29 @@ def test_an_operators_one_off_edit_is_repaired_without_warning(node, admin):
     admin.allocate(consumer, child, {SMALL: 1})  # moves the generation, changes nothing of ours
     result = node.run("reconcile")
     assert result.writes == [] and "more than one host" not in result.err
+
+
+def test_parallel_first_syncs_of_one_host_create_one_provider(tmp_path, placement, admin):
+    """Several reconcilers at once, no shared lock (two hosts sharing a name, or state dirs
+    apart): the derived uuid and generation checks leave exactly one provider, whole."""
+    import subprocess
+    import sys
+
+    from tests.functional.conftest import Host
+
+    name = f"compute-{uuid.uuid4().hex[:8]}"
+    admin.create_compute_node(name)
+    procs = []
+    for i in range(4):
+        (tmp_path / str(i)).mkdir()
+        h = Host(tmp_path / str(i), placement, name)
+        h.write_config()
+        procs.append(subprocess.Popen(
+            [sys.executable, "-c", "import sys; from pmem_placement.cmd.cli import main; sys.exit(main())",
+             "--config-file", str(h.config_file), "reconcile"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL))
+    outcomes = [(p.wait(timeout=60), p.stderr.read()) for p in procs]
+    assert all(status == 0 for status, _ in outcomes), outcomes
+    root = root_of(admin, name)
+    assert [rp["name"] for rp in admin.tree(root)] == [name, f"{name}:pmem"]
+    assert admin.totals(child_of(admin, name)) == {A4GB: 1, SMALL: 2}

@@ -5,6 +5,10 @@ import re
 import shutil
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 
 from pmem_placement.discover import sysfs
 from pmem_placement.errors import DiscoveryError
@@ -88,3 +92,44 @@ def test_unreadable_attribute_is_a_discovery_error(sys_root):
     mode.mkdir()  # reading a directory fails for root too
     with pytest.raises(DiscoveryError, match="cannot read .*namespace0.0/mode"):
         sysfs.discover(str(sys_root))
+
+
+def test_half_written_namespace_is_a_discovery_error(sys_root):
+    (sys_root / "bus" / "nd" / "devices" / "namespace0.0" / "mode").unlink()
+    with pytest.raises(DiscoveryError, match="namespace0.0 has no mode attribute"):
+        sysfs.discover(str(sys_root))
+
+
+def test_holder_that_vanished_means_no_dax_device(sys_root):
+    (sys_root / "bus" / "nd" / "devices" / "namespace0.1" / "holder").write_text("dax9.9\n")
+    by_dev = {ns.dev: ns for ns in sysfs.discover(str(sys_root))}
+    assert by_dev["namespace0.1"].problem == "it has no dax device"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(attrs=st.dictionaries(st.sampled_from(["mode", "alt_name", "size", "holder", "numa_node", "uuid"]),
+                             st.text(max_size=12) | st.sampled_from(["dax", "raw", "memory", "safe", "dax0.0"]),
+                             max_size=6),
+       driver=st.booleans(), device_driver=st.sampled_from([None, "device_dax", "kmem", "other"]))
+def test_sysfs_reader_returns_namespaces_or_a_typed_error(tmp_path, attrs, driver, device_driver):
+    import uuid as uuid_mod
+
+    root = tmp_path / uuid_mod.uuid4().hex
+    ns = root / "bus" / "nd" / "devices" / "namespace0.0"
+    ns.mkdir(parents=True)
+    for key, value in attrs.items():
+        try:
+            (ns / key).write_text(value + "\n")
+        except (UnicodeEncodeError, ValueError):
+            return
+    if driver:
+        os.symlink("../../drivers/nd_pmem", ns / "driver")
+    device = root / "bus" / "nd" / "devices" / "dax0.0" / "dax0.0"
+    device.mkdir(parents=True)
+    if device_driver:
+        os.symlink(f"../../drivers/{device_driver}", device / "driver")
+    try:
+        result = sysfs.discover(str(root))
+    except DiscoveryError:  # ParseError included
+        return
+    assert [n.dev for n in result] == ["namespace0.0"]
