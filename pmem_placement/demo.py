@@ -120,13 +120,16 @@ def run() -> int:
             _say(f"pmem-placement show   ([pmem]namespaces = {FIRST}; namespaces from {ndctl_sample().name})")
             cli.main([*argv, "show"])
 
-            _say("pmem-placement reconcile")
-            status = cli.main([*argv, "reconcile"])
-            if status != 0:
+            def reconcile_and_show() -> int:
+                _say("pmem-placement reconcile")
+                status = cli.main([*argv, "reconcile"])
+                if status == 0:
+                    _say("Placement now holds")
+                    print(render_tree(observer, root_uuid))
                 return status
-            _say("Placement now holds")
-            print(render_tree(observer, root_uuid))
 
+            if reconcile_and_show() != 0:
+                return 1
             _say("pmem-placement reconcile   (again: nothing to change, one request)")
             cli.main([*argv, "reconcile"])
 
@@ -134,11 +137,7 @@ def run() -> int:
             _write_config(config, placement.url, work / "state", SECOND)
             _say("pmem-placement reconcile --dry-run")
             cli.main([*argv, "reconcile", "--dry-run"])
-            _say("pmem-placement reconcile")
-            status = cli.main([*argv, "reconcile"])
-            if status != 0:
-                return status
-            _say("Placement now holds")
-            print(render_tree(observer, root_uuid))
+            if reconcile_and_show() != 0:
+                return 1
         _say("Done: the embedded Placement is stopped and its temporary files removed")
     return 0

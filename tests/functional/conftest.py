@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from pmem_placement.cmd import cli
+from pmem_placement.desired import identity
 from pmem_placement.embedded import TOKEN
 from pmem_placement.embedded import EmbeddedPlacement
 from tests import helpers
@@ -81,6 +82,14 @@ class Admin:
                   {"resource_provider_generation": gen["resource_provider_generation"],
                    "traits": ["COMPUTE_NODE", "OWNER_NOVA"]})
         return rp_uuid
+
+    def root_uuid(self, name):
+        [root] = self.call("GET", f"/resource_providers?name={name}")["resource_providers"]
+        return root["uuid"]
+
+    def child_uuid(self, name):
+        """The uuid pmem-placement derives for the PMEM provider of compute node ``name``."""
+        return identity(self.root_uuid(name), name).uuid
 
     def tree(self, root_uuid):
         return self.call("GET", f"/resource_providers?in_tree={root_uuid}")["resource_providers"]

@@ -81,9 +81,7 @@ def test_missing_compute_node_is_waited_for(tmp_path, placement, admin, caplog):
 def test_another_writer_is_reported_once(node, agent, admin, caplog):
     a = agent()
     assert a.cycle()
-    from tests.functional.test_reconcile import child_of
-
-    child = child_of(admin, node.name)
+    child = admin.child_uuid(node.name)
     caplog.set_level(logging.INFO, logger="pmem_placement")
     for total in (5, 6, 7):  # another writer keeps setting its own value
         inv = admin.call("GET", f"/resource_providers/{child}/inventories")

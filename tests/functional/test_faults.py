@@ -12,9 +12,6 @@ A4GB = "CUSTOM_PMEM_NAMESPACE_4GB"
 SMALL = "CUSTOM_PMEM_NAMESPACE_SMALL"
 
 
-def root_of(admin, name):
-    return admin.call("GET", f"/resource_providers?name={name}")["resource_providers"][0]["uuid"]
-
 
 def timed_run(node, *args):
     started = time.monotonic()
@@ -43,7 +40,7 @@ def test_keystoneauth_status_code_retries_are_honoured(node, admin, faults):
     result = node.run("reconcile")
     assert result.status == 0, result.err
     assert len(result.requests) == 9 + 2  # the first sync plus keystoneauth's two retries
-    assert admin.totals(identity(root_of(admin, node.name), node.name).uuid) == {A4GB: 1, SMALL: 2}
+    assert admin.totals(identity(admin.root_uuid(node.name), node.name).uuid) == {A4GB: 1, SMALL: 2}
 
 
 def test_a_503_in_the_middle_of_the_first_sync_then_a_rerun(node, admin, faults):
@@ -54,7 +51,7 @@ def test_a_503_in_the_middle_of_the_first_sync_then_a_rerun(node, admin, faults)
     assert_one_line(result)
     result = node.run("reconcile")
     assert result.status == 0, result.err
-    assert len(admin.tree(root_of(admin, node.name))) == 2
+    assert len(admin.tree(admin.root_uuid(node.name))) == 2
 
 
 def test_connection_refused_exits_1_quickly_after_keystoneauth_retries(node, proxy):
@@ -85,32 +82,34 @@ def test_slow_placement_within_the_timeout_is_waited_for(node, admin, faults):
 
 
 def restart_after_write(faults, placement, write_number, down_for=0.3):
+    """Restart Placement right after its nth write; the event is set once it serves again."""
+    restarted = threading.Event()
+
     def restart(count):
         if count == write_number:
             def bounce():
                 placement.stop()
                 time.sleep(down_for)
                 placement.start()
+                restarted.set()
             threading.Thread(target=bounce, daemon=True).start()
     faults.after_write = restart
+    return restarted
 
 
 @pytest.mark.parametrize("write_number", [1, 3, 4, 5])
 def test_placement_restarted_mid_reconcile(node, admin, faults, placement, write_number):
-    restart_after_write(faults, placement, write_number)
+    restarted = restart_after_write(faults, placement, write_number)
     node.configure(placement={"connect_retries": 0})
     first = node.run("reconcile")
     if first.status != 0:  # the restart cut the run short: one line, and a rerun finishes
         assert first.status == 1
         assert_one_line(first)
+    assert restarted.wait(timeout=10)
     faults.after_write = None
-    deadline = time.monotonic() + 10
-    while not placement.running and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.1)
     second = node.run("reconcile")
     assert second.status == 0, second.err
-    root = root_of(admin, node.name)
+    root = admin.root_uuid(node.name)
     assert [rp["name"] for rp in admin.tree(root)] == [node.name, f"{node.name}:pmem"]
     assert admin.totals(identity(root, node.name).uuid) == {A4GB: 1, SMALL: 2}
 
@@ -120,4 +119,4 @@ def test_keystoneauth_connect_retries_ride_out_a_restart(node, admin, faults, pl
     node.configure(placement={"connect_retries": 10, "connect_retry_delay": 0.2})
     result = node.run("reconcile")
     assert result.status == 0, result.err
-    assert admin.totals(identity(root_of(admin, node.name), node.name).uuid) == {A4GB: 1, SMALL: 2}
+    assert admin.totals(identity(admin.root_uuid(node.name), node.name).uuid) == {A4GB: 1, SMALL: 2}

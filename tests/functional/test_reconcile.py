@@ -13,19 +13,12 @@ SMALL = "CUSTOM_PMEM_NAMESPACE_SMALL"
 MANAGED = "CUSTOM_PMEM_PLACEMENT_MANAGED"
 
 
-def root_of(admin, name):
-    [root] = admin.call("GET", f"/resource_providers?name={name}")["resource_providers"]
-    return root["uuid"]
-
-
-def child_of(admin, name):
-    return identity(root_of(admin, name), name).uuid
 
 
 def test_first_sync_creates_the_child_provider(node, admin):
     result = node.run("reconcile")
     assert result.status == 0, result.err
-    root = root_of(admin, node.name)
+    root = admin.root_uuid(node.name)
     tree = {rp["name"]: rp for rp in admin.tree(root)}
     child = tree[f"{node.name}:pmem"]
     assert child["parent_provider_uuid"] == root
@@ -41,7 +34,7 @@ def test_first_sync_creates_the_child_provider(node, admin):
 
 
 def test_root_provider_is_never_written(node, admin):
-    root = root_of(admin, node.name)
+    root = admin.root_uuid(node.name)
     before = admin.snapshot(root)[root]
     node.run("reconcile")
     node.configure(pmem={"namespaces": "SMALL:ns_1"})
@@ -56,7 +49,7 @@ def test_second_run_costs_one_request_and_writes_nothing(node, admin):
     assert node.run("reconcile").status == 0
     result = node.run("reconcile")
     assert result.status == 0
-    assert result.requests == [("GET", f"/resource_providers?in_tree={root_of(admin, node.name)}")]
+    assert result.requests == [("GET", f"/resource_providers?in_tree={admin.root_uuid(node.name)}")]
     assert "in sync, nothing to change (1 request)" in result.out
     state = node.dir / "state" / "state.json"
     mtime = state.stat().st_mtime_ns
@@ -73,7 +66,7 @@ def test_without_state_dir_a_rerun_still_writes_nothing(node):
 
 def test_out_of_band_change_is_detected_and_repaired(node, admin):
     node.run("reconcile")
-    child = child_of(admin, node.name)
+    child = admin.child_uuid(node.name)
     inv = admin.call("GET", f"/resource_providers/{child}/inventories")
     admin.call("PUT", f"/resource_providers/{child}/inventories/{SMALL}",
                {"resource_provider_generation": inv["resource_provider_generation"], "total": 5, "max_unit": 5})
@@ -88,14 +81,14 @@ def test_remap_one_namespace(node, admin):
     node.configure(pmem={"namespaces": "4GB:ns_0|ns_1,SMALL:ns_2"})
     result = node.run("reconcile")
     assert result.status == 0
-    assert admin.totals(child_of(admin, node.name)) == {A4GB: 2, SMALL: 1}
+    assert admin.totals(admin.child_uuid(node.name)) == {A4GB: 2, SMALL: 1}
     assert len(result.requests) <= 3
-    assert result.writes == [("PUT", f"/resource_providers/{child_of(admin, node.name)}/inventories")]
+    assert result.writes == [("PUT", f"/resource_providers/{admin.child_uuid(node.name)}/inventories")]
 
 
 def test_class_in_use_is_retired_not_removed_then_removed_when_free(node, admin):
     node.run("reconcile")
-    child = child_of(admin, node.name)
+    child = admin.child_uuid(node.name)
     consumer = str(uuid.uuid4())
     admin.allocate(consumer, child, {SMALL: 1})
 
@@ -116,7 +109,7 @@ def test_class_in_use_is_retired_not_removed_then_removed_when_free(node, admin)
 
 def test_lowering_total_below_usage_keeps_allocations(node, admin):
     node.run("reconcile")
-    child = child_of(admin, node.name)
+    child = admin.child_uuid(node.name)
     consumer = str(uuid.uuid4())
     admin.allocate(consumer, child, {SMALL: 2})
     node.configure(pmem={"namespaces": "4GB:ns_0|ns_1,SMALL:ns_2"})
@@ -128,7 +121,7 @@ def test_lowering_total_below_usage_keeps_allocations(node, admin):
 def test_genuine_generation_conflict_is_retried(node, admin, monkeypatch):
     """An allocation lands between our read and our write: Placement says 409, we re-read."""
     node.run("reconcile")
-    child = child_of(admin, node.name)
+    child = admin.child_uuid(node.name)
     consumer = str(uuid.uuid4())
     from pmem_placement.placement.client import Client
 
@@ -160,7 +153,7 @@ def bump_generation(admin, rp_uuid):
 
 def test_conflicts_that_never_settle_exit_1(node, admin, monkeypatch):
     node.run("reconcile")
-    child = child_of(admin, node.name)
+    child = admin.child_uuid(node.name)
     from pmem_placement.placement.client import Client
 
     real = Client.set_inventories
@@ -183,7 +176,7 @@ def test_double_counting_with_nova_is_refused(tmp_path, placement, admin):
     name = f"compute-{uuid.uuid4().hex[:8]}"
     admin.create_compute_node(name, {A4GB: {"total": 1}})
     node = helpers_host(tmp_path, placement, name)
-    root = root_of(admin, name)
+    root = admin.root_uuid(name)
     before = admin.snapshot(root)
     result = node.run("reconcile")
     assert result.status == 1
@@ -210,7 +203,7 @@ def test_missing_compute_node_provider_exits_1(tmp_path, placement):
 
 
 def test_root_provider_by_uuid(node, admin):
-    root = root_of(admin, node.name)
+    root = admin.root_uuid(node.name)
     node.configure(DEFAULT={"host": "some-other-name"}, pmem={"root_provider_uuid": root})
     assert node.run("reconcile").status == 0
     assert admin.totals(identity(root, node.name).uuid) == {A4GB: 1, SMALL: 2}
@@ -241,7 +234,7 @@ def test_root_provider_by_uuid(node, admin):
 )
 def test_configuration_errors_exit_2_and_write_nothing(node, admin, options, message):
     node.run("reconcile")
-    root = root_of(admin, node.name)
+    root = admin.root_uuid(node.name)
     before = admin.snapshot(root)
     node.options["agent"]["state_dir"] = str(node.dir / "state2")  # force full reads if it ran
     for group, values in options.items():
@@ -271,8 +264,8 @@ def test_unusable_namespace_says_why(node):
 
 def test_failing_ndctl_leaves_earlier_inventory_untouched(node, admin, tmp_path):
     assert node.run("reconcile").status == 0
-    child = child_of(admin, node.name)
-    before = admin.snapshot(root_of(admin, node.name))
+    child = admin.child_uuid(node.name)
+    before = admin.snapshot(admin.root_uuid(node.name))
     ndctl = tmp_path / "ndctl"
     ndctl.write_text("#!/bin/sh\necho 'libndctl: failed to open bus' >&2\nexit 1\n")
     ndctl.chmod(0o755)
@@ -281,7 +274,7 @@ def test_failing_ndctl_leaves_earlier_inventory_untouched(node, admin, tmp_path)
     assert result.status == 2
     assert "exited with status 1: libndctl: failed to open bus" in result.err
     assert result.requests == []
-    assert admin.snapshot(root_of(admin, node.name)) == before
+    assert admin.snapshot(admin.root_uuid(node.name)) == before
     assert admin.totals(child) == {A4GB: 1, SMALL: 2}
 
 
@@ -294,7 +287,7 @@ def test_ndctl_discovery_with_a_real_output(node, admin, tmp_path):
     node.configure(pmem={"discovery": "ndctl", "ndctl_path": str(ndctl),
                          "namespaces": "BIG:6GB,SMALL:ns_small|name with spaces"})
     assert node.run("reconcile").status == 0
-    assert admin.totals(child_of(admin, node.name)) == {"CUSTOM_PMEM_NAMESPACE_BIG": 1, SMALL: 2}
+    assert admin.totals(admin.child_uuid(node.name)) == {"CUSTOM_PMEM_NAMESPACE_BIG": 1, SMALL: 2}
 
 
 def test_dry_run_writes_nothing_and_exits_3_then_0(node, admin):
@@ -302,7 +295,7 @@ def test_dry_run_writes_nothing_and_exits_3_then_0(node, admin):
     assert result.status == 3
     assert result.writes == []
     assert "would change (dry run, nothing written)" in result.out
-    assert [rp["name"] for rp in admin.tree(root_of(admin, node.name))] == [node.name]
+    assert [rp["name"] for rp in admin.tree(admin.root_uuid(node.name))] == [node.name]
     node.run("reconcile")
     assert node.run("reconcile", "--dry-run").status == 0
 
@@ -313,8 +306,8 @@ def test_json_output_has_stable_keys(node, admin):
     assert list(data) == ["status", "dry_run", "host", "provider", "changes", "inventories", "traits",
                           "requests", "error"]
     assert data["status"] == "changed"
-    assert data["provider"] == {"name": f"{node.name}:pmem", "uuid": child_of(admin, node.name),
-                                "parent_provider_uuid": root_of(admin, node.name)}
+    assert data["provider"] == {"name": f"{node.name}:pmem", "uuid": admin.child_uuid(node.name),
+                                "parent_provider_uuid": admin.root_uuid(node.name)}
     assert {"action": "create", "kind": "inventory", "name": A4GB, "before": None,
             "after": {"total": 1, "reserved": 0, "min_unit": 1, "max_unit": 1, "step_size": 1,
                       "allocation_ratio": 1.0}, "note": None} in data["changes"]
@@ -333,7 +326,7 @@ def test_json_output_on_error(node):
 
 def test_nothing_configured_removes_our_unused_provider(node, admin):
     node.run("reconcile")
-    child = child_of(admin, node.name)
+    child = admin.child_uuid(node.name)
     node.configure(pmem={"namespaces": ""})
     result = node.run("reconcile")
     assert result.status == 0
@@ -344,7 +337,7 @@ def test_nothing_configured_removes_our_unused_provider(node, admin):
 
 def test_nothing_configured_keeps_a_provider_in_use(node, admin):
     node.run("reconcile")
-    child = child_of(admin, node.name)
+    child = admin.child_uuid(node.name)
     consumer = str(uuid.uuid4())
     admin.allocate(consumer, child, {SMALL: 1})
     node.configure(pmem={"namespaces": ""})
@@ -357,7 +350,7 @@ def test_nothing_configured_keeps_a_provider_in_use(node, admin):
 
 
 def test_provider_without_managed_trait_is_left_alone(node, admin):
-    root = root_of(admin, node.name)
+    root = admin.root_uuid(node.name)
     ident = identity(root, node.name)
     admin.call("PUT", "/resource_classes/CUSTOM_OTHER")
     admin.call("POST", "/resource_providers", {"name": ident.name, "uuid": ident.uuid, "parent_provider_uuid": root})
@@ -371,7 +364,7 @@ def test_provider_without_managed_trait_is_left_alone(node, admin):
 
 
 def test_name_taken_by_a_foreign_provider(node, admin):
-    root = root_of(admin, node.name)
+    root = admin.root_uuid(node.name)
     admin.call("POST", "/resource_providers", {"name": f"{node.name}:pmem", "uuid": str(uuid.uuid4())})
     result = node.run("reconcile")
     assert result.status == 1
@@ -380,7 +373,7 @@ def test_name_taken_by_a_foreign_provider(node, admin):
 
 
 def test_blank_provider_left_by_a_crash_is_adopted(node, admin):
-    root = root_of(admin, node.name)
+    root = admin.root_uuid(node.name)
     ident = identity(root, node.name)
     admin.call("POST", "/resource_providers", {"name": ident.name, "uuid": ident.uuid, "parent_provider_uuid": root})
     assert node.run("reconcile").status == 0
@@ -391,11 +384,11 @@ def test_blank_provider_left_by_a_crash_is_adopted(node, admin):
 def test_extra_traits_are_created_and_set(node, admin):
     node.configure(pmem={"traits": "CUSTOM_PMEM_FAST,CUSTOM_RACK_7"})
     assert node.run("reconcile").status == 0
-    assert admin.traits(child_of(admin, node.name)) == {MANAGED, "CUSTOM_PMEM_FAST", "CUSTOM_RACK_7"}
+    assert admin.traits(admin.child_uuid(node.name)) == {MANAGED, "CUSTOM_PMEM_FAST", "CUSTOM_RACK_7"}
     node.configure(pmem={"traits": "CUSTOM_PMEM_FAST"})
     result = node.run("reconcile")
     assert "- provider trait CUSTOM_RACK_7" in result.out
-    assert admin.traits(child_of(admin, node.name)) == {MANAGED, "CUSTOM_PMEM_FAST"}
+    assert admin.traits(admin.child_uuid(node.name)) == {MANAGED, "CUSTOM_PMEM_FAST"}
 
 
 def test_placement_unreachable_exits_1(node):
@@ -420,11 +413,11 @@ def test_one_writer_per_host(node, admin):
     worker.start()
     worker.join(timeout=1.0)
     assert worker.is_alive() and results == []  # still waiting for the lock
-    assert [rp["name"] for rp in admin.tree(root_of(admin, node.name))] == [node.name]
+    assert [rp["name"] for rp in admin.tree(admin.root_uuid(node.name))] == [node.name]
     os.close(fd)  # the other writer is done
     worker.join(timeout=30)
     assert results and results[0].status == 0
-    assert admin.totals(child_of(admin, node.name)) == {A4GB: 1, SMALL: 2}
+    assert admin.totals(admin.child_uuid(node.name)) == {A4GB: 1, SMALL: 2}
 
 
 @pytest.mark.parametrize("namespaces, labels", [(1, 1), (64, 4), (64, 32)])
@@ -474,14 +467,14 @@ def test_two_hosts_with_the_same_name_are_told_apart(tmp_path, placement, admin)
     # twice in a row is another writer.
     assert warned == [False, False, False, False, True, True]
     assert f"is [DEFAULT]host '{name}' configured on more than one host?" in results[4].err
-    root = root_of(admin, name)
+    root = admin.root_uuid(name)
     assert [rp["name"] for rp in admin.tree(root)] == [name, f"{name}:pmem"]
-    assert admin.totals(child_of(admin, name)) == {A4GB: 2, SMALL: 1}  # the last writer's, whole
+    assert admin.totals(admin.child_uuid(name)) == {A4GB: 2, SMALL: 1}  # the last writer's, whole
 
 
 def test_an_operators_one_off_edit_is_repaired_without_warning(node, admin):
     node.run("reconcile")
-    child = child_of(admin, node.name)
+    child = admin.child_uuid(node.name)
     inv = admin.call("GET", f"/resource_providers/{child}/inventories")
     admin.call("PUT", f"/resource_providers/{child}/inventories/{SMALL}",
                {"resource_provider_generation": inv["resource_provider_generation"], "total": 7, "max_unit": 7})
@@ -513,6 +506,6 @@ def test_parallel_first_syncs_of_one_host_create_one_provider(tmp_path, placemen
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL))
     outcomes = [(p.wait(timeout=60), p.stderr.read()) for p in procs]
     assert all(status == 0 for status, _ in outcomes), outcomes
-    root = root_of(admin, name)
+    root = admin.root_uuid(name)
     assert [rp["name"] for rp in admin.tree(root)] == [name, f"{name}:pmem"]
-    assert admin.totals(child_of(admin, name)) == {A4GB: 1, SMALL: 2}
+    assert admin.totals(admin.child_uuid(name)) == {A4GB: 1, SMALL: 2}

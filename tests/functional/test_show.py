@@ -7,10 +7,6 @@ from pmem_placement.desired import identity
 from tests import helpers
 
 
-def child(admin, name):
-    [root] = admin.call("GET", f"/resource_providers?name={name}")["resource_providers"]
-    return identity(root["uuid"], name).uuid
-
 
 def test_show_before_and_after_sync(node, admin):
     records = json.loads(helpers.nova_host(["ns_0", "ns_1", "ns_2", "spare"]))
@@ -23,7 +19,7 @@ def test_show_before_and_after_sync(node, admin):
     assert before.writes == []
 
     node.run("reconcile")
-    admin.allocate(str(uuid.uuid4()), child(admin, node.name), {"CUSTOM_PMEM_NAMESPACE_SMALL": 1})
+    admin.allocate(str(uuid.uuid4()), admin.child_uuid(node.name), {"CUSTOM_PMEM_NAMESPACE_SMALL": 1})
     result = node.run("show")
     assert result.status == 0
     lines = result.out.splitlines()
@@ -44,7 +40,7 @@ def test_show_json(node, admin):
     assert data["namespaces"][0] == {
         "dev": "namespace0.0", "name": "ns_0", "mode": "devdax", "size": 262144000, "chardev": "dax0.0",
         "numa_node": 0, "label": "4GB", "resource_class": "CUSTOM_PMEM_NAMESPACE_4GB", "status": "used"}
-    assert data["placement"]["provider"] == {"name": f"{node.name}:pmem", "uuid": child(admin, node.name)}
+    assert data["placement"]["provider"] == {"name": f"{node.name}:pmem", "uuid": admin.child_uuid(node.name)}
     assert data["placement"]["classes"] == {
         "CUSTOM_PMEM_NAMESPACE_4GB": {"total": 1, "reserved": 0, "used": 0},
         "CUSTOM_PMEM_NAMESPACE_SMALL": {"total": 2, "reserved": 0, "used": 0}}
