@@ -161,11 +161,14 @@ class Reconciler:
             raise _Stale(ident.name)
         return Current(ident, traits_gen, inventories, traits)
 
-    def _check_double_counting(self, root: _Root, spec: HostSpec, cache: Cache | None) -> None:
-        if cache is not None and cache.root_generation_checked == root.generation:
-            return
-        _, root_inventory = self.client.inventories(root.uuid)
-        clash = sorted(set(root_inventory) & set(spec.classes))
+    def _check_double_counting(self, root: _Root, spec: HostSpec, cache: Cache) -> None:
+        """Refuse classes the compute node provider already has. Its classes are read again only
+        when its generation moved; the check itself runs on every run, for today's classes."""
+        if cache.root_generation_checked != root.generation:
+            _, root_inventory = self.client.inventories(root.uuid)
+            cache.root_classes = frozenset(root_inventory)
+            cache.root_generation_checked = root.generation
+        clash = sorted(cache.root_classes & set(spec.classes))
         if clash:
             raise DoubleCounting(
                 f"the compute node provider {root.name!r} already has {', '.join(clash)}: nova reports "
@@ -183,7 +186,6 @@ class Reconciler:
 
         if want is not None:
             self._check_double_counting(root, spec, cache)
-            cache.root_generation_checked = root.generation
 
         current = None
         for provider in root.tree:

@@ -22,7 +22,7 @@ from pmem_placement.desired import Identity
 from pmem_placement.desired import Inventory
 from pmem_placement.errors import ConfigError
 
-_VERSION = 1
+_VERSION = 2  # 2: root_classes
 
 
 @dataclasses.dataclass
@@ -32,7 +32,8 @@ class Cache:
     """How the compute node was found: 'name:<host>' or 'uuid:<uuid>'."""
     root_uuid: str
     root_generation_checked: int | None = None
-    """Root generation at which its inventory was last checked for double counting."""
+    root_classes: frozenset[str] = frozenset()
+    """The root's resource classes at root_generation_checked (for the double-counting check)."""
     child: Current | None = None
     foreign_writes: int = 0
     """Consecutive runs that found the provider's inventory or traits changed by another writer."""
@@ -102,6 +103,7 @@ class StateStore:
                 lookup=lookup,
                 root_uuid=data["root_uuid"],
                 root_generation_checked=data.get("root_generation_checked"),
+                root_classes=frozenset(data.get("root_classes", [])),
                 child=_current_from_json(child) if child else None,
                 foreign_writes=int(data.get("foreign_writes", 0)),
             )
@@ -117,6 +119,7 @@ class StateStore:
             "lookup": cache.lookup,
             "root_uuid": cache.root_uuid,
             "root_generation_checked": cache.root_generation_checked,
+            "root_classes": sorted(cache.root_classes),
             "child": _current_to_json(cache.child) if cache.child else None,
             "foreign_writes": cache.foreign_writes,
         }

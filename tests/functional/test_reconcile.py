@@ -509,3 +509,20 @@ def test_parallel_first_syncs_of_one_host_create_one_provider(tmp_path, placemen
     root = admin.root_uuid(name)
     assert [rp["name"] for rp in admin.tree(root)] == [name, f"{name}:pmem"]
     assert admin.totals(admin.child_uuid(name)) == {A4GB: 1, SMALL: 2}
+
+
+def test_double_counting_is_checked_for_a_label_added_later(tmp_path, placement, admin):
+    """The root's generation has not moved, but the configuration now wants a class nova has."""
+    from tests.functional.conftest import Host
+
+    name = f"compute-{uuid.uuid4().hex[:8]}"
+    admin.create_compute_node(name, {SMALL: {"total": 2}})
+    node = Host(tmp_path, placement, name)
+    node.configure(pmem={"namespaces": "4GB:ns_0"})
+    assert node.run("reconcile").status == 0
+    node.configure(pmem={"namespaces": "4GB:ns_0,SMALL:ns_1|ns_2"})
+    result = node.run("reconcile")
+    assert result.status == 1
+    assert SMALL in result.err and "pmem_namespaces" in result.err
+    assert result.writes == []
+    assert admin.totals(admin.child_uuid(name)) == {A4GB: 1}

@@ -18,7 +18,7 @@ CHILD = Current(IDENT, 4, {"CUSTOM_PMEM_NAMESPACE_A": Inventory.for_namespaces(2
 
 
 def cache():
-    return Cache("http://p", "name:compute-1", IDENT.parent_uuid, 9, CHILD)
+    return Cache("http://p", "name:compute-1", IDENT.parent_uuid, 9, frozenset({"VCPU"}), CHILD)
 
 
 def test_round_trip_keeps_everything_but_usages(tmp_path):
@@ -26,6 +26,7 @@ def test_round_trip_keeps_everything_but_usages(tmp_path):
     store.save(cache())
     loaded = store.load("http://p", "name:compute-1")
     assert loaded.root_uuid == IDENT.parent_uuid and loaded.root_generation_checked == 9
+    assert loaded.root_classes == {"VCPU"}
     assert loaded.child.identity == IDENT and loaded.child.generation == 4
     assert loaded.child.inventories == CHILD.inventories and loaded.child.traits == CHILD.traits
     assert loaded.child.usages is None  # deleting allocations does not bump the generation
