@@ -110,7 +110,7 @@ def run() -> int:
             conf = cfg.ConfigOpts()
             conf_mod.register_opts(conf)
             conf(["--config-file", str(config)], project="pmem-placement-demo", default_config_files=[])
-            observer = Client(common.placement_adapter(conf))  # type: ignore[arg-type]
+            observer = Client(common.placement_adapter(conf))
 
             _say(f"Creating compute node provider {HOST!r} the way nova-compute does")
             root_uuid = create_compute_node(observer, HOST)

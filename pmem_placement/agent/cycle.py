@@ -59,7 +59,7 @@ class Agent:
 
     def _reconciler_for(self) -> Reconciler:
         if self._reconciler is None:
-            self._client = Client(common.placement_adapter(self.conf))  # type: ignore[arg-type]
+            self._client = Client(common.placement_adapter(self.conf))
             self._reconciler = common.reconciler(self.conf, self._client)
         return self._reconciler
 
@@ -87,7 +87,6 @@ class Agent:
             self._failed(failure)
         report.write(self.status, report.status_path(self.conf.agent), self.conf.agent.metrics_file)
         return failure is None
-
 
     def _count_requests(self) -> None:
         if self._client is None:

@@ -17,6 +17,9 @@ from pmem_placement import errors
 from pmem_placement import mapping
 from pmem_placement import output
 
+if typing.TYPE_CHECKING:
+    from pmem_placement.placement.client import Client
+
 LOG = logging.getLogger(__name__)
 PROG = "pmem-placement"
 
@@ -97,11 +100,11 @@ def validate(conf: cfg.ConfigOpts) -> None:
             getattr(section, opt.dest)
 
 
-def _client(conf: cfg.ConfigOpts) -> typing.Any:
+def _client(conf: cfg.ConfigOpts) -> "Client":
     from pmem_placement.cmd import common
     from pmem_placement.placement.client import Client
 
-    return Client(common.placement_adapter(conf, conf.os_cloud))  # type: ignore[arg-type]
+    return Client(common.placement_adapter(conf, conf.os_cloud))
 
 
 def reconcile(conf: cfg.ConfigOpts) -> int:
@@ -136,8 +139,11 @@ def show(conf: cfg.ConfigOpts) -> int:
     from pmem_placement import discover
     from pmem_placement import show as show_mod
 
+    from pmem_placement.cmd import common
+
     try:
         labels = mapping.parse(conf.pmem.namespaces)
+        root_uuid = common.root_provider_uuid(conf)
         namespaces = discover.discover(conf)
     except errors.PmemPlacementError as exc:
         return _fail(exc, exc.exit_status)
@@ -145,7 +151,7 @@ def show(conf: cfg.ConfigOpts) -> int:
     missing = show_mod.missing_names(labels, namespaces)
     view, error = None, None
     try:
-        view = show_mod.placement_view(_client(conf), conf.host, conf.pmem.root_provider_uuid)
+        view = show_mod.placement_view(_client(conf), conf.host, root_uuid)
     except errors.PmemPlacementError as exc:
         error = exc
     from pmem_placement.agent import report

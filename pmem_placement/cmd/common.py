@@ -4,6 +4,9 @@ Everything that can fail because of configuration or discovery fails here, befor
 is sent, so that such a failure never writes anything.
 """
 
+import uuid
+
+from keystoneauth1 import adapter as ks_adapter
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
@@ -27,14 +30,7 @@ def host_spec(conf: cfg.ConfigOpts) -> tuple[HostSpec, list[Namespace]]:
     """What this host wants in Placement; raises ConfigError or DiscoveryError."""
     labels = mapping.parse(conf.pmem.namespaces)
     traits = mapping.traits(conf.pmem.traits)
-    root_uuid = conf.pmem.root_provider_uuid
-    if root_uuid:
-        import uuid
-
-        try:
-            root_uuid = str(uuid.UUID(root_uuid))
-        except ValueError as exc:
-            raise ConfigError(f"[pmem]root_provider_uuid: {root_uuid!r} is not a UUID") from exc
+    root_uuid = root_provider_uuid(conf)
     if not conf.host:
         raise ConfigError("[DEFAULT]host is empty: set it to the compute node's provider name")
     namespaces = discover.discover(conf) if labels else []
@@ -48,7 +44,18 @@ def host_spec(conf: cfg.ConfigOpts) -> tuple[HostSpec, list[Namespace]]:
     return spec, namespaces
 
 
-def placement_adapter(conf: cfg.ConfigOpts, os_cloud: str | None = None) -> object:
+def root_provider_uuid(conf: cfg.ConfigOpts) -> str | None:
+    """[pmem]root_provider_uuid, checked and normalised; None when unset."""
+    value = conf.pmem.root_provider_uuid
+    if not value:
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError as exc:
+        raise ConfigError(f"[pmem]root_provider_uuid: {value!r} is not a UUID") from exc
+
+
+def placement_adapter(conf: cfg.ConfigOpts, os_cloud: str | None = None) -> ks_adapter.Adapter:
     """A keystoneauth1 Adapter: from clouds.yaml when ``os_cloud`` names a cloud, else from
     [placement] exactly as nova builds its own."""
     if os_cloud:
@@ -115,18 +122,17 @@ def warn_about_exposed_secrets(conf: cfg.ConfigOpts) -> list[str]:
     return exposed
 
 
-def _cloud_adapter(name: str) -> object:
+def _cloud_adapter(name: str) -> ks_adapter.Adapter:
     # openstacksdk only for this path: it is slow to import and the agent never needs it.
     import openstack.config
     import openstack.exceptions
-    from keystoneauth1 import adapter
 
     service = placement_conf.SERVICE_TYPE
     try:
         cloud = openstack.config.OpenStackConfig().get_one(cloud=name)
         if not cloud.verify:
             LOG.warning("cloud %s has verify: false: Placement's TLS certificate is NOT verified", name)
-        return adapter.Adapter(
+        return ks_adapter.Adapter(
             session=cloud.get_session(),
             service_type=service,
             interface=cloud.get_interface(service),
