@@ -18,6 +18,7 @@ from oslo_service.backend.base import ServiceBase
 
 from pmem_placement.agent.cycle import Agent
 from pmem_placement.agent.schedule import Schedule
+from pmem_placement.conf import agent as agent_conf
 
 LOG = logging.getLogger(__name__)
 
@@ -33,8 +34,15 @@ class AgentService(ServiceBase):
         self.rng = random.Random()
 
     def _schedule(self) -> Schedule:
-        agent = self.conf.agent
-        return Schedule(agent.interval, agent.initial_jitter, agent.max_backoff)
+        """[agent] timing; its defaults if a reload brought an invalid value (the agent must keep
+        working until the file is fixed and reloaded again, not die and respawn in a loop)."""
+        try:
+            agent = self.conf.agent
+            return Schedule(agent.interval, agent.initial_jitter, agent.max_backoff)
+        except cfg.Error as exc:
+            defaults = {opt.dest: opt.default for opt in agent_conf.list_opts()}
+            LOG.error("%s; using the [agent] defaults until the configuration is fixed and reloaded", exc)
+            return Schedule(defaults["interval"], defaults["initial_jitter"], defaults["max_backoff"])
 
     def start(self) -> None:
         self._stop.clear()

@@ -170,3 +170,34 @@ def test_agent_rides_out_503_storms(node, admin, agent, faults):
     a = agent()
     a.wait_state("in_sync")
     assert admin.totals(admin.child_uuid(node.name)) == {A4GB: 1, SMALL: 2}
+
+
+def _worker_pid(master):
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == master:
+                return int(entry)
+    return None
+
+
+def test_a_reload_with_an_invalid_value_keeps_the_agent_working(node, admin, agent):
+    a = agent(interval=30)
+    a.wait_state("in_sync")
+    node.configure(agent={"interval": "often"})
+    node.write_config()
+    a.signal(signal.SIGHUP)
+    time.sleep(1.5)
+    worker = _worker_pid(a.proc.pid)
+    time.sleep(1.5)
+    assert worker is not None and _worker_pid(a.proc.pid) == worker  # no respawn loop
+    assert "using the [agent] defaults until the configuration is fixed" in a.output()
+    node.configure(agent={"interval": 30}, pmem={"namespaces": "4GB:ns_0|ns_1,SMALL:ns_2"})
+    node.write_config()
+    a.signal(signal.SIGHUP)
+    wait_for(lambda: admin.totals(admin.child_uuid(node.name)) == {A4GB: 2, SMALL: 1}, timeout=10,
+             what="the fixed configuration applied")
+    assert a.proc.poll() is None
