@@ -85,6 +85,7 @@ def _write_config(path: pathlib.Path, url: str, state_dir: pathlib.Path, namespa
         f"[agent]\nstate_dir = {state_dir}\n\n"
         f"[placement]\nauth_type = admin_token\nendpoint = {url}\ntoken = {TOKEN}\n"
     )
+    path.chmod(0o600)  # it holds the token
 
 
 def run() -> int:

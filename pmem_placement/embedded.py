@@ -112,6 +112,3 @@ class EmbeddedPlacement:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    def count(self, since: int = 0) -> int:
-        return len(self.requests) - since

@@ -37,6 +37,10 @@ def change_line(change: plan_mod.Change) -> str:
     return line
 
 
+def _error(error: Exception | None) -> dict[str, str] | None:
+    return None if error is None else {"type": type(error).__name__, "message": str(error)}
+
+
 def human_size(size: int | None) -> str:
     if size is None:
         return "-"
@@ -65,7 +69,7 @@ def reconcile_json(host: str, outcome: Outcome | None, dry_run: bool, requests: 
         "inventories": {},
         "traits": [],
         "requests": dict(sorted(requests.items())),
-        "error": None if error is None else {"type": type(error).__name__, "message": str(error)},
+        "error": _error(error),
     }
     if outcome is not None and outcome.identity is not None:
         ident = outcome.identity
@@ -116,7 +120,7 @@ def show_json(host: str, rows: list[NamespaceRow], missing: list[str], view: Pla
             "traits": view.traits,
         },
         "agent": agent,
-        "error": None if error is None else {"type": type(error).__name__, "message": str(error)},
+        "error": _error(error),
     }
     return json.dumps(data, indent=2)
 

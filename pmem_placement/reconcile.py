@@ -46,10 +46,8 @@ class HostSpec:
 class Outcome:
     identity: Identity | None
     ops: list[plan_mod.Operation]
-    applied: bool
     current: Current | None
     """The provider after this run's writes (or as read, when nothing was written)."""
-    attempts: int
     foreign_writes: int = 0
     """Consecutive runs, this one included, that found another writer's changes on the provider."""
 
@@ -76,11 +74,38 @@ class _Stale(perrors.Conflict):
 
 
 @dataclasses.dataclass(frozen=True)
-class _Root:
+class Root:
+    """The compute node's provider, with every provider of its tree as read."""
+
     uuid: str
     name: str
     generation: int
     tree: list[dict[str, typing.Any]]
+
+
+def find_root(client: Client, host: str, root_uuid: str | None, cached_uuid: str | None = None) -> Root:
+    """The compute node provider: by [pmem]root_provider_uuid, else by its name ``host``. A uuid
+    remembered from an earlier run saves the name lookup while it still names ``host``."""
+    if root_uuid:
+        uuid, from_cache = root_uuid, False
+    elif cached_uuid:
+        uuid, from_cache = cached_uuid, True
+    else:
+        record = client.provider_by_name(host)
+        if record is None:
+            raise RootProviderNotFound(
+                f"no resource provider named {host!r} in Placement: is nova-compute running "
+                f"there, and is [DEFAULT]host the same as nova's?"
+            )
+        uuid, from_cache = record["uuid"], False
+    tree = client.tree(uuid)
+    root = next((p for p in tree if p["uuid"] == uuid), None)
+    if root is None or (not root_uuid and root["name"] != host):
+        if from_cache:
+            # The compute node was replaced or renamed since the last run: look it up again.
+            return find_root(client, host, None)
+        raise RootProviderNotFound(f"resource provider {uuid} ([pmem]root_provider_uuid) does not exist in Placement")
+    return Root(uuid, root["name"], root["generation"], tree)
 
 
 class Reconciler:
@@ -111,7 +136,7 @@ class Reconciler:
         while True:
             attempt += 1
             try:
-                return self._attempt(spec, cache, dry_run, attempt)
+                return self._attempt(spec, cache, dry_run)
             except perrors.Conflict as exc:
                 # Someone else changed the provider: forget what we knew of it, re-read.
                 if cache is not None:
@@ -125,30 +150,6 @@ class Reconciler:
                     ) from exc
                 self.sleep(delay)
 
-    def _find_root(self, spec: HostSpec, cache: Cache | None) -> _Root:
-        if spec.root_uuid:
-            uuid, from_cache = spec.root_uuid, False
-        elif cache is not None:
-            uuid, from_cache = cache.root_uuid, True
-        else:
-            record = self.client.provider_by_name(spec.host)
-            if record is None:
-                raise RootProviderNotFound(
-                    f"no resource provider named {spec.host!r} in Placement: is nova-compute running "
-                    f"there, and is [DEFAULT]host the same as nova's?"
-                )
-            uuid, from_cache = record["uuid"], False
-        tree = self.client.tree(uuid)
-        root = next((p for p in tree if p["uuid"] == uuid), None)
-        if root is None or (not spec.root_uuid and root["name"] != spec.host):
-            if from_cache:
-                # The compute node was replaced or renamed since the last run: look it up again.
-                return self._find_root(spec, None)
-            raise RootProviderNotFound(
-                f"resource provider {uuid} ([pmem]root_provider_uuid) does not exist in Placement"
-            )
-        return _Root(uuid, root["name"], root["generation"], tree)
-
     def _read_child(self, ident: Identity, generation: int, cache: Cache | None) -> Current:
         if cache is not None and cache.child is not None:
             if cache.child.identity == ident and cache.child.generation == generation:
@@ -161,7 +162,7 @@ class Reconciler:
             raise _Stale(ident.name)
         return Current(ident, traits_gen, inventories, traits)
 
-    def _check_double_counting(self, root: _Root, spec: HostSpec, cache: Cache) -> None:
+    def _check_double_counting(self, root: Root, spec: HostSpec, cache: Cache) -> None:
         """Refuse classes the compute node provider already has. Its classes are read again only
         when its generation moved; the check itself runs on every run, for today's classes."""
         if cache.root_generation_checked != root.generation:
@@ -176,8 +177,8 @@ class Reconciler:
                 f"place only: empty nova's [libvirt]pmem_namespaces, or unset [pmem]namespaces here"
             )
 
-    def _attempt(self, spec: HostSpec, cache: Cache | None, dry_run: bool, attempt: int) -> Outcome:
-        root = self._find_root(spec, cache)
+    def _attempt(self, spec: HostSpec, cache: Cache | None, dry_run: bool) -> Outcome:
+        root = find_root(self.client, spec.host, spec.root_uuid, cache.root_uuid if cache else None)
         remembered = dataclasses.replace(cache) if cache is not None else None
         if cache is None or cache.root_uuid != root.uuid:
             cache = Cache(self.client.endpoint, spec.lookup, root.uuid)
@@ -220,7 +221,7 @@ class Reconciler:
 
         ops = plan_mod.plan(current, want)
         if dry_run:
-            return Outcome(ident, ops, False, current, attempt, cache.foreign_writes)
+            return Outcome(ident, ops, current, cache.foreign_writes)
         if ops:
             cache.child = None
             self.store.clear()  # from here on Placement may differ from what we remember
@@ -228,7 +229,7 @@ class Reconciler:
         cache.child = dataclasses.replace(current, usages=None) if current is not None else None
         if cache != remembered:
             self.store.save(cache)  # steady state writes nothing, not even locally
-        return Outcome(ident, ops, bool(ops), current, attempt, cache.foreign_writes)
+        return Outcome(ident, ops, current, cache.foreign_writes)
 
     def _apply(self, ops: list[plan_mod.Operation], current: Current | None) -> Current | None:
         for op in ops:

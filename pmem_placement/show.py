@@ -6,7 +6,9 @@ import typing
 from pmem_placement import desired as desired_mod
 from pmem_placement import mapping
 from pmem_placement.discover.model import Namespace
+from pmem_placement.errors import RootProviderNotFound
 from pmem_placement.placement.client import Client
+from pmem_placement.reconcile import find_root
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,19 +53,13 @@ class PlacementView:
 
 def placement_view(client: Client, host: str, root_uuid: str | None) -> PlacementView | None:
     """Placement's view of this host's PMEM provider; None when the compute node is not there."""
-    if root_uuid is None:
-        record = client.provider_by_name(host)
-        if record is None:
-            return None
-        root_uuid = record["uuid"]
-    tree = client.tree(root_uuid)
-    root = next((p for p in tree if p["uuid"] == root_uuid), None)
-    if root is None:
+    try:
+        root = find_root(client, host, root_uuid)
+    except RootProviderNotFound:
         return None
-    ident = desired_mod.identity(root_uuid, root["name"])
-    child = next((p for p in tree if p["uuid"] == ident.uuid), None)
-    if child is None:
-        return PlacementView(root["name"], root_uuid, None, None, {}, [])
+    ident = desired_mod.identity(root.uuid, root.name)
+    if not any(p["uuid"] == ident.uuid for p in root.tree):
+        return PlacementView(root.name, root.uuid, None, None, {}, [])
     _, inventories = client.inventories(ident.uuid)
     _, usages = client.usages(ident.uuid)
     generation, traits = client.traits(ident.uuid)
@@ -71,4 +67,4 @@ def placement_view(client: Client, host: str, root_uuid: str | None) -> Placemen
         rc: {"total": inv.total, "reserved": inv.reserved, "used": usages.get(rc, 0)}
         for rc, inv in sorted(inventories.items())
     }
-    return PlacementView(root["name"], root_uuid, ident, generation, classes, sorted(traits))
+    return PlacementView(root.name, root.uuid, ident, generation, classes, sorted(traits))

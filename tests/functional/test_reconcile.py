@@ -7,6 +7,7 @@ import pytest
 
 from pmem_placement.desired import identity
 from tests import helpers
+from tests.functional.conftest import Host
 
 A4GB = "CUSTOM_PMEM_NAMESPACE_4GB"
 SMALL = "CUSTOM_PMEM_NAMESPACE_SMALL"
@@ -175,7 +176,7 @@ def test_conflicts_that_never_settle_exit_1(node, admin, monkeypatch):
 def test_double_counting_with_nova_is_refused(tmp_path, placement, admin):
     name = f"compute-{uuid.uuid4().hex[:8]}"
     admin.create_compute_node(name, {A4GB: {"total": 1}})
-    node = helpers_host(tmp_path, placement, name)
+    node = Host(tmp_path, placement, name)
     root = admin.root_uuid(name)
     before = admin.snapshot(root)
     result = node.run("reconcile")
@@ -185,14 +186,8 @@ def test_double_counting_with_nova_is_refused(tmp_path, placement, admin):
     assert admin.snapshot(root) == before
 
 
-def helpers_host(tmp_path, placement, name):
-    from tests.functional.conftest import Host
-
-    return Host(tmp_path, placement, name)
-
-
 def test_missing_compute_node_provider_exits_1(tmp_path, placement):
-    node = helpers_host(tmp_path, placement, "no-such-compute")
+    node = Host(tmp_path, placement, "no-such-compute")
     result = node.run("reconcile")
     assert result.status == 1
     assert result.err.strip() == (
@@ -423,8 +418,6 @@ def test_one_writer_per_host(node, admin):
 @pytest.mark.parametrize("namespaces, labels", [(1, 1), (64, 4), (64, 32)])
 def test_requests_grow_with_new_classes_not_with_namespaces(tmp_path, placement, admin, namespaces, labels):
     """Exact request counts (a cheap guard; bench/ has the full table)."""
-    from tests.functional.conftest import Host
-
     names = [f"ns_{i}" for i in range(namespaces)]
     prefix = f"G{uuid.uuid4().hex[:6].upper()}_"
     groups = [names[k::labels] for k in range(labels)]
@@ -452,8 +445,6 @@ def test_requests_grow_with_new_classes_not_with_namespaces(tmp_path, placement,
 def test_two_hosts_with_the_same_name_are_told_apart(tmp_path, placement, admin):
     """Misconfiguration: two machines both say [DEFAULT]host = X. No duplicate, no lost write,
     and from the second tug of war on, a warning that names the likely cause."""
-    from tests.functional.conftest import Host
-
     name = f"compute-{uuid.uuid4().hex[:8]}"
     admin.create_compute_node(name)
     (tmp_path / "a").mkdir()
@@ -491,8 +482,6 @@ def test_parallel_first_syncs_of_one_host_create_one_provider(tmp_path, placemen
     import subprocess
     import sys
 
-    from tests.functional.conftest import Host
-
     name = f"compute-{uuid.uuid4().hex[:8]}"
     admin.create_compute_node(name)
     procs = []
@@ -513,8 +502,6 @@ def test_parallel_first_syncs_of_one_host_create_one_provider(tmp_path, placemen
 
 def test_double_counting_is_checked_for_a_label_added_later(tmp_path, placement, admin):
     """The root's generation has not moved, but the configuration now wants a class nova has."""
-    from tests.functional.conftest import Host
-
     name = f"compute-{uuid.uuid4().hex[:8]}"
     admin.create_compute_node(name, {SMALL: {"total": 2}})
     node = Host(tmp_path, placement, name)
