@@ -1,0 +1,117 @@
+"""Findings: nova's PMEM configuration, the host and Placement compared. Pure: no I/O.
+
+Input: nova's option as nova reads it (``nova_libvirt.NovaConfig``), the host's namespaces (our
+discovery, every mode), the host as nova would read it (``nova_libvirt.NovaHost``), and what
+Placement holds (``PlacementPmem``). Output: a list of ``Finding``, empty when all is well.
+"""
+
+import dataclasses
+import typing
+
+from pmem_placement.audit import nova_libvirt
+from pmem_placement.audit.nova_libvirt import NovaConfig
+from pmem_placement.audit.nova_libvirt import NovaHost
+from pmem_placement.discover.model import Namespace
+
+PMEM_PREFIX = "CUSTOM_PMEM_NAMESPACE_"
+KINDS = (
+    "namespace_missing",
+    "namespace_unusable",
+    "inventory_mismatch",
+    "overcommitted",
+    "label_case_collision",
+    "nova_start_failure",
+    "reported_twice",
+)
+OPTION = nova_libvirt.OPTION
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    kind: str
+    resource_class: str | None
+    namespace: str | None
+    message: str
+
+    def as_dict(self) -> dict[str, str | None]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class PlacementPmem:
+    """The PMEM classes Placement holds for this host."""
+
+    root_name: str
+    totals: typing.Mapping[str, int]
+    """The root provider's CUSTOM_PMEM_NAMESPACE_* inventory totals (nova's)."""
+    used: typing.Mapping[str, int]
+    child_name: str | None = None
+    child_totals: typing.Mapping[str, int] = dataclasses.field(default_factory=dict)
+    """Our own child provider's CUSTOM_PMEM_NAMESPACE_* totals (report mode's), if any."""
+
+
+def pmem_only(values: typing.Mapping[str, int]) -> dict[str, int]:
+    return {rc: n for rc, n in values.items() if rc.startswith(PMEM_PREFIX)}
+
+
+def findings(config: NovaConfig, namespaces: typing.Sequence[Namespace], nova_host: NovaHost,
+             placement: PlacementPmem) -> list[Finding]:
+    out: list[Finding] = []
+    by_name: dict[str, list[Namespace]] = {}
+    for ns in namespaces:
+        if ns.name:
+            by_name.setdefault(ns.name, []).append(ns)
+
+    usable: dict[str, set[str]] = {e.resource_class: set() for e in config.entries}
+    for entry in config.entries:
+        rc = entry.resource_class
+        for name in entry.names:
+            present = by_name.get(name, [])
+            if not present:
+                out.append(Finding("namespace_missing", rc, name,
+                                   f"namespace {name!r} (label {entry.label!r}) is in {OPTION} but not on this "
+                                   f"host: nova keeps offering it as {rc} until nova-compute restarts"))
+            elif not any(ns.usable for ns in present):
+                ns = present[0]
+                out.append(Finding("namespace_unusable", rc, name,
+                                   f"namespace {name!r} ({ns.dev}, label {entry.label!r}) is in {OPTION} but "
+                                   f"cannot be given to a guest: {ns.problem}"))
+            else:
+                usable[rc].add(name)
+
+    root = placement.root_name
+    for rc in sorted(set(placement.totals) | set(usable)):
+        total, have = placement.totals.get(rc, 0), len(usable.get(rc, ()))
+        if total != have:
+            why = "" if rc in usable else f" ({rc} is not in {OPTION}: changed since nova-compute started?)"
+            out.append(Finding("inventory_mismatch", rc, None,
+                               f"Placement offers {total} of {rc} on {root}, the host has {have} usable "
+                               f"namespace{'s' if have != 1 else ''} for it{why}"))
+    for rc in sorted(placement.used):
+        used, have = placement.used[rc], len(usable.get(rc, ()))
+        if used > have:
+            out.append(Finding("overcommitted", rc, None,
+                               f"{used} of {rc} are allocated on {root} but the host has only {have} usable "
+                               f"namespace{'s' if have != 1 else ''} for it"))
+
+    labels: dict[str, list[str]] = {}
+    for entry in config.entries:
+        if entry.label not in labels.setdefault(entry.resource_class, []):
+            labels[entry.resource_class].append(entry.label)
+    for rc, names in sorted(labels.items()):
+        if len(names) > 1:
+            listed = " and ".join(repr(n) for n in names)
+            out.append(Finding("label_case_collision", rc, None,
+                               f"labels {listed} all make {rc}: nova pools their namespaces in one class but "
+                               "attaches a namespace only when its label equals the flavor's hw:pmem exactly, "
+                               "so a guest can be given a namespace of another label and get no nvdimm device"))
+
+    for rc_, name, why in nova_libvirt.start_failures(config, nova_host):
+        out.append(Finding("nova_start_failure", rc_, name, f"nova-compute would not start: {why}"))
+
+    for rc in sorted(placement.child_totals):
+        out.append(Finding("reported_twice", rc, None,
+                           f"{placement.child_name} (pmem-placement's provider) also offers "
+                           f"{placement.child_totals[rc]} of {rc} for this host: the host's PMEM is offered "
+                           "twice; in audit mode empty [pmem]namespaces, and let nova report alone"))
+    return out
