@@ -106,12 +106,12 @@ def findings(config: NovaConfig, namespaces: typing.Sequence[Namespace], nova_ho
                                "attaches a namespace only when its label equals the flavor's hw:pmem exactly, "
                                "so a guest can be given a namespace of another label and get no nvdimm device"))
 
-    for rc_, name, why in nova_libvirt.start_failures(config, nova_host):
-        out.append(Finding("nova_start_failure", rc_, name, f"nova-compute would not start: {why}"))
+    for cause_rc, cause_ns, why in nova_libvirt.start_failures(config, nova_host):
+        out.append(Finding("nova_start_failure", cause_rc, cause_ns, f"nova-compute would not start: {why}"))
 
-    for rc in sorted(placement.child_totals):
-        out.append(Finding("reported_twice", rc, None,
+    for child_rc in sorted(placement.child_totals):
+        out.append(Finding("reported_twice", child_rc, None,
                            f"{placement.child_name} (pmem-placement's provider) also offers "
-                           f"{placement.child_totals[rc]} of {rc} for this host: the host's PMEM is offered "
+                           f"{placement.child_totals[child_rc]} of {child_rc} for this host: the host's PMEM is offered "
                            "twice; in audit mode empty [pmem]namespaces, and let nova report alone"))
     return out
