@@ -156,6 +156,8 @@ def show_text(host: str, rows: list[NamespaceRow], missing: list[str], view: Pla
             state = " retiring" if c["reserved"] >= c["total"] else ""
             out.append(f"  {rc}: total {c['total']}, reserved {c['reserved']}, used {c['used']}{state}")
         out.append(f"  traits: {', '.join(view.traits) or '-'}")
+        out.append("  for consumers other than nova's libvirt driver: a nova instance given these gets no "
+                   "nvdimm device")
     if agent is not None:
         out.append("")
         out.append(f"Agent: {agent.get('state')}, last success {agent.get('last_success') or 'never'}, "

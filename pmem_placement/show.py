@@ -3,6 +3,7 @@
 import dataclasses
 import typing
 
+from pmem_placement import consumers
 from pmem_placement import desired as desired_mod
 from pmem_placement import mapping
 from pmem_placement.discover.model import Namespace
@@ -67,4 +68,6 @@ def placement_view(client: Client, host: str, root_uuid: str | None) -> Placemen
         rc: {"total": inv.total, "reserved": inv.reserved, "used": usages.get(rc, 0)}
         for rc, inv in sorted(inventories.items())
     }
+    if any(usages.get(rc, 0) for rc in inventories):
+        consumers.warn_all(client, ident.uuid, ident.name)
     return PlacementView(root.name, root.uuid, ident, generation, classes, sorted(traits))

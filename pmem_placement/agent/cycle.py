@@ -13,6 +13,7 @@ import typing
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from pmem_placement import consumers
 from pmem_placement import errors
 from pmem_placement import output
 from pmem_placement import plan as plan_mod
@@ -51,6 +52,7 @@ class Agent:
         self._client: Client | None = None
         self._requests_seen: collections.Counter[str] = collections.Counter()
         self._problem: str | None = None
+        self._guests = consumers.GuestWatch()
 
     @property
     def waiting_for_compute_node(self) -> bool:
@@ -73,6 +75,7 @@ class Agent:
         try:
             spec, _ = common.host_spec(self.conf)
             outcome = self._reconciler_for().run(spec)
+            consumers.warn_after(typing.cast(Client, self._client), outcome, self._guests, only_new=True)
         except errors.PmemPlacementError as exc:
             failure = exc
         except Exception as exc:  # a bug: keep the traceback, keep the agent alive

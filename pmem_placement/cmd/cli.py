@@ -125,6 +125,8 @@ def reconcile(conf: cfg.ConfigOpts) -> int:
         from pmem_placement.reconcile import another_writer_warning
 
         LOG.warning("%s", another_writer_warning(conf.host, outcome))
+    from pmem_placement import consumers
+    consumers.after_one_shot(conf.agent.state_dir or None, client, outcome)
     requests = client.requests
     if as_json:
         print(output.reconcile_json(conf.host, outcome, args.dry_run, requests))

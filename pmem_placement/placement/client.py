@@ -17,6 +17,8 @@ from keystoneauth1 import exceptions as ks_exc
 from pmem_placement.desired import Inventory
 from pmem_placement.placement import errors
 
+# GET /allocations/{consumer} returns consumer_type from this microversion on.
+CONSUMER_TYPE_MICROVERSION = "1.38"
 # Up to this many names, create-if-missing costs one PUT each; beyond it, one listing first.
 _ENSURE_DIRECTLY = 2
 
@@ -55,12 +57,13 @@ class Client:
             raise errors.Unavailable(f"cannot find the Placement endpoint: {exc}") from exc
 
     def _call(
-        self, method: str, path: str, body: typing.Any = None, ok: tuple[int, ...] = (200,)
+        self, method: str, path: str, body: typing.Any = None, ok: tuple[int, ...] = (200,),
+        microversion: str = errors.REQUIRED_MICROVERSION,
     ) -> typing.Any:
         self.requests[method] += 1
         try:
             resp = self._adapter.request(
-                path, method, json=body, microversion=errors.REQUIRED_MICROVERSION, raise_exc=False
+                path, method, json=body, microversion=microversion, raise_exc=False
             )
         except ks_exc.http.Unauthorized as exc:
             raise errors.Unavailable(f"authentication for Placement failed ([placement] auth options): {exc}") from exc
@@ -146,3 +149,15 @@ class Client:
             missing = [n for n in missing if n not in existing]
         for name in missing:
             self._call("PUT", f"/traits/{name}", ok=(201, 204))
+
+    # Consumers (reads)
+
+    def provider_allocations(self, uuid: str) -> dict[str, dict[str, int]]:
+        """Consumer uuid -> the resources it holds from provider ``uuid``."""
+        data = self._call("GET", f"/resource_providers/{uuid}/allocations")
+        return {consumer: dict(rec["resources"]) for consumer, rec in data["allocations"].items()}
+
+    def consumer_type(self, consumer: str) -> str | None:
+        """The consumer's type (``INSTANCE``, ``MIGRATION``, ...): microversion 1.38 carries it."""
+        data = self._call("GET", f"/allocations/{consumer}", microversion=CONSUMER_TYPE_MICROVERSION)
+        return data.get("consumer_type")

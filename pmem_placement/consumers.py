@@ -1,0 +1,162 @@
+"""Who holds PMEM from our provider: warn about nova instances, which get nothing attached.
+
+nova's libvirt driver attaches a namespace to a guest only for PMEM it reports itself
+(``[libvirt]pmem_namespaces``, on the compute node's root provider):
+``ResourceTracker._claim_resources`` (``nova/compute/resource_tracker.py``) skips classes that
+are not in a provider's ``resources``, which only the libvirt driver fills, for the root. An
+instance that Placement scheduled onto our child provider therefore holds the unit for its whole
+life with no nvdimm device in the guest. Each such consumer is warned about once, by uuid.
+
+Requests: ``GET /resource_providers/{uuid}/allocations``, then ``GET /allocations/{consumer}`` at
+microversion 1.38 (which carries ``consumer_type``) for each consumer holding PMEM. They are
+sent only when the provider's generation moved since the last check (new allocations move
+it). The agent keeps that memory in the process and warns once per instance; the one-shot keeps
+it in ``<state_dir>/consumers.json`` and, to warn on every run, also looks again while instances
+were found last time (a deletion does not move the generation).
+"""
+
+import dataclasses
+import json
+import os
+import typing
+
+from oslo_log import log as logging
+
+from pmem_placement import errors
+from pmem_placement import plan as plan_mod
+from pmem_placement import state as state_mod
+from pmem_placement.placement.client import Client
+
+LOG = logging.getLogger(__name__)
+PMEM_PREFIX = "CUSTOM_PMEM_NAMESPACE_"
+INSTANCE = "INSTANCE"
+
+
+@dataclasses.dataclass(frozen=True)
+class Guest:
+    consumer: str
+    resources: typing.Mapping[str, int]
+
+
+def nova_guests(client: Client, provider_uuid: str) -> list[Guest]:
+    """Consumers of type INSTANCE holding PMEM from the provider."""
+    guests = []
+    for consumer, resources in sorted(client.provider_allocations(provider_uuid).items()):
+        pmem = {rc: n for rc, n in sorted(resources.items()) if rc.startswith(PMEM_PREFIX)}
+        if pmem and client.consumer_type(consumer) == INSTANCE:
+            guests.append(Guest(consumer, pmem))
+    return guests
+
+
+def warning(guest: Guest, provider_name: str) -> str:
+    held = ", ".join(f"{rc}={n}" for rc, n in guest.resources.items())
+    return (f"nova instance {guest.consumer} holds {held} from {provider_name}, but nova does not attach "
+            "namespaces from a provider it does not manage: the guest has no nvdimm device for it. Give "
+            "nova's guests PMEM with nova's own [libvirt]pmem_namespaces and hw:pmem (see the README, "
+            "'Who consumes this inventory')")
+
+
+@dataclasses.dataclass
+class Memory:
+    provider: str | None = None
+    generation: int | None = None
+    instances: list[str] = dataclasses.field(default_factory=list)
+
+
+class GuestWatch:
+    """Decides when to look, looks, and says which consumers are new."""
+
+    def __init__(self, memory: Memory | None = None, recheck_known: bool = False) -> None:
+        self.memory = memory or Memory()
+        self.recheck_known = recheck_known
+        """Look again while instances were found last time: the one-shot warns on every run. The
+        agent warns once per instance and keeps its steady cycle at one request."""
+        self.warned: set[str] = set()
+
+    def due(self, provider: str, generation: int) -> bool:
+        m = self.memory
+        return (m.provider, m.generation) != (provider, generation) or (self.recheck_known and bool(m.instances))
+
+    def check(self, client: Client, provider: str, generation: int) -> list[Guest] | None:
+        """The instances holding PMEM now, or None when nothing can have changed."""
+        if not self.due(provider, generation):
+            return None
+        guests = nova_guests(client, provider)
+        self.memory = Memory(provider, generation, [g.consumer for g in guests])
+        return guests
+
+
+def warn_after(client: Client, outcome: typing.Any, watch: GuestWatch, only_new: bool) -> list[str]:
+    """Log a warning for each instance on the provider of a reconcile ``Outcome``; the messages.
+    A failure to look is logged, never raised: the reconcile itself has succeeded."""
+    current = outcome.current
+    if current is None or not current.inventories:
+        return []
+    name = current.identity.name
+    if any(isinstance(op, plan_mod.CreateProvider) for op in outcome.ops):
+        # Created by this run, inventory written last: nothing was allocated before it, and an
+        # allocation after it moves the generation.
+        watch.memory = Memory(current.identity.uuid, current.generation, [])
+        return []
+    try:
+        guests = watch.check(client, current.identity.uuid, current.generation)
+    except errors.PmemPlacementError as exc:
+        LOG.warning("could not check who holds PMEM from %s: %s", name, exc)
+        return []
+    messages = []
+    for guest in guests or []:
+        if only_new and guest.consumer in watch.warned:
+            continue
+        watch.warned.add(guest.consumer)
+        messages.append(warning(guest, name))
+        LOG.warning("%s", messages[-1])
+    if guests is not None:
+        watch.warned &= {g.consumer for g in guests}
+    return messages
+
+
+def warn_all(client: Client, provider_uuid: str, provider_name: str) -> list[str]:
+    """``pmem-placement show``: warn about every instance on the provider, now."""
+    try:
+        guests = nova_guests(client, provider_uuid)
+    except errors.PmemPlacementError as exc:
+        LOG.warning("could not check who holds PMEM from %s: %s", provider_name, exc)
+        return []
+    messages = [warning(guest, provider_name) for guest in guests]
+    for message in messages:
+        LOG.warning("%s", message)
+    return messages
+
+
+def _path(state_dir: str | None) -> str | None:
+    return os.path.join(state_dir, "consumers.json") if state_dir else None
+
+
+def load(state_dir: str | None) -> GuestWatch:
+    path = _path(state_dir)
+    try:
+        with open(path or "", encoding="utf-8") as f:
+            data = json.load(f)
+        memory = Memory(str(data["provider"]), int(data["generation"]), [str(c) for c in data["instances"]])
+    except (OSError, ValueError, KeyError, TypeError):
+        memory = Memory()
+    return GuestWatch(memory, recheck_known=True)
+
+
+def save(state_dir: str | None, watch: GuestWatch) -> None:
+    path = _path(state_dir)
+    if path and watch.memory.provider is not None:
+        try:
+            state_mod.write_atomically(path, json.dumps(dataclasses.asdict(watch.memory)) + "\n")
+        except OSError as exc:
+            LOG.debug("cannot remember the consumer check in %s: %s", path, exc)
+
+
+def after_one_shot(state_dir: str | None, client: Client, outcome: typing.Any) -> list[str]:
+    """``pmem-placement reconcile``: warn about every instance on the provider, each run."""
+    watch = load(state_dir)
+    remembered = dataclasses.replace(watch.memory)
+    messages = warn_after(client, outcome, watch, only_new=False)
+    if watch.memory != remembered:
+        save(state_dir, watch)
+    return messages

@@ -1,0 +1,85 @@
+"""nova instances holding PMEM from our provider are warned about: nova attaches nothing for them."""
+
+import logging
+import uuid
+
+import pytest
+from oslo_config import cfg
+
+from pmem_placement import conf as conf_mod
+from pmem_placement.agent.cycle import Agent
+
+SMALL = "CUSTOM_PMEM_NAMESPACE_SMALL"
+NOT_ATTACHED = "nova does not attach namespaces from a provider it does not manage"
+
+
+def allocate(admin, child, consumer_type, rc=SMALL):
+    consumer = str(uuid.uuid4())
+    project = str(uuid.uuid4())
+    admin.call("PUT", f"/allocations/{consumer}", {
+        "allocations": {child: {"resources": {rc: 1}}}, "project_id": project, "user_id": project,
+        "consumer_generation": None, "consumer_type": consumer_type})
+    return consumer
+
+
+def test_reconcile_warns_about_each_nova_instance_every_run(node, admin):
+    assert node.run("reconcile").status == 0
+    child = admin.child_uuid(node.name)
+    guest = allocate(admin, child, "INSTANCE")
+    migration = allocate(admin, child, "MIGRATION")
+    for _ in range(2):
+        result = node.run("reconcile")
+        assert result.status == 0, result.err
+        assert f"nova instance {guest} holds {SMALL}=1 from {node.name}:pmem" in result.err
+        assert NOT_ATTACHED in result.err
+        assert migration not in result.err and result.err.count("\n") == 1
+        assert result.writes == []
+    admin.free(guest)
+    assert node.run("reconcile").err == ""
+    # No instance left and the generation unmoved: back to one request.
+    again = node.run("reconcile")
+    assert again.err == "" and len(again.requests) == 1
+
+
+def test_first_sync_and_steady_runs_do_not_read_allocations(node):
+    first = node.run("reconcile")
+    steady = node.run("reconcile")
+    assert not any("allocations" in path for _, path in first.requests + steady.requests)
+    assert len(steady.requests) == 1
+
+
+def test_show_warns_and_says_what_a_consumer_gets(node, admin):
+    node.run("reconcile")
+    plain = node.run("show")
+    assert plain.err == "" and "a nova instance given these gets no nvdimm device" in plain.out
+    guest = allocate(admin, admin.child_uuid(node.name), "INSTANCE")
+    result = node.run("show")
+    assert result.status == 0 and f"nova instance {guest}" in result.err and NOT_ATTACHED in result.err
+
+
+@pytest.fixture
+def agent(node):
+    node.write_config()
+    conf = cfg.ConfigOpts()
+    conf_mod.register_opts(conf)
+    conf(["--config-file", str(node.config_file)])
+    return Agent(conf)
+
+
+def test_agent_warns_once_per_instance_and_keeps_its_steady_cycle_at_one_request(node, admin, agent, caplog):
+    assert agent.cycle()
+    child = admin.child_uuid(node.name)
+    caplog.set_level(logging.WARNING, logger="pmem_placement")
+    first = allocate(admin, child, "INSTANCE")
+    assert agent.cycle()
+    assert [r.getMessage() for r in caplog.records if first in r.getMessage()] != []
+    caplog.clear()
+    before = len(node.placement.requests)
+    for _ in range(3):
+        assert agent.cycle()
+    assert len(node.placement.requests) - before == 3  # one request per steady cycle
+    assert caplog.records == []
+    second = allocate(admin, child, "INSTANCE")
+    assert agent.cycle()
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 1 and second in warned[0] and first not in warned[0]
