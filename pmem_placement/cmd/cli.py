@@ -16,6 +16,7 @@ from pmem_placement import conf as conf_mod
 from pmem_placement import errors
 from pmem_placement import mapping
 from pmem_placement import output
+from pmem_placement.audit import command as audit_command
 
 if typing.TYPE_CHECKING:
     from pmem_placement.placement.client import Client
@@ -40,6 +41,7 @@ def _add_commands(subparsers: typing.Any) -> None:
         "show", help="show the host's namespaces and Placement's view of them",
     )
     show.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    audit_command.add_parser(subparsers)
     subparsers.add_parser(
         "demo",
         help="see it work: a real embedded Placement, a nova-like compute node, real ndctl output",
@@ -174,6 +176,7 @@ def demo(conf: cfg.ConfigOpts) -> int:
 
 
 COMMANDS: dict[str, typing.Callable[[cfg.ConfigOpts], int]] = {"reconcile": reconcile, "show": show, "demo": demo}
+COMMANDS["audit"] = audit_command.run
 
 
 def main(argv: list[str] | None = None) -> int:

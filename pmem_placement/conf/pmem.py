@@ -70,6 +70,24 @@ pmem_opts = [
         help="How many times a reconcile starts over after Placement reports a conflicting "
         "concurrent update (stale generation, a class that became in use) before giving up.",
     ),
+    cfg.StrOpt(
+        "mode",
+        default="report",
+        choices=[
+            ("report", "report [pmem]namespaces on this tool's child provider, for consumers other "
+             "than nova's libvirt driver (nova attaches no namespace from it to a guest)"),
+            ("audit", "nova reports PMEM itself ([libvirt]pmem_namespaces): never write to "
+             "Placement; report where nova's inventory no longer matches the host"),
+        ],
+        help="What the agent does on each cycle. 'pmem-placement audit' runs one audit whatever "
+        "the mode.",
+    ),
+    cfg.MultiStrOpt(
+        "nova_config",
+        default=["/etc/nova/nova.conf"],
+        help="Audit: nova's configuration files, read in this order as nova-compute reads them "
+        "(repeat the option for each --config-file nova-compute is given).",
+    ),
 ]
 
 

@@ -33,14 +33,15 @@ def resolve(ndctl_path: str) -> str:
     return os.path.abspath(found)
 
 
-def run(ndctl_path: str, timeout: float) -> str:
-    """Run ``ndctl list`` and return its standard output.
+def run(ndctl_path: str, timeout: float, arguments: tuple[str, ...] = ARGV) -> str:
+    """Run ``ndctl list`` (``arguments``: our fixed arguments, or the audit's copy of nova's) and return
+    its standard output.
 
     ndctl runs in its own process group, killed whole when the timeout expires (a wrapper's
     children must not keep it alive), and writes to temporary files rather than pipes, so that
     a runaway ndctl cannot fill memory: more than MAX_OUTPUT bytes is an error.
     """
-    argv = [resolve(ndctl_path), *ARGV]
+    argv = [resolve(ndctl_path), *arguments]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         try:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,

@@ -1,0 +1,41 @@
+"""``pmem-placement audit``: where nova's own PMEM inventory no longer matches this host.
+
+Exit statuses: 0 no findings, 1 findings, 2 the audit could not be made (configuration,
+discovery, or Placement could not be read). Never writes to Placement.
+"""
+
+import sys
+import typing
+
+from oslo_config import cfg
+
+HELP = ("Compare nova's [libvirt]pmem_namespaces with this host's namespaces and with the compute "
+        "node's PMEM inventory in Placement; never writes. Exit status: 0 no findings, 1 findings, "
+        "2 configuration, discovery or Placement could not be read.")
+
+
+def add_parser(subparsers: typing.Any) -> None:
+    parser = subparsers.add_parser(
+        "audit", help="check nova's own PMEM inventory ([libvirt]pmem_namespaces) against the host",
+        description=HELP)
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    parser.add_argument("--nova-config", action="append", metavar="FILE",
+                        help="nova's configuration file, repeatable, read in order as nova-compute's "
+                        "--config-file (default: [pmem]nova_config, /etc/nova/nova.conf)")
+    parser.add_argument("--nova-config-dir", action="append", metavar="DIR",
+                        help="a directory of nova's *.conf files, as nova-compute's --config-dir")
+
+
+def run(conf: cfg.ConfigOpts) -> int:
+    from pmem_placement.audit import runner
+    from pmem_placement.cmd import common
+    from pmem_placement.placement.client import Client
+
+    args = conf.command
+    files = args.nova_config or list(conf.pmem.nova_config)
+    result = runner.audit(conf, lambda: Client(common.placement_adapter(conf, conf.os_cloud)),
+                          files, args.nova_config_dir or ())
+    print(runner.as_json(result) if args.format == "json" else runner.as_text(result))
+    if result.error is not None:
+        print(f"pmem-placement: error: {result.error}", file=sys.stderr)
+    return result.exit_status

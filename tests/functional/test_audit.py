@@ -1,0 +1,197 @@
+"""`pmem-placement audit` against the real Placement, with a compute node set up the way nova's
+libvirt driver reports vPMEM: CUSTOM_PMEM_NAMESPACE_<LABEL> inventory on the root provider, and
+nova's instances allocating it with consumer_type INSTANCE (microversion 1.39)."""
+
+import json
+import uuid
+
+import pytest
+
+from pmem_placement.desired import identity
+from tests import helpers
+from tests.functional.conftest import Host
+
+A4GB = "CUSTOM_PMEM_NAMESPACE_4GB"
+SMALL = "CUSTOM_PMEM_NAMESPACE_SMALL"
+NOVA_CONF = "[libvirt]\npmem_namespaces = 4GB:ns_0,SMALL:ns_1|ns_2\n"
+
+
+def vpmem_inventory(**totals):
+    """What nova's _update_provider_tree_for_vpmems puts on the root."""
+    return {rc: {"total": n, "reserved": 0, "min_unit": 1, "max_unit": n, "step_size": 1, "allocation_ratio": 1.0}
+            for rc, n in totals.items()}
+
+
+class NovaNode(Host):
+    def __init__(self, tmp_path, placement, admin, inventory):
+        name = f"compute-{uuid.uuid4().hex[:8]}"
+        self.root = admin.create_compute_node(name, vpmem_inventory(**inventory))
+        super().__init__(tmp_path, placement, name)
+        self.configure(pmem={"namespaces": ""})
+        self.nova_conf = tmp_path / "nova.conf"
+        self.nova_conf.write_text(NOVA_CONF)
+
+    def audit(self, *args):
+        result = self.run("audit", "--format", "json", "--nova-config", str(self.nova_conf), *args)
+        assert result.writes == []  # never a write to Placement
+        data = json.loads(result.out)
+        assert list(data) == ["status", "host", "compute_node", "findings", "error"]
+        return result, data
+
+
+@pytest.fixture
+def nova(tmp_path, placement, admin):
+    return NovaNode(tmp_path, placement, admin, {A4GB: 1, SMALL: 2})
+
+
+def kinds(data):
+    return [(f["kind"], f["resource_class"], f["namespace"]) for f in data["findings"]]
+
+
+def test_in_sync_exits_0_and_only_reads(nova, admin):
+    before = admin.snapshot(nova.root)
+    result, data = nova.audit()
+    assert result.status == 0, result.err
+    assert data == {"status": "ok", "host": nova.name, "compute_node": {"name": nova.name, "uuid": nova.root},
+                    "findings": [], "error": None}
+    assert {m for m, _ in result.requests} == {"GET"}
+    assert admin.snapshot(nova.root) == before
+    text = nova.run("audit", "--nova-config", str(nova.nova_conf))
+    assert text.status == 0 and "no findings" in text.out
+
+
+def test_namespace_missing(nova):
+    nova.namespaces_file.write_text(helpers.nova_host(["ns_0", "ns_1"]))
+    result, data = nova.audit()
+    assert result.status == 1 and data["status"] == "findings"
+    assert kinds(data) == [("namespace_missing", SMALL, "ns_2"), ("inventory_mismatch", SMALL, None),
+                           ("nova_start_failure", SMALL, "ns_2")]
+    assert "nova keeps offering it" in data["findings"][0]["message"]
+    assert "Placement offers 2 of CUSTOM_PMEM_NAMESPACE_SMALL" in data["findings"][1]["message"]
+
+
+@pytest.mark.parametrize("change, why", [
+    (lambda r: r["daxregion"]["devices"][0].update(mode="system-ram"), "system-ram mode"),
+    (lambda r: r.update(mode="fsdax"), "its mode is fsdax"),
+    (lambda r: r.update(state="disabled"), "it is disabled"),
+])
+def test_namespace_unusable(nova, change, why):
+    records = json.loads(helpers.nova_host())
+    change(records[2])
+    nova.namespaces_file.write_text(json.dumps(records))
+    result, data = nova.audit()
+    assert result.status == 1
+    assert kinds(data)[:2] == [("namespace_unusable", SMALL, "ns_2"), ("inventory_mismatch", SMALL, None)]
+    assert why in data["findings"][0]["message"]
+
+
+def test_inventory_mismatch_after_a_change_nova_has_not_seen(tmp_path, placement, admin):
+    nova = NovaNode(tmp_path, placement, admin, {A4GB: 1, SMALL: 1, "CUSTOM_PMEM_NAMESPACE_OLD": 1})
+    result, data = nova.audit()
+    assert result.status == 1
+    assert kinds(data) == [("inventory_mismatch", "CUSTOM_PMEM_NAMESPACE_OLD", None),
+                           ("inventory_mismatch", SMALL, None)]
+    assert "not in [libvirt]pmem_namespaces" in data["findings"][0]["message"]
+
+
+def test_overcommitted(nova, admin):
+    for _ in range(2):
+        admin.allocate(str(uuid.uuid4()), nova.root, {SMALL: 1})
+    nova.namespaces_file.write_text(helpers.nova_host(["ns_0", "ns_1"]))
+    result, data = nova.audit()
+    assert ("overcommitted", SMALL, None) in kinds(data)
+    assert f"2 of {SMALL} are allocated on {nova.name}" in result.out
+
+
+def test_label_case_collision(nova):
+    nova.nova_conf.write_text("[libvirt]\npmem_namespaces = 4GB:ns_0,small:ns_1,SMALL:ns_2\n")
+    result, data = nova.audit()
+    assert kinds(data) == [("label_case_collision", SMALL, None)]
+    assert "'small' and 'SMALL'" in data["findings"][0]["message"]
+
+
+def _ndctl_script(tmp_path, ours, novas):
+    """An ndctl that prints ``ours`` for our listing and ``novas`` for nova's `ndctl list -X`."""
+    (tmp_path / "ours.json").write_text(ours)
+    (tmp_path / "novas.json").write_text(novas)
+    script = tmp_path / "ndctl"
+    script.write_text(f'#!/bin/sh\nif [ "$*" = "list -X" ]; then cat {tmp_path}/novas.json; '
+                      f'else cat {tmp_path}/ours.json; fi\n')
+    script.chmod(0o755)
+    return str(script)
+
+
+@pytest.mark.parametrize("novas, cause", [
+    ("bare", "ndctl printed a bare object"),
+    (helpers.sample("v81-list-N-X.json"), "'fsdax_ns' (namespace0.2): named, in mode fsdax, without a daxregion"),
+    ("no-align", "'ns_0' (namespace0.0): its daxregion has no align"),
+])
+def test_nova_start_failure_from_ndctl_output_nova_cannot_read(nova, tmp_path, novas, cause):
+    records = json.loads(helpers.nova_host())
+    if novas == "bare":
+        nova.nova_conf.write_text("[libvirt]\npmem_namespaces = 4GB:ns_0\n")
+        novas = json.dumps(records[0])
+    elif novas == "no-align":
+        del records[0]["daxregion"]["align"]
+        novas = json.dumps(records)
+    ndctl = _ndctl_script(tmp_path, helpers.nova_host(), novas)
+    nova.configure(pmem={"discovery": "ndctl", "ndctl_path": ndctl, "namespaces_file": None})
+    result, data = nova.audit()
+    failures = [f for f in data["findings"] if f["kind"] == "nova_start_failure"]
+    assert result.status == 1 and len(failures) == 1
+    assert cause in failures[0]["message"]
+
+
+@pytest.mark.parametrize("pmem_namespaces, cause", [
+    ("4GB:ns_0,SMALL", "'SMALL' does not follow the format"),
+    ("4GB:ns_0,SMALL:ns_1|ns_2|ns_1", "'ns_1' is configured twice"),
+])
+def test_nova_start_failure_from_configuration(nova, pmem_namespaces, cause):
+    nova.nova_conf.write_text(f"[libvirt]\npmem_namespaces = {pmem_namespaces}\n")
+    result, data = nova.audit()
+    assert result.status == 1
+    assert any(f["kind"] == "nova_start_failure" and cause in f["message"] for f in data["findings"])
+
+
+def test_reported_twice(nova, admin):
+    child = identity(nova.root, nova.name)
+    admin.call("POST", "/resource_providers", {"name": child.name, "uuid": child.uuid,
+                                               "parent_provider_uuid": nova.root})
+    admin.call("PUT", "/resource_classes/CUSTOM_PMEM_NAMESPACE_OTHER")
+    admin.call("PUT", f"/resource_providers/{child.uuid}/inventories",
+               {"resource_provider_generation": 0, "inventories": vpmem_inventory(CUSTOM_PMEM_NAMESPACE_OTHER=1)})
+    result, data = nova.audit()
+    assert result.status == 1
+    assert kinds(data) == [("reported_twice", "CUSTOM_PMEM_NAMESPACE_OTHER", None)]
+
+
+def test_nova_configuration_files_in_order_and_directories(nova, tmp_path):
+    extra = tmp_path / "nova-compute.conf"
+    extra.write_text("[libvirt]\npmem_namespaces = 4GB:ns_0,SMALL:ns_1\n")
+    result, data = nova.audit("--nova-config", str(extra))
+    assert kinds(data) == [("inventory_mismatch", SMALL, None)]
+    d = tmp_path / "nova.conf.d"
+    d.mkdir()
+    (d / "pmem.conf").write_text(NOVA_CONF)
+    result, data = nova.audit("--nova-config", str(extra), "--nova-config-dir", str(d))
+    assert result.status == 0
+
+
+def test_default_nova_config_is_pmem_nova_config(nova):
+    nova.configure(pmem={"nova_config": str(nova.nova_conf)})
+    nova.write_config()
+    result = nova.run("audit")
+    assert result.status == 0 and result.writes == [], result.err
+
+
+@pytest.mark.parametrize("setup, message", [
+    (lambda n: n.nova_conf.unlink(), "cannot read"),
+    (lambda n: n.configure(DEFAULT={"host": "no-such-node"}), "no resource provider named 'no-such-node'"),
+    (lambda n: n.namespaces_file.write_text("{"), "not valid JSON"),
+])
+def test_errors_exit_2_with_one_line(nova, setup, message):
+    setup(nova)
+    result, data = nova.audit()
+    assert result.status == 2 and data["status"] == "error" and data["findings"] == []
+    assert message in data["error"]["message"]
+    assert result.err.count("\n") == 1 and message in result.err
