@@ -18,6 +18,7 @@ from pmem_placement import errors
 from pmem_placement import output
 from pmem_placement import plan as plan_mod
 from pmem_placement.agent import report
+from pmem_placement.audit import watch as audit_watch
 from pmem_placement.cmd import common
 from pmem_placement.placement import errors as perrors
 from pmem_placement.placement.client import Client
@@ -53,6 +54,7 @@ class Agent:
         self._requests_seen: collections.Counter[str] = collections.Counter()
         self._problem: str | None = None
         self._guests = consumers.GuestWatch()
+        self._audit = audit_watch.AuditWatch()
 
     @property
     def waiting_for_compute_node(self) -> bool:
@@ -67,6 +69,8 @@ class Agent:
 
     def cycle(self) -> bool:
         """Run one reconcile; True when Placement is in sync afterwards."""
+        if self.conf.pmem.mode == "audit":
+            return self._audit.cycle(self)
         started = self.clock()
         self.status.last_attempt = started
         self.status.cycles += 1

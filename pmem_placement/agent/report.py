@@ -31,6 +31,8 @@ class Status:
     """Requests sent to Placement since the agent started, by HTTP method."""
     errors: dict[str, int] = dataclasses.field(default_factory=dict)
     """Failed cycles since the agent started, by kind."""
+    findings: list[dict[str, typing.Any]] | None = None
+    """[pmem]mode = audit: the last audit's findings (None in report mode)."""
 
 
 def iso(ts: float | None) -> str | None:
@@ -53,6 +55,8 @@ def status_json(status: Status) -> str:
         "provider": status.provider,
         "classes": status.classes,
     }
+    if status.findings is not None:
+        data["findings"] = status.findings
     return json.dumps(data, indent=2) + "\n"
 
 
@@ -93,6 +97,11 @@ def metrics_text(status: Status) -> str:
            [(f'{{resource_class="{rc}"}}', c["total"]) for rc, c in sorted(status.classes.items())])
     metric("inventory_reserved", "gauge", "Reserved units of each class (equal to total while retiring).",
            [(f'{{resource_class="{rc}"}}', c["reserved"]) for rc, c in sorted(status.classes.items())])
+    if status.findings is not None:
+        from pmem_placement.audit.findings import counts_by_kind
+
+        metric("audit_findings", "gauge", "Findings of the last audit ([pmem]mode = audit), by kind.",
+               [(f'{{kind="{k}"}}', n) for k, n in counts_by_kind(status.findings)])
     return "\n".join(out) + "\n"
 
 

@@ -115,3 +115,9 @@ def findings(config: NovaConfig, namespaces: typing.Sequence[Namespace], nova_ho
                            f"{placement.child_totals[child_rc]} of {child_rc} for this host: the host's PMEM is offered "
                            "twice; in audit mode empty [pmem]namespaces, and let nova report alone"))
     return out
+
+
+def counts_by_kind(found: typing.Iterable[typing.Mapping[str, typing.Any]]) -> list[tuple[str, int]]:
+    """(kind, number of findings) for every kind, zeros included: the agent's metric samples."""
+    kinds = [f["kind"] for f in found]
+    return [(kind, kinds.count(kind)) for kind in KINDS]

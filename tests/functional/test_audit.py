@@ -195,3 +195,51 @@ def test_errors_exit_2_with_one_line(nova, setup, message):
     assert result.status == 2 and data["status"] == "error" and data["findings"] == []
     assert message in data["error"]["message"]
     assert result.err.count("\n") == 1 and message in result.err
+
+
+def test_agent_in_audit_mode_warns_once_reports_and_never_writes(nova, admin, caplog):
+    import logging
+
+    from oslo_config import cfg
+
+    from pmem_placement import conf as conf_mod
+    from pmem_placement.agent.cycle import Agent
+
+    metrics = nova.dir / "metrics.prom"
+    nova.configure(pmem={"mode": "audit", "nova_config": str(nova.nova_conf)},
+                   agent={"metrics_file": str(metrics)})
+    nova.write_config()
+    conf = cfg.ConfigOpts()
+    conf_mod.register_opts(conf)
+    conf(["--config-file", str(nova.config_file)])
+    agent = Agent(conf)
+    before_requests = len(nova.placement.requests)
+    before = admin.snapshot(nova.root)
+    caplog.set_level(logging.INFO, logger="pmem_placement")
+
+    assert agent.cycle()
+    status = json.loads((nova.dir / "state" / "status.json").read_text())
+    assert status["state"] == "in_sync" and status["findings"] == []
+    assert 'pmem_placement_audit_findings{kind="namespace_missing"} 0' in metrics.read_text()
+
+    nova.namespaces_file.write_text(helpers.nova_host(["ns_0", "ns_1"]))
+    caplog.clear()
+    assert agent.cycle() and agent.cycle()
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 3 and warned[0].startswith("audit: namespace_missing: namespace 'ns_2'")
+    status = json.loads((nova.dir / "state" / "status.json").read_text())
+    assert status["state"] == "error" and status["last_error"]["kind"] == "audit_findings"
+    assert [f["kind"] for f in status["findings"]] == ["namespace_missing", "inventory_mismatch",
+                                                       "nova_start_failure"]
+    text = metrics.read_text()
+    assert 'pmem_placement_audit_findings{kind="namespace_missing"} 1' in text
+    assert 'pmem_placement_audit_findings{kind="overcommitted"} 0' in text
+
+    nova.namespaces_file.write_text(helpers.nova_host())
+    caplog.clear()
+    assert agent.cycle()
+    cleared = [r.getMessage() for r in caplog.records]
+    assert len(cleared) == 3 and all(m.startswith("audit: cleared: ") for m in cleared)
+    assert json.loads((nova.dir / "state" / "status.json").read_text())["state"] == "in_sync"
+    assert {m for m, _ in nova.placement.requests[before_requests:]} == {"GET"}
+    assert admin.snapshot(nova.root) == before
