@@ -9,6 +9,8 @@ import typing
 
 from oslo_config import cfg
 
+from pmem_placement.errors import ConfigError
+
 HELP = ("Compare nova's [libvirt]pmem_namespaces with this host's namespaces and with the compute "
         "node's PMEM inventory in Placement; never writes. Exit status: 0 no findings, 1 findings, "
         "2 configuration, discovery or Placement could not be read.")
@@ -24,6 +26,13 @@ def add_parser(subparsers: typing.Any) -> None:
                         "--config-file (default: [pmem]nova_config, /etc/nova/nova.conf)")
     parser.add_argument("--nova-config-dir", action="append", metavar="DIR",
                         help="a directory of nova's *.conf files, as nova-compute's --config-dir")
+
+
+def refuse_writes(conf: cfg.ConfigOpts, dry_run: bool) -> None:
+    """``reconcile`` under [pmem]mode = audit: nova owns PMEM and nothing is written."""
+    if conf.pmem.mode == "audit" and not dry_run:
+        raise ConfigError("[pmem]mode = audit: nova reports PMEM and pmem-placement never writes to "
+                          "Placement; run 'pmem-placement audit', or set [pmem]mode = report")
 
 
 def run(conf: cfg.ConfigOpts) -> int:

@@ -116,6 +116,7 @@ def reconcile(conf: cfg.ConfigOpts) -> int:
     as_json = args.format == "json"
     client = None
     try:
+        audit_command.refuse_writes(conf, args.dry_run)
         spec, _ = common.host_spec(conf)
         client = _client(conf)
         outcome = common.reconciler(conf, client).run(spec, dry_run=args.dry_run)

@@ -243,3 +243,11 @@ def test_agent_in_audit_mode_warns_once_reports_and_never_writes(nova, admin, ca
     assert json.loads((nova.dir / "state" / "status.json").read_text())["state"] == "in_sync"
     assert {m for m, _ in nova.placement.requests[before_requests:]} == {"GET"}
     assert admin.snapshot(nova.root) == before
+
+
+def test_reconcile_in_audit_mode_refuses_to_write(nova):
+    nova.configure(pmem={"mode": "audit", "namespaces": "OTHER:ns_0"})
+    result = nova.run("reconcile")
+    assert result.status == 2 and result.requests == []
+    assert result.err.strip() == ("pmem-placement: error: [pmem]mode = audit: nova reports PMEM and pmem-placement "
+                                  "never writes to Placement; run 'pmem-placement audit', or set [pmem]mode = report")
