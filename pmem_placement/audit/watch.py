@@ -3,72 +3,94 @@
 A finding is warned about once, when it appears, and logged once when it clears. The findings
 go to the status file (``findings``) and the metrics file
 (``pmem_placement_audit_findings{kind}``). An audit that cannot be made (configuration,
-discovery, Placement) is handled like a failed reconcile: warned once, backed off.
+discovery, Placement) is warned about once and backs the agent off like a failed reconcile.
+Only the agent's public ``conf``, ``clock`` and ``status`` are used.
 """
 
+import collections
 import contextlib
 import os
 import typing
 
 from oslo_log import log as logging
 
+from pmem_placement import errors
+from pmem_placement.agent import report
 from pmem_placement.audit import runner
 from pmem_placement.audit.findings import Finding
 from pmem_placement.cmd import common
 from pmem_placement.placement.client import Client
 
-if typing.TYPE_CHECKING:
-    from pmem_placement.agent.cycle import Agent
-
 LOG = logging.getLogger(__name__)
 
-
-def _report(agent: "Agent") -> None:
-    from pmem_placement.agent import report
-
-    path = report.status_path(agent.conf.agent)
-    if path:
-        # In report mode the state directory's lock creates it; audit mode takes no lock.
-        with contextlib.suppress(OSError):
-            os.makedirs(os.path.dirname(path) or ".", mode=0o750, exist_ok=True)
-    report.write(agent.status, path, agent.conf.agent.metrics_file)
+# An operator has to act on these; anything else (Placement unreachable, no compute node yet)
+# should pass by itself.
+_NEEDS_OPERATOR = (errors.ConfigError, errors.DiscoveryError)
 
 
 class AuditWatch:
     def __init__(self) -> None:
         self.current: dict[tuple[str, str | None, str | None, str], Finding] = {}
+        self.problem: str | None = None
+        self._client: Client | None = None
+        self._requests_seen: collections.Counter[str] = collections.Counter()
 
-    def cycle(self, agent: "Agent") -> bool:
-        """One audit; True when it could be made (with or without findings)."""
-        status = agent.status
+    def _make_client(self, conf: typing.Any) -> Client:
+        if self._client is None:
+            self._client = Client(common.placement_adapter(conf))
+        return self._client
+
+    def cycle(self, agent: typing.Any) -> bool:
+        """One audit for ``agent`` (an ``agent.cycle.Agent``); True when it could be made."""
+        status: report.Status = agent.status
         started = agent.clock()
         status.last_attempt = started
         status.cycles += 1
-
-        def client() -> Client:
-            if agent._client is None:
-                agent._client = Client(common.placement_adapter(agent.conf))
-            return agent._client
-
         try:
-            result = runner.audit(agent.conf, client, list(agent.conf.pmem.nova_config))
+            result = runner.audit(agent.conf, lambda: self._make_client(agent.conf),
+                                  list(agent.conf.pmem.nova_config))
+            failure: BaseException | None = result.error
         except Exception as exc:  # a bug: keep the traceback, keep the agent alive
             LOG.exception("unexpected error during audit")
-            status.last_duration = agent.clock() - started
-            agent._count_requests()
-            agent._failed(exc)
-            _report(agent)
-            return False
+            failure = exc
         status.last_duration = agent.clock() - started
-        agent._count_requests()
-        if result.error is not None:
-            agent._failed(result.error)
+        self._count_requests(status)
+        if failure is None:
+            self._succeeded(agent, status, result)
         else:
-            self._succeeded(agent, result)
-        _report(agent)
-        return result.error is None
+            self._failed(status, failure)
+        self._write(agent.conf, status)
+        return failure is None
 
-    def _succeeded(self, agent: "Agent", result: runner.Result) -> None:
+    def _count_requests(self, status: report.Status) -> None:
+        if self._client is None:
+            return
+        now = collections.Counter(self._client.requests)
+        for method, n in (now - self._requests_seen).items():
+            status.requests[method] = status.requests.get(method, 0) + n
+        self._requests_seen = now
+
+    @staticmethod
+    def _set_error(status: report.Status, kind: str, message: str) -> None:
+        last = status.last_error
+        since = last["since"] if last and last["message"] == message else report.iso(status.last_attempt)
+        status.last_error = {"kind": kind, "message": message, "since": since}
+
+    def _failed(self, status: report.Status, exc: BaseException) -> None:
+        from pmem_placement.agent.cycle import kind as kind_of
+
+        message = str(exc)
+        if message != self.problem:
+            LOG.warning("audit not done: %s", message)
+            self.problem = message
+        kind = kind_of(exc)
+        expected = isinstance(exc, errors.PmemPlacementError) and not isinstance(exc, _NEEDS_OPERATOR)
+        status.state = "degraded" if expected else "error"
+        status.consecutive_failures += 1
+        self._set_error(status, kind, message)
+        status.errors[kind] = status.errors.get(kind, 0) + 1
+
+    def _succeeded(self, agent: typing.Any, status: report.Status, result: runner.Result) -> None:
         now = {(f.kind, f.resource_class, f.namespace, f.message): f for f in result.findings}
         for key, finding in now.items():
             if key not in self.current:
@@ -77,10 +99,9 @@ class AuditWatch:
             if key not in now:
                 LOG.info("audit: cleared: %s: %s", finding.kind, finding.message)
         self.current = now
-        if agent._problem is not None:
-            LOG.info("audit possible again after: %s", agent._problem)
-            agent._problem = None
-        status = agent.status
+        if self.problem is not None:
+            LOG.info("audit possible again after: %s", self.problem)
+            self.problem = None
         status.last_success = agent.clock()
         status.consecutive_failures = 0
         status.findings = [f.as_dict() for f in result.findings]
@@ -88,8 +109,17 @@ class AuditWatch:
         if result.findings:
             status.state = "error"  # an operator has to act
             count = len(result.findings)
-            agent._set_error("audit_findings", f"{count} audit finding{'s' if count != 1 else ''}: "
-                             + "; ".join(f.message for f in result.findings))
+            self._set_error(status, "audit_findings", f"{count} audit finding{'s' if count != 1 else ''}: "
+                            + "; ".join(f.message for f in result.findings))
         else:
             status.state = "in_sync"
             status.last_error = None
+
+    @staticmethod
+    def _write(conf: typing.Any, status: report.Status) -> None:
+        path = report.status_path(conf.agent)
+        if path:
+            # In report mode the state directory's lock creates it; audit mode takes no lock.
+            with contextlib.suppress(OSError):
+                os.makedirs(os.path.dirname(path) or ".", mode=0o750, exist_ok=True)
+        report.write(status, path, conf.agent.metrics_file)

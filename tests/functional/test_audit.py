@@ -251,3 +251,27 @@ def test_reconcile_in_audit_mode_refuses_to_write(nova):
     assert result.status == 2 and result.requests == []
     assert result.err.strip() == ("pmem-placement: error: [pmem]mode = audit: nova reports PMEM and pmem-placement "
                                   "never writes to Placement; run 'pmem-placement audit', or set [pmem]mode = report")
+
+
+def test_agent_audit_that_cannot_be_made_is_warned_once(nova, caplog):
+    import logging
+
+    from oslo_config import cfg
+
+    from pmem_placement import conf as conf_mod
+    from pmem_placement.agent.cycle import Agent
+
+    nova.configure(pmem={"mode": "audit", "nova_config": str(nova.dir / "missing.conf")})
+    nova.write_config()
+    conf = cfg.ConfigOpts()
+    conf_mod.register_opts(conf)
+    conf(["--config-file", str(nova.config_file)])
+    agent = Agent(conf)
+    caplog.set_level(logging.WARNING, logger="pmem_placement")
+    assert not agent.cycle() and not agent.cycle()
+    assert [r.getMessage() for r in caplog.records] == [
+        f"audit not done: nova's configuration: cannot read {nova.dir / 'missing.conf'} "
+        "(--nova-config, [pmem]nova_config)"]
+    status = json.loads((nova.dir / "state" / "status.json").read_text())
+    assert status["state"] == "error" and status["last_error"]["kind"] == "config_error"
+    assert status["consecutive_failures"] == 2
