@@ -44,7 +44,10 @@ def run(conf: cfg.ConfigOpts) -> int:
     files = args.nova_config or list(conf.pmem.nova_config)
     result = runner.audit(conf, lambda: Client(common.placement_adapter(conf, conf.os_cloud)),
                           files, args.nova_config_dir or ())
-    print(runner.as_json(result) if args.format == "json" else runner.as_text(result))
+    if args.format == "json":
+        print(runner.as_json(result))
+    elif result.error is None:
+        print(runner.as_text(result))
     if result.error is not None:
         print(f"pmem-placement: error: {result.error}", file=sys.stderr)
     return result.exit_status

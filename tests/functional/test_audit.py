@@ -275,3 +275,15 @@ def test_agent_audit_that_cannot_be_made_is_warned_once(nova, caplog):
     status = json.loads((nova.dir / "state" / "status.json").read_text())
     assert status["state"] == "error" and status["last_error"]["kind"] == "config_error"
     assert status["consecutive_failures"] == 2
+
+
+def test_text_output(nova):
+    nova.namespaces_file.write_text(helpers.nova_host(["ns_0", "ns_1"]))
+    result = nova.run("audit", "--nova-config", str(nova.nova_conf))
+    assert result.status == 1 and result.err == ""
+    lines = result.out.splitlines()
+    assert lines[0] == f"{nova.name}: 3 findings"
+    assert lines[1].startswith("  namespace_missing: namespace 'ns_2' (label 'SMALL') is in [libvirt]pmem_namespaces")
+    nova.nova_conf.unlink()
+    failed = nova.run("audit", "--nova-config", str(nova.nova_conf))
+    assert failed.status == 2 and failed.out == "" and failed.err.startswith("pmem-placement: error: nova's configuration")
