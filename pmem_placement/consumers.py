@@ -25,6 +25,7 @@ from oslo_log import log as logging
 from pmem_placement import errors
 from pmem_placement import plan as plan_mod
 from pmem_placement import state as state_mod
+from pmem_placement.placement import errors as perrors
 from pmem_placement.placement.client import Client
 
 LOG = logging.getLogger(__name__)
@@ -36,21 +37,34 @@ INSTANCE = "INSTANCE"
 class Guest:
     consumer: str
     resources: typing.Mapping[str, int]
+    type_known: bool = True
+    """False when Placement is older than microversion 1.38 and cannot say the consumer's type."""
 
 
 def nova_guests(client: Client, provider_uuid: str) -> list[Guest]:
-    """Consumers of type INSTANCE holding PMEM from the provider."""
+    """Consumers of type INSTANCE holding PMEM from the provider (with a Placement too old to
+    tell types, every consumer holding PMEM: nova's instances are the usual ones)."""
     guests = []
     for consumer, resources in sorted(client.provider_allocations(provider_uuid).items()):
         pmem = {rc: n for rc, n in sorted(resources.items()) if rc.startswith(PMEM_PREFIX)}
-        if pmem and client.consumer_type(consumer) == INSTANCE:
+        if not pmem:
+            continue
+        try:
+            consumer_type: str | None = client.consumer_type(consumer)
+        except perrors.VersionTooOld:
+            guests.append(Guest(consumer, pmem, type_known=False))
+            continue
+        if consumer_type == INSTANCE:
             guests.append(Guest(consumer, pmem))
     return guests
 
 
 def warning(guest: Guest, provider_name: str) -> str:
     held = ", ".join(f"{rc}={n}" for rc, n in guest.resources.items())
-    return (f"nova instance {guest.consumer} holds {held} from {provider_name}, but nova does not attach "
+    who = (f"nova instance {guest.consumer}" if guest.type_known else
+           f"consumer {guest.consumer} (a nova instance? Placement older than microversion 1.38 cannot "
+           "say)")
+    return (f"{who} holds {held} from {provider_name}, but nova does not attach "
             "namespaces from a provider it does not manage: the guest has no nvdimm device for it. Give "
             "nova's guests PMEM with nova's own [libvirt]pmem_namespaces and hw:pmem (see the README, "
             "'Who consumes this inventory')")
