@@ -287,3 +287,16 @@ def test_text_output(nova):
     nova.nova_conf.unlink()
     failed = nova.run("audit", "--nova-config", str(nova.nova_conf))
     assert failed.status == 2 and failed.out == "" and failed.err.startswith("pmem-placement: error: nova's configuration")
+
+
+def test_sysfs_discovery_of_a_real_host(tmp_path, placement, admin):
+    nova = NovaNode(tmp_path, placement, admin, {SMALL: 2})
+    sys_root = helpers.materialize_sysfs(helpers.NDCTL / "sysfs-dump-create.txt", tmp_path / "root")
+    nova.configure(pmem={"discovery": "sysfs", "sysfs_root": str(sys_root), "namespaces_file": None})
+    nova.nova_conf.write_text("[libvirt]\npmem_namespaces = SMALL:ns_small|6GB\n")
+    result, data = nova.audit()
+    assert result.status == 0, data
+    nova.nova_conf.write_text("[libvirt]\npmem_namespaces = SMALL:ns_small|fsdax_ns\n")
+    result, data = nova.audit()
+    assert kinds(data) == [("namespace_unusable", SMALL, "fsdax_ns"), ("inventory_mismatch", SMALL, None),
+                           ("nova_start_failure", SMALL, "fsdax_ns")]
