@@ -100,18 +100,27 @@ class GuestWatch:
         return guests
 
 
-def warn_after(client: Client, outcome: typing.Any, watch: GuestWatch, only_new: bool) -> list[str]:
+def warn_after(client: Client, outcome: typing.Any, watch: GuestWatch, only_new: bool,
+               dry_run: bool = False) -> list[str]:
     """Log a warning for each instance on the provider of a reconcile ``Outcome``; the messages.
     A failure to look is logged, never raised: the reconcile itself has succeeded."""
     current = outcome.current
     if current is None or not current.inventories:
         return []
     name = current.identity.name
-    if any(isinstance(op, plan_mod.CreateProvider) for op in outcome.ops):
+    uuid = current.identity.uuid
+    if not dry_run and any(isinstance(op, plan_mod.CreateProvider) for op in outcome.ops):
         # Created by this run, inventory written last: nothing was allocated before it, and an
         # allocation after it moves the generation.
-        watch.memory = Memory(current.identity.uuid, current.generation, [])
+        watch.memory = Memory(uuid, current.generation, [])
         return []
+    writes = 0 if dry_run else sum(isinstance(op, (plan_mod.SetTraits, plan_mod.SetInventories))
+                                   for op in outcome.ops)
+    m = watch.memory
+    if writes and (m.provider, m.generation) == (uuid, current.generation - writes) and not m.instances:
+        # Each of our writes moved the generation by exactly one, and the generation we read
+        # was the one last checked: no allocation came in between.
+        watch.memory = Memory(uuid, current.generation, [])
     try:
         guests = watch.check(client, current.identity.uuid, current.generation)
     except errors.PmemPlacementError as exc:
@@ -166,11 +175,11 @@ def save(state_dir: str | None, watch: GuestWatch) -> None:
             LOG.debug("cannot remember the consumer check in %s: %s", path, exc)
 
 
-def after_one_shot(state_dir: str | None, client: Client, outcome: typing.Any) -> list[str]:
+def after_one_shot(state_dir: str | None, client: Client, outcome: typing.Any, dry_run: bool = False) -> list[str]:
     """``pmem-placement reconcile``: warn about every instance on the provider, each run."""
     watch = load(state_dir)
     remembered = dataclasses.replace(watch.memory)
-    messages = warn_after(client, outcome, watch, only_new=False)
+    messages = warn_after(client, outcome, watch, only_new=False, dry_run=dry_run)
     if watch.memory != remembered:
         save(state_dir, watch)
     return messages

@@ -129,7 +129,7 @@ def reconcile(conf: cfg.ConfigOpts) -> int:
 
         LOG.warning("%s", another_writer_warning(conf.host, outcome))
     from pmem_placement import consumers
-    consumers.after_one_shot(conf.agent.state_dir or None, client, outcome)
+    consumers.after_one_shot(conf.agent.state_dir or None, client, outcome, args.dry_run)
     requests = client.requests
     if as_json:
         print(output.reconcile_json(conf.host, outcome, args.dry_run, requests))

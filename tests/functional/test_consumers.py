@@ -83,3 +83,22 @@ def test_agent_warns_once_per_instance_and_keeps_its_steady_cycle_at_one_request
     assert agent.cycle()
     warned = [r.getMessage() for r in caplog.records]
     assert len(warned) == 1 and second in warned[0] and first not in warned[0]
+
+
+def test_our_own_writes_do_not_trigger_a_read_but_an_allocation_before_them_does(node, admin):
+    node.run("reconcile")
+    node.configure(pmem={"namespaces": "4GB:ns_0|ns_1,SMALL:ns_2"})
+    remap = node.run("reconcile")
+    assert remap.status == 0 and len(remap.requests) == 2 and remap.err == ""
+    guest = allocate(admin, admin.child_uuid(node.name), "INSTANCE", rc="CUSTOM_PMEM_NAMESPACE_4GB")
+    node.configure(pmem={"namespaces": "4GB:ns_0,SMALL:ns_1|ns_2"})
+    result = node.run("reconcile")
+    assert result.status == 0 and f"nova instance {guest}" in result.err
+
+
+def test_dry_run_reads_allocations_but_trusts_no_write(node, admin):
+    node.run("reconcile")
+    guest = allocate(admin, admin.child_uuid(node.name), "INSTANCE")
+    node.configure(pmem={"namespaces": "4GB:ns_0|ns_1,SMALL:ns_2"})
+    result = node.run("reconcile", "--dry-run")
+    assert result.status == 3 and result.writes == [] and f"nova instance {guest}" in result.err
