@@ -10,7 +10,7 @@ life with no nvdimm device in the guest. Each such consumer is warned about once
 Requests: ``GET /resource_providers/{uuid}/allocations``, then ``GET /allocations/{consumer}`` at
 microversion 1.38 (which carries ``consumer_type``) for each consumer holding PMEM. They are
 sent only when the provider's generation moved since the last check (new allocations move
-it). The agent keeps that memory in the process and warns once per instance; the one-shot keeps
+it), not counting our own writes (each moves it by exactly one). The agent keeps that memory in the process and warns once per instance; the one-shot keeps
 it in ``<state_dir>/consumers.json`` and, to warn on every run, also looks again while instances
 were found last time (a deletion does not move the generation).
 """
