@@ -7,8 +7,17 @@ are not in a provider's ``resources``, which only the libvirt driver fills, for 
 instance that Placement scheduled onto our child provider therefore holds the unit for its whole
 life with no nvdimm device in the guest. Each such consumer is warned about once, by uuid.
 
+Which consumers may be nova's instances: nova's report client (``claim_resources`` in
+``nova/scheduler/client/report.py``) writes allocations at microversion 1.36 (1.28 for moves)
+and never sends ``consumer_type``, so Placement shows nova's instances, and nova's migration
+records, as type ``unknown``. A consumer of type ``unknown`` or ``INSTANCE`` is warned about,
+with its type named; a consumer with another explicit type (``MIGRATION``, or a type an
+external consumer chose) is not: its writer said what it is, and a migration's instance is
+warned about where it holds its own allocation.
+
 Requests: ``GET /resource_providers/{uuid}/allocations``, then ``GET /allocations/{consumer}`` at
-microversion 1.38 (which carries ``consumer_type``) for each consumer holding PMEM. They are
+microversion 1.38 (which carries ``consumer_type``) for each consumer holding PMEM whose type
+is not known yet (a consumer's type is remembered by uuid while it holds PMEM). They are
 sent only when the provider's generation moved since the last check (new allocations move
 it), not counting our own writes (each moves it by exactly one). The agent keeps that memory in the process and warns once per instance; the one-shot keeps
 it in ``<state_dir>/consumers.json`` and, to warn on every run, also looks again while instances
@@ -31,39 +40,62 @@ from pmem_placement.placement.client import Client
 LOG = logging.getLogger(__name__)
 PMEM_PREFIX = "CUSTOM_PMEM_NAMESPACE_"
 INSTANCE = "INSTANCE"
+UNKNOWN = "unknown"
+"""Placement's type for a consumer written without one, as nova writes all of its consumers."""
+MAYBE_NOVA = (INSTANCE, UNKNOWN)
 
 
 @dataclasses.dataclass(frozen=True)
 class Guest:
     consumer: str
     resources: typing.Mapping[str, int]
-    type_known: bool = True
-    """False when Placement is older than microversion 1.38 and cannot say the consumer's type."""
+    consumer_type: str | None = INSTANCE
+    """INSTANCE or unknown; None when Placement is older than microversion 1.38 and cannot say."""
+
+    @property
+    def type_known(self) -> bool:
+        return self.consumer_type is not None
 
 
-def nova_guests(client: Client, provider_uuid: str) -> list[Guest]:
-    """Consumers of type INSTANCE holding PMEM from the provider (with a Placement too old to
-    tell types, every consumer holding PMEM: nova's instances are the usual ones)."""
+def nova_guests(client: Client, provider_uuid: str,
+                types: dict[str, str] | None = None) -> list[Guest]:
+    """Consumers holding PMEM from the provider that may be nova's instances: of type INSTANCE
+    or unknown (with a Placement too old to tell types, every consumer holding PMEM).
+
+    ``types``, consumer uuid -> type, is read and updated: a consumer's type is asked once.
+    It keeps only the consumers holding PMEM now."""
+    types = {} if types is None else types
     guests = []
+    holding = set()
     for consumer, resources in sorted(client.provider_allocations(provider_uuid).items()):
         pmem = {rc: n for rc, n in sorted(resources.items()) if rc.startswith(PMEM_PREFIX)}
         if not pmem:
             continue
-        try:
-            consumer_type: str | None = client.consumer_type(consumer)
-        except perrors.VersionTooOld:
-            guests.append(Guest(consumer, pmem, type_known=False))
-            continue
-        if consumer_type == INSTANCE:
-            guests.append(Guest(consumer, pmem))
+        holding.add(consumer)
+        consumer_type = types.get(consumer)
+        if consumer_type is None:
+            try:
+                consumer_type = client.consumer_type(consumer) or UNKNOWN
+            except perrors.VersionTooOld:
+                guests.append(Guest(consumer, pmem, consumer_type=None))
+                continue
+            types[consumer] = consumer_type
+        if consumer_type in MAYBE_NOVA:
+            guests.append(Guest(consumer, pmem, consumer_type))
+    for gone in set(types) - holding:
+        del types[gone]
     return guests
 
 
 def warning(guest: Guest, provider_name: str) -> str:
     held = ", ".join(f"{rc}={n}" for rc, n in guest.resources.items())
-    who = (f"nova instance {guest.consumer}" if guest.type_known else
-           f"consumer {guest.consumer} (a nova instance? Placement older than microversion 1.38 cannot "
-           "say)")
+    if guest.consumer_type == INSTANCE:
+        who = f"nova instance {guest.consumer}"
+    elif guest.consumer_type == UNKNOWN:
+        who = f"consumer {guest.consumer} (type unknown, as nova writes its instances)"
+    else:
+        who = (f"consumer {guest.consumer} (a nova instance? Placement older than microversion 1.38 cannot "
+               "say)")
     return (f"{who} holds {held} from {provider_name}, but nova does not attach "
             "namespaces from a provider it does not manage: the guest has no nvdimm device for it. Give "
             "nova's guests PMEM with nova's own [libvirt]pmem_namespaces and hw:pmem (see the README, "
@@ -75,6 +107,8 @@ class Memory:
     provider: str | None = None
     generation: int | None = None
     instances: list[str] = dataclasses.field(default_factory=list)
+    types: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Consumer uuid -> consumer type, for the consumers holding PMEM at the last check."""
 
 
 class GuestWatch:
@@ -95,8 +129,9 @@ class GuestWatch:
         """The instances holding PMEM now, or None when nothing can have changed."""
         if not self.due(provider, generation):
             return None
-        guests = nova_guests(client, provider)
-        self.memory = Memory(provider, generation, [g.consumer for g in guests])
+        types = dict(self.memory.types) if self.memory.provider == provider else {}
+        guests = nova_guests(client, provider, types)
+        self.memory = Memory(provider, generation, [g.consumer for g in guests], types)
         return guests
 
 
@@ -120,7 +155,7 @@ def warn_after(client: Client, outcome: typing.Any, watch: GuestWatch, only_new:
     if writes and (m.provider, m.generation) == (uuid, current.generation - writes) and not m.instances:
         # Each of our writes moved the generation by exactly one, and the generation we read
         # was the one last checked: no allocation came in between.
-        watch.memory = Memory(uuid, current.generation, [])
+        watch.memory = Memory(uuid, current.generation, [], m.types)
     try:
         guests = watch.check(client, current.identity.uuid, current.generation)
     except errors.PmemPlacementError as exc:
@@ -160,7 +195,8 @@ def load(state_dir: str | None) -> GuestWatch:
     try:
         with open(path or "", encoding="utf-8") as f:
             data = json.load(f)
-        memory = Memory(str(data["provider"]), int(data["generation"]), [str(c) for c in data["instances"]])
+        memory = Memory(str(data["provider"]), int(data["generation"]), [str(c) for c in data["instances"]],
+                        {str(c): str(t) for c, t in data.get("types", {}).items()})
     except (OSError, ValueError, KeyError, TypeError):
         memory = Memory()
     return GuestWatch(memory, recheck_known=True)

@@ -102,3 +102,48 @@ def test_dry_run_reads_allocations_but_trusts_no_write(node, admin):
     node.configure(pmem={"namespaces": "4GB:ns_0|ns_1,SMALL:ns_2"})
     result = node.run("reconcile", "--dry-run")
     assert result.status == 3 and result.writes == [] and f"nova instance {guest}" in result.err
+
+
+def allocate_as_nova(admin, child, rc=SMALL):
+    """An instance's allocation as nova's report client writes it (claim_resources,
+    nova/scheduler/client/report.py): microversion 1.36, no consumer_type."""
+    consumer = str(uuid.uuid4())
+    project, user = str(uuid.uuid4()), str(uuid.uuid4())
+    resp = admin.session.put(f"{admin.url}/allocations/{consumer}", json={
+        "allocations": {child: {"resources": {rc: 1}}}, "project_id": project, "user_id": user,
+        "consumer_generation": None}, headers={"OpenStack-API-Version": "placement 1.36"})
+    assert resp.status_code == 204, resp.text
+    return consumer
+
+
+def test_an_instance_as_nova_writes_it_is_warned_about_by_reconcile_show_and_the_agent(node, admin, caplog):
+    node.write_config()
+    conf = cfg.ConfigOpts()
+    conf_mod.register_opts(conf)
+    conf(["--config-file", str(node.config_file)])
+    agent = Agent(conf)
+    assert agent.cycle()
+    guest = allocate_as_nova(admin, admin.child_uuid(node.name))
+    expected = (f"consumer {guest} (type unknown, as nova writes its instances) holds {SMALL}=1 from "
+                f"{node.name}:pmem")
+    caplog.set_level(logging.WARNING, logger="pmem_placement")
+    assert agent.cycle()
+    assert [r.getMessage() for r in caplog.records if expected in r.getMessage()] != []
+    result = node.run("reconcile")
+    assert result.status == 0 and expected in result.err and NOT_ATTACHED in result.err
+    again = node.run("reconcile")  # warned on every run; the consumer's type is remembered
+    assert expected in again.err and not any(p.startswith("/allocations/") for _, p in again.requests)
+    shown = node.run("show")
+    assert expected in shown.err
+
+
+def test_consumer_types_are_read_once_per_consumer(node, admin, agent):
+    assert agent.cycle()
+    child = admin.child_uuid(node.name)
+    allocate_as_nova(admin, child)
+    assert agent.cycle()
+    second = allocate_as_nova(admin, child)
+    before = len(node.placement.requests)
+    assert agent.cycle()
+    types_read = [path for _, path in node.placement.requests[before:] if path.startswith("/allocations/")]
+    assert types_read == [f"/allocations/{second}"]  # only the new consumer's type
