@@ -118,6 +118,16 @@ def findings(config: NovaConfig, namespaces: typing.Sequence[Namespace], nova_ho
     return out
 
 
+# Kinds whose message carries counts that move (totals, allocations): one per class.
+COUNTED = ("inventory_mismatch", "overcommitted", "reported_twice")
+
+
+def identity(finding: Finding) -> tuple[str, str | None, str | None, str]:
+    """What a finding is about, stable while only its counts change: the agent warns once per identity."""
+    message = "" if finding.kind in COUNTED else finding.message
+    return finding.kind, finding.resource_class, finding.namespace, message
+
+
 def counts_by_kind(found: typing.Iterable[typing.Mapping[str, typing.Any]]) -> list[tuple[str, int]]:
     """(kind, number of findings) for every kind, zeros included: the agent's metric samples."""
     kinds = [f["kind"] for f in found]

@@ -1,6 +1,7 @@
 """The agent in audit mode ([pmem]mode = audit): one audit per cycle, never a write.
 
-A finding is warned about once, when it appears, and logged once when it clears. The findings
+A finding is warned about once, when it appears, and logged once when it clears; one whose
+counts change (``findings.identity``) is the same finding. The findings
 go to the status file (``findings``) and the metrics file
 (``pmem_placement_audit_findings{kind}``). An audit that cannot be made (configuration,
 discovery, Placement) is warned about once and backs the agent off like a failed reconcile.
@@ -16,6 +17,7 @@ from oslo_log import log as logging
 
 from pmem_placement import errors
 from pmem_placement.agent import report
+from pmem_placement.audit import findings as findings_mod
 from pmem_placement.audit import runner
 from pmem_placement.audit.findings import Finding
 from pmem_placement.cmd import common
@@ -31,6 +33,8 @@ _NEEDS_OPERATOR = (errors.ConfigError, errors.DiscoveryError)
 class AuditWatch:
     def __init__(self) -> None:
         self.current: dict[tuple[str, str | None, str | None, str], Finding] = {}
+        """The findings warned about, by what they are about: a finding whose numbers change
+        (more units allocated, another total) is the same finding, not cleared and new."""
         self.problem: str | None = None
         self._client: Client | None = None
         self._requests_seen: collections.Counter[str] = collections.Counter()
@@ -91,7 +95,7 @@ class AuditWatch:
         status.errors[kind] = status.errors.get(kind, 0) + 1
 
     def _succeeded(self, agent: typing.Any, status: report.Status, result: runner.Result) -> None:
-        now = {(f.kind, f.resource_class, f.namespace, f.message): f for f in result.findings}
+        now = {findings_mod.identity(f): f for f in result.findings}
         for key, finding in now.items():
             if key not in self.current:
                 LOG.warning("audit: %s: %s", finding.kind, finding.message)

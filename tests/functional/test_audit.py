@@ -300,3 +300,34 @@ def test_sysfs_discovery_of_a_real_host(tmp_path, placement, admin):
     result, data = nova.audit()
     assert kinds(data) == [("namespace_unusable", SMALL, "fsdax_ns"), ("inventory_mismatch", SMALL, None),
                            ("nova_start_failure", SMALL, "fsdax_ns")]
+
+
+def test_agent_keeps_a_finding_whose_numbers_change_without_clearing_it(nova, admin, caplog):
+    import logging
+
+    from oslo_config import cfg
+
+    from pmem_placement import conf as conf_mod
+    from pmem_placement.agent.cycle import Agent
+
+    nova.configure(pmem={"mode": "audit", "nova_config": str(nova.nova_conf)})
+    nova.write_config()
+    conf = cfg.ConfigOpts()
+    conf_mod.register_opts(conf)
+    conf(["--config-file", str(nova.config_file)])
+    agent = Agent(conf)
+    caplog.set_level(logging.INFO, logger="pmem_placement")
+
+    def set_total(n):
+        generation = admin.call("GET", f"/resource_providers/{nova.root}")["generation"]
+        admin.call("PUT", f"/resource_providers/{nova.root}/inventories/{SMALL}",
+                   {"resource_provider_generation": generation, **vpmem_inventory(**{SMALL: n})[SMALL]})
+
+    set_total(3)
+    assert agent.cycle()
+    set_total(4)
+    assert agent.cycle()
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 1 and messages[0].startswith(f"audit: inventory_mismatch: Placement offers 3 of {SMALL}")
+    status = json.loads((nova.dir / "state" / "status.json").read_text())
+    assert status["findings"][0]["message"].startswith(f"Placement offers 4 of {SMALL}")

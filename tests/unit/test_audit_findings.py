@@ -80,3 +80,13 @@ def test_messages_name_what_an_operator_acts_on():
 def test_every_kind_is_tested_above():
     kinds = {k for _, _, exp in test_each_kind.pytestmark[0].args[1] for k, _, _ in exp}
     assert kinds == set(f.KINDS)
+
+
+def test_identity_ignores_counts_but_not_causes():
+    identity, Finding = f.identity, f.Finding
+    a = Finding("inventory_mismatch", "CUSTOM_PMEM_NAMESPACE_SMALL", None, "Placement offers 3 ...")
+    b = Finding("inventory_mismatch", "CUSTOM_PMEM_NAMESPACE_SMALL", None, "Placement offers 4 ...")
+    assert identity(a) == identity(b)
+    bad = Finding("nova_start_failure", None, None, "entry 'X' does not follow the format")
+    other = Finding("nova_start_failure", None, None, "entry 'Y' does not follow the format")
+    assert identity(bad) != identity(other)
