@@ -23,9 +23,12 @@ def add_parser(subparsers: typing.Any) -> None:
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     parser.add_argument("--nova-config", action="append", metavar="FILE",
                         help="nova's configuration file, repeatable, read in order as nova-compute's "
-                        "--config-file (default: [pmem]nova_config, /etc/nova/nova.conf)")
+                        "--config-file (default: [pmem]nova_config, /etc/nova/nova.conf and "
+                        "/etc/nova/nova-compute.conf, those that exist)")
     parser.add_argument("--nova-config-dir", action="append", metavar="DIR",
-                        help="a directory of nova's *.conf files, as nova-compute's --config-dir")
+                        help="a directory of nova's *.conf files, repeatable, read after the files as "
+                        "nova-compute's --config-dir (default: [pmem]nova_config_dir, /etc/nova/nova.conf.d "
+                        "and /etc/nova/nova-compute.conf.d, those that exist)")
 
 
 def refuse_writes(conf: cfg.ConfigOpts, dry_run: bool) -> None:
@@ -42,8 +45,8 @@ def run(conf: cfg.ConfigOpts) -> int:
 
     args = conf.command
     files = args.nova_config or list(conf.pmem.nova_config)
-    result = runner.audit(conf, lambda: Client(common.placement_adapter(conf, conf.os_cloud)),
-                          files, args.nova_config_dir or ())
+    dirs = args.nova_config_dir or list(conf.pmem.nova_config_dir)
+    result = runner.audit(conf, lambda: Client(common.placement_adapter(conf, conf.os_cloud)), files, dirs)
     if args.format == "json":
         print(runner.as_json(result))
     elif result.error is None:

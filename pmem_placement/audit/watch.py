@@ -52,7 +52,7 @@ class AuditWatch:
         status.cycles += 1
         try:
             result = runner.audit(agent.conf, lambda: self._make_client(agent.conf),
-                                  list(agent.conf.pmem.nova_config))
+                                  list(agent.conf.pmem.nova_config), list(agent.conf.pmem.nova_config_dir))
             failure: BaseException | None = result.error
         except Exception as exc:  # a bug: keep the traceback, keep the agent alive
             LOG.exception("unexpected error during audit")

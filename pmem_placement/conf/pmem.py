@@ -2,6 +2,11 @@
 
 from oslo_config import cfg
 
+# Where nova-compute started without --config-file/--config-dir finds its configuration
+# (oslo.config's default search for project nova, program nova-compute, under /etc/nova).
+NOVA_CONFIG_FILES = ("/etc/nova/nova.conf", "/etc/nova/nova-compute.conf")
+NOVA_CONFIG_DIRS = ("/etc/nova/nova.conf.d", "/etc/nova/nova-compute.conf.d")
+
 def pmem_group() -> cfg.OptGroup:
     """A new OptGroup on every call (see ``pmem_placement.conf``)."""
     return cfg.OptGroup(
@@ -82,11 +87,20 @@ pmem_opts = [
         help="What the agent does on each cycle. 'pmem-placement audit' runs one audit whatever "
         "the mode.",
     ),
-    cfg.MultiStrOpt(
+    cfg.ListOpt(
         "nova_config",
-        default=["/etc/nova/nova.conf"],
-        help="Audit: nova's configuration files, read in this order as nova-compute reads them "
-        "(repeat the option for each --config-file nova-compute is given).",
+        default=list(NOVA_CONFIG_FILES),
+        help="Audit: nova's configuration files, read in this order as nova-compute reads its "
+        "--config-file options, later files overriding earlier ones. Of the default files, "
+        "those that do not exist are skipped, as nova-compute's own default search skips them "
+        "(nova-compute.conf exists only on some distributions); any other file must exist.",
+    ),
+    cfg.ListOpt(
+        "nova_config_dir",
+        default=list(NOVA_CONFIG_DIRS),
+        help="Audit: directories of nova's configuration, read after the files, each one's "
+        "*.conf files in name order, as nova-compute reads its --config-dir options. Default "
+        "directories that do not exist are skipped; any other must exist.",
     ),
 ]
 

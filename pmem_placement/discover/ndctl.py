@@ -54,7 +54,7 @@ def run(ndctl_path: str, timeout: float, arguments: tuple[str, ...] = ARGV) -> s
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-            raise DiscoveryError(f"{argv[0]} did not finish within {timeout:g} s ([pmem]ndctl_timeout)") from exc
+            raise DiscoveryError(f"{' '.join(argv)} did not finish within {timeout:g} s ([pmem]ndctl_timeout)") from exc
         if returncode != 0:
             err.seek(0)
             lines = err.read(MAX_OUTPUT).decode("utf-8", "replace").strip().splitlines()

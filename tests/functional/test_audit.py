@@ -3,6 +3,10 @@ libvirt driver reports vPMEM: CUSTOM_PMEM_NAMESPACE_<LABEL> inventory on the roo
 nova's instances allocating it with consumer_type INSTANCE (microversion 1.39)."""
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -331,3 +335,68 @@ def test_agent_keeps_a_finding_whose_numbers_change_without_clearing_it(nova, ad
     assert len(messages) == 1 and messages[0].startswith(f"audit: inventory_mismatch: Placement offers 3 of {SMALL}")
     status = json.loads((nova.dir / "state" / "status.json").read_text())
     assert status["findings"][0]["message"].startswith(f"Placement offers 4 of {SMALL}")
+
+
+def _agent(node):
+    from oslo_config import cfg
+
+    from pmem_placement import conf as conf_mod
+    from pmem_placement.agent.cycle import Agent
+
+    node.write_config()
+    conf = cfg.ConfigOpts()
+    conf_mod.register_opts(conf)
+    conf(["--config-file", str(node.config_file)])
+    return Agent(conf)
+
+
+def test_agent_reads_nova_config_directories(nova, tmp_path):
+    d = tmp_path / "nova-compute.conf.d"
+    d.mkdir()
+    (d / "pmem.conf").write_text("[libvirt]\npmem_namespaces = 4GB:ns_0,SMALL:ns_1\n")
+    nova.configure(pmem={"mode": "audit", "nova_config": str(nova.nova_conf), "nova_config_dir": str(d)})
+    assert _agent(nova).cycle()
+    status = json.loads((nova.dir / "state" / "status.json").read_text())
+    assert [f["kind"] for f in status["findings"]] == ["inventory_mismatch"]  # the directory overrides the file
+    cli = nova.run("audit", "--format", "json")
+    assert cli.status == 1 and [f["kind"] for f in json.loads(cli.out)["findings"]] == ["inventory_mismatch"]
+
+
+@pytest.mark.skipif(os.path.exists("/etc/nova/nova-compute.conf"), reason="this machine has nova-compute.conf")
+def test_a_default_nova_config_file_that_does_not_exist_is_skipped(nova):
+    nova.configure(pmem={"nova_config": f"{nova.nova_conf},/etc/nova/nova-compute.conf"})
+    result = nova.run("audit")
+    assert result.status == 0, result.err
+    nova.configure(pmem={"nova_config": "/etc/nova/nova-compute.conf"})
+    result = nova.run("audit")
+    assert result.status == 2
+    assert result.err == ("pmem-placement: error: nova's configuration: none of /etc/nova/nova-compute.conf, "
+                          "/etc/nova/nova.conf.d, /etc/nova/nova-compute.conf.d exists (--nova-config, "
+                          "[pmem]nova_config, [pmem]nova_config_dir)\n")
+
+
+def test_unreadable_nova_config_says_permission_denied(nova):
+    nova.nova_conf.chmod(0)
+    nova.write_config()
+    # root reads any file: run without the capabilities that let it
+    prefix = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+    if prefix and not shutil.which("setpriv"):
+        pytest.skip("setpriv is needed to read as root without permission")
+    proc = subprocess.run([*prefix, sys.executable, "-m", "pmem_placement.cmd.cli", "--config-file",
+                           str(nova.config_file), "audit", "--nova-config", str(nova.nova_conf)],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == (f"pmem-placement: error: nova's configuration: permission denied: {nova.nova_conf} "
+                           "(run the audit as a user that can read nova's configuration)\n")
+
+
+def test_an_ndctl_that_hangs_is_named(nova, tmp_path):
+    ndctl = _ndctl_script(tmp_path, helpers.nova_host(), helpers.nova_host())
+    with open(ndctl, encoding="utf-8") as f:  # nova's listing hangs; ours does not
+        text = f.read().replace("then cat", "then sleep 30; cat")
+    with open(ndctl, "w", encoding="utf-8") as f:
+        f.write(text)
+    nova.configure(pmem={"discovery": "ndctl", "ndctl_path": ndctl, "ndctl_timeout": 1, "namespaces_file": None})
+    result, data = nova.audit()
+    assert result.status == 2
+    assert f"{ndctl} list -X did not finish within 1 s" in data["error"]["message"]
