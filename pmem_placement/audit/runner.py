@@ -30,6 +30,10 @@ class Result:
     compute_node: dict[str, str] | None
     findings: list[Finding]
     error: errors.PmemPlacementError | None = None
+    config: nova_libvirt.NovaConfig | None = None
+    """What was compared, for ``show``: nova's option, the host's namespaces, Placement's view."""
+    namespaces: list[Namespace] = dataclasses.field(default_factory=list)
+    placement: findings_mod.PlacementPmem | None = None
 
     @property
     def status(self) -> str:
@@ -83,8 +87,10 @@ def placement_pmem(client: Client, host: str, root_uuid: str | None) -> tuple[di
 
 
 def audit(conf: cfg.ConfigOpts, client_factory: typing.Callable[[], Client],
-          nova_files: typing.Sequence[str], nova_dirs: typing.Sequence[str] = ()) -> Result:
-    """Run one audit; every expected failure becomes ``Result.error``."""
+          nova_files: typing.Sequence[str], nova_dirs: typing.Sequence[str] = (),
+          always_discover: bool = False) -> Result:
+    """Run one audit; every expected failure becomes ``Result.error``. ``always_discover``: read
+    the host even when nova's option is empty (``show`` lists the host's namespaces)."""
     from pmem_placement.cmd import common
 
     compute_node = None
@@ -94,7 +100,7 @@ def audit(conf: cfg.ConfigOpts, client_factory: typing.Callable[[], Client],
         root_uuid = common.root_provider_uuid(conf)
         if not conf.host:
             raise errors.ConfigError("[DEFAULT]host is empty: set it to nova's [DEFAULT]host")
-        if values:
+        if values or always_discover:
             namespaces, nova_host = discover(conf)
         else:  # nova reads nothing from the host then, and neither do we
             namespaces, nova_host = [], nova_libvirt.NovaHost(frozenset())
@@ -103,7 +109,8 @@ def audit(conf: cfg.ConfigOpts, client_factory: typing.Callable[[], Client],
         return Result(conf.host, compute_node, [], exc)
     except OSError as exc:
         return Result(conf.host, compute_node, [], errors.DiscoveryError(str(exc)))
-    return Result(conf.host, compute_node, findings_mod.findings(config, namespaces, nova_host, placement))
+    found = findings_mod.findings(config, namespaces, nova_host, placement)
+    return Result(conf.host, compute_node, found, None, config, namespaces, placement)
 
 
 def as_json(result: Result) -> str:

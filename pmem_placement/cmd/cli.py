@@ -146,6 +146,11 @@ def show(conf: cfg.ConfigOpts) -> int:
 
     from pmem_placement.cmd import common
 
+    if conf.pmem.mode == "audit":
+        from pmem_placement.audit import show as audit_show
+
+        return audit_show.run(conf)
+
     try:
         labels = mapping.parse(conf.pmem.namespaces)
         root_uuid = common.root_provider_uuid(conf)

@@ -400,3 +400,22 @@ def test_an_ndctl_that_hangs_is_named(nova, tmp_path):
     result, data = nova.audit()
     assert result.status == 2
     assert f"{ndctl} list -X did not finish within 1 s" in data["error"]["message"]
+
+
+def test_show_in_audit_mode_shows_novas_inventory_and_the_findings(nova, admin):
+    admin.allocate(str(uuid.uuid4()), nova.root, {SMALL: 1})
+    nova.configure(pmem={"mode": "audit", "nova_config": str(nova.nova_conf)})
+    before = admin.snapshot(nova.root)
+    result = nova.run("show")
+    assert result.status == 0 and result.err == "" and result.writes == []
+    assert "not in [pmem]namespaces" not in result.out and "has no PMEM provider" not in result.out
+    lines = result.out.splitlines()
+    assert "[pmem]mode = audit" in lines[0]
+    assert any(line.split()[1:2] == ["ns_2"] and line.endswith("in [libvirt]pmem_namespaces") for line in lines)
+    assert f"  {SMALL}: total 2, used 1" in lines and "Audit: no findings" in lines
+
+    nova.namespaces_file.write_text(helpers.nova_host(["ns_0", "ns_1"]))
+    data = json.loads(nova.run("show", "--format", "json").out)
+    assert data["mode"] == "audit" and data["placement"]["classes"][SMALL] == {"total": 2, "used": 1}
+    assert [f["kind"] for f in data["findings"]] == ["namespace_missing", "inventory_mismatch", "nova_start_failure"]
+    assert admin.snapshot(nova.root) == before
