@@ -22,7 +22,8 @@ pmem_opts = [
         "namespace name given with 'ndctl create-namespace -n'. Each label becomes the "
         "resource class CUSTOM_PMEM_NAMESPACE_<LABEL> with one unit per namespace. Empty "
         "means report nothing: the PMEM provider is removed once it has no allocations. "
-        "Leave nova's own [libvirt]pmem_namespaces empty, or the namespaces are counted twice.",
+        "With mode = report, leave nova's own [libvirt]pmem_namespaces empty, or the namespaces "
+        "are counted twice.",
     ),
     cfg.StrOpt(
         "discovery",
