@@ -1,6 +1,6 @@
 """`pmem-placement audit` against the real Placement, with a compute node set up the way nova's
 libvirt driver reports vPMEM: CUSTOM_PMEM_NAMESPACE_<LABEL> inventory on the root provider, and
-nova's instances allocating it with consumer_type INSTANCE (microversion 1.39)."""
+allocations of it (only their usages matter to the audit)."""
 
 import json
 import os

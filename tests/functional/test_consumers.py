@@ -124,6 +124,7 @@ def test_an_instance_as_nova_writes_it_is_warned_about_by_reconcile_show_and_the
     agent = Agent(conf)
     assert agent.cycle()
     guest = allocate_as_nova(admin, admin.child_uuid(node.name))
+    reservation = allocate(admin, admin.child_uuid(node.name), "RESERVATION")  # says what it is: not nova's
     expected = (f"consumer {guest} (type unknown, as nova writes its instances) holds {SMALL}=1 from "
                 f"{node.name}:pmem")
     caplog.set_level(logging.WARNING, logger="pmem_placement")
@@ -131,6 +132,7 @@ def test_an_instance_as_nova_writes_it_is_warned_about_by_reconcile_show_and_the
     assert [r.getMessage() for r in caplog.records if expected in r.getMessage()] != []
     result = node.run("reconcile")
     assert result.status == 0 and expected in result.err and NOT_ATTACHED in result.err
+    assert reservation not in result.err and result.err.count("\n") == 1
     again = node.run("reconcile")  # warned on every run; the consumer's type is remembered
     assert expected in again.err and not any(p.startswith("/allocations/") for _, p in again.requests)
     shown = node.run("show")
