@@ -47,3 +47,7 @@ class ForeignProvider(SyncError):
 
 class ConflictsDidNotSettle(SyncError):
     """Concurrent writers kept changing the provider for every attempt."""
+
+
+class LockTimeout(SyncError):
+    """Another writer held the state directory's lock longer than --lock-timeout."""

@@ -49,6 +49,16 @@ class PlacementView:
     classes: dict[str, dict[str, int]]
     """Resource class -> total, reserved, used."""
     traits: list[str]
+    root_pmem_classes: list[str] = dataclasses.field(default_factory=list)
+    """PMEM classes on the compute node provider itself: nova reports PMEM too (double counting)."""
+
+
+def class_state(rc: str, counts: typing.Mapping[str, int], configured: typing.Collection[str]) -> str:
+    """'' for a class open to allocations; 'retiring' when no longer configured and still in
+    use (reserved = total until free); 'fenced' when configured but closed (reserved = total)."""
+    if counts["reserved"] < counts["total"]:
+        return ""
+    return "fenced" if rc in configured else "retiring"
 
 
 def placement_view(client: Client, host: str, root_uuid: str | None) -> PlacementView | None:
@@ -57,9 +67,11 @@ def placement_view(client: Client, host: str, root_uuid: str | None) -> Placemen
         root = find_root(client, host, root_uuid)
     except RootProviderNotFound:
         return None
+    _, root_inventory = client.inventories(root.uuid)
+    root_pmem = sorted(rc for rc in root_inventory if rc.startswith(mapping.CLASS_PREFIX))
     ident = desired_mod.identity(root.uuid, root.name)
     if not any(p["uuid"] == ident.uuid for p in root.tree):
-        return PlacementView(root.name, root.uuid, None, None, {}, [])
+        return PlacementView(root.name, root.uuid, None, None, {}, [], root_pmem)
     _, inventories = client.inventories(ident.uuid)
     _, usages = client.usages(ident.uuid)
     generation, traits = client.traits(ident.uuid)
@@ -67,4 +79,29 @@ def placement_view(client: Client, host: str, root_uuid: str | None) -> Placemen
         rc: {"total": inv.total, "reserved": inv.reserved, "used": usages.get(rc, 0)}
         for rc, inv in sorted(inventories.items())
     }
-    return PlacementView(root.name, root.uuid, ident, generation, classes, sorted(traits))
+    return PlacementView(root.name, root.uuid, ident, generation, classes, sorted(traits), root_pmem)
+
+
+def with_freshness(status: dict[str, typing.Any], interval: int, now: float,
+                   alive: typing.Callable[[typing.Any], bool], config_fingerprint: str) -> dict[str, typing.Any]:
+    """The agent's status plus ``stale`` (why it no longer describes a running agent, or None)
+    and ``same_config`` (whether it ran with these files' configuration; None when unknown)."""
+    stale = None
+    if not alive(status.get("pid")):
+        stale = f"its process {status.get('pid')} is gone"
+    else:
+        last = _timestamp(status.get("last_attempt"))
+        if last is None or now - last > 3 * interval:
+            stale = f"no attempt in the last {3 * interval} s (3 x [agent]interval)"
+    theirs = status.get("config_fingerprint")
+    same = None if not theirs else theirs == config_fingerprint
+    return {**status, "stale": stale, "same_config": same}
+
+
+def _timestamp(value: typing.Any) -> float | None:
+    import datetime
+
+    try:
+        return datetime.datetime.fromisoformat(str(value)).timestamp()
+    except ValueError:
+        return None

@@ -31,6 +31,8 @@ class Status:
     """Requests sent to Placement since the agent started, by HTTP method."""
     errors: dict[str, int] = dataclasses.field(default_factory=dict)
     """Failed cycles since the agent started, by kind."""
+    config_fingerprint: str | None = None
+    """``pmem_placement.fingerprint.of`` the configuration the last cycle used."""
 
 
 def iso(ts: float | None) -> str | None:
@@ -52,6 +54,7 @@ def status_json(status: Status) -> str:
         "cycles": status.cycles,
         "provider": status.provider,
         "classes": status.classes,
+        "config_fingerprint": status.config_fingerprint,
     }
     return json.dumps(data, indent=2) + "\n"
 

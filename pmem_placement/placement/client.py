@@ -146,3 +146,8 @@ class Client:
             missing = [n for n in missing if n not in existing]
         for name in missing:
             self._call("PUT", f"/traits/{name}", ok=(201, 204))
+
+    def provider_allocations(self, uuid: str) -> dict[str, dict[str, int]]:
+        """Consumer uuid -> the resources it holds on the provider."""
+        data = self._call("GET", f"/resource_providers/{uuid}/allocations")
+        return {consumer: dict(alloc["resources"]) for consumer, alloc in data["allocations"].items()}

@@ -35,16 +35,17 @@ def test_show_before_and_after_sync(node, admin):
 def test_show_json(node, admin):
     node.run("reconcile")
     data = json.loads(node.run("show", "--format", "json").out)
-    assert list(data) == ["host", "namespaces", "missing", "placement", "agent", "error"]
+    assert list(data) == ["host", "namespaces", "missing", "offline", "placement", "agent", "error"]
     assert data["agent"] is None  # no agent has run on this host
     assert data["namespaces"][0] == {
         "dev": "namespace0.0", "name": "ns_0", "mode": "devdax", "size": 262144000, "chardev": "dax0.0",
         "numa_node": 0, "label": "4GB", "resource_class": "CUSTOM_PMEM_NAMESPACE_4GB", "status": "used"}
     assert data["placement"]["provider"] == {"name": f"{node.name}:pmem", "uuid": admin.child_uuid(node.name)}
     assert data["placement"]["classes"] == {
-        "CUSTOM_PMEM_NAMESPACE_4GB": {"total": 1, "reserved": 0, "used": 0},
-        "CUSTOM_PMEM_NAMESPACE_SMALL": {"total": 2, "reserved": 0, "used": 0}}
+        "CUSTOM_PMEM_NAMESPACE_4GB": {"total": 1, "reserved": 0, "used": 0, "state": "open"},
+        "CUSTOM_PMEM_NAMESPACE_SMALL": {"total": 2, "reserved": 0, "used": 0, "state": "open"}}
     assert data["placement"]["traits"] == ["CUSTOM_PMEM_PLACEMENT_MANAGED"]
+    assert data["placement"]["nova_pmem_classes"] == []
 
 
 def test_show_names_configured_namespaces_that_are_missing(node):
