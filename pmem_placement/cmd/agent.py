@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     conf_mod.register_opts(conf)
     logging.register_options(conf)
     try:
-        conf(sys.argv[1:] if argv is None else argv, project="pmem-placement", prog=PROG,
+        conf(sys.argv[1:] if argv is None else argv, project="pmem-placement", prog=PROG, version=cli.version(),
              description="Keep Placement in sync with this host's PMEM namespaces, every [agent]interval.")
         cli.validate(conf)
     except cfg.Error as exc:

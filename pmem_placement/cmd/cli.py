@@ -312,7 +312,7 @@ def _setup(argv: list[str]) -> cfg.ConfigOpts:
 
 def validate(conf: cfg.ConfigOpts) -> None:
     """Read every option of ours once, so a bad value anywhere fails now, not when first used,
-    as ``[section]option = 'value' in FILE is not valid: why`` (a ConfigError).
+    as ``[section]option = 'value' in FILE is not valid: why``.
 
     [placement] is keystoneauth's: its plugin options exist only once auth_type is loaded, and
     loading it checks them.
@@ -328,7 +328,7 @@ def validate(conf: cfg.ConfigOpts) -> None:
             try:
                 getattr(section, opt.dest)
             except cfg.ConfigFileValueError as exc:
-                raise errors.ConfigError(validate_mod.invalid_value(conf, name, opt.dest, exc)) from exc
+                raise cfg.ConfigFileValueError(validate_mod.invalid_value(conf, name, opt.dest, exc)) from exc
 
 
 def _requested(argv: list[str]) -> tuple[Command | None, bool]:

@@ -74,3 +74,66 @@ def test_show_includes_the_agents_status(node):
     assert "  failing since 2026-11-25T17:00:00+00:00: cannot reach Placement" in out
     data = json.loads(node.run("show", "--format", "json").out)
     assert data["agent"]["state"] == "degraded"
+
+
+def _dead_pid():
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_show_marks_a_dead_or_silent_agent_stale(node):
+    import os
+    import time
+
+    from pmem_placement.agent import report
+
+    (node.dir / "state").mkdir()
+    path = str(node.dir / "state" / "status.json")
+    report.write(report.Status(host=node.name, pid=_dead_pid(), state="in_sync", last_attempt=time.time()), path, None)
+    out = node.run("show").out
+    assert "(STALE: its process" in out and "is gone)" in out
+    report.write(report.Status(host=node.name, pid=os.getpid(), state="in_sync",
+                               last_attempt=time.time() - 3 * 60 - 5), path, None)
+    data = json.loads(node.run("show", "--format", "json").out)
+    assert data["agent"]["stale"] == "no attempt in the last 180 s (3 x [agent]interval)"
+    report.write(report.Status(host=node.name, pid=os.getpid(), state="in_sync", last_attempt=time.time()), path, None)
+    data = json.loads(node.run("show", "--format", "json").out)
+    assert data["agent"]["stale"] is None
+
+
+def test_show_reports_double_counting_with_nova(node, admin):
+    name = f"compute-{uuid.uuid4().hex[:8]}"
+    admin.create_compute_node(name, {"CUSTOM_PMEM_NAMESPACE_NOVA": {"total": 2}})
+    node.configure(DEFAULT={"host": name})
+    result = node.run("show")
+    assert result.status == 0
+    assert (f"  WARNING double counting: {name} itself has CUSTOM_PMEM_NAMESPACE_NOVA: nova reports PMEM too "
+            "([libvirt]pmem_namespaces in nova.conf); report it from one place only") in result.out
+    data = json.loads(node.run("show", "--format", "json").out)
+    assert data["placement"]["nova_pmem_classes"] == ["CUSTOM_PMEM_NAMESPACE_NOVA"]
+
+
+def test_show_marks_retiring_classes(node, admin):
+    node.run("reconcile")
+    admin.allocate(str(uuid.uuid4()), admin.child_uuid(node.name), {"CUSTOM_PMEM_NAMESPACE_SMALL": 1})
+    node.configure(pmem={"namespaces": "4GB:ns_0"})
+    assert node.run("reconcile").status == 0
+    result = node.run("show")
+    assert "  CUSTOM_PMEM_NAMESPACE_SMALL: total 2, reserved 2, used 1 retiring" in result.out.splitlines()
+    data = json.loads(node.run("show", "--format", "json").out)
+    assert data["placement"]["classes"]["CUSTOM_PMEM_NAMESPACE_SMALL"]["state"] == "retiring"
+    assert data["placement"]["classes"]["CUSTOM_PMEM_NAMESPACE_4GB"]["state"] == "open"
+
+
+def test_show_offline_needs_no_placement(node):
+    node.configure(placement={"endpoint": "http://127.0.0.1:9", "connect_retries": 0})
+    result = node.run("show", "--offline")
+    assert result.status == 0, result.err
+    assert result.requests == []
+    assert "namespace0.0" in result.out and "Placement: not contacted (--offline)" in result.out
+    data = json.loads(node.run("show", "--offline", "--format", "json").out)
+    assert data["offline"] is True and data["placement"] is None and data["error"] is None
