@@ -249,3 +249,16 @@ def test_insecure_silences_urllib3_in_favour_of_our_warning(node):
     assert proc.returncode == 0, proc.stderr
     assert "Placement's TLS certificate is NOT verified" in proc.stderr
     assert "per request" not in proc.stderr
+
+
+def test_the_agent_records_the_fingerprint_the_one_shot_compares(node):
+    node.write_config()
+    (node.dir / "state").mkdir()
+    conf = cfg.ConfigOpts()
+    conf_mod.register_opts(conf)
+    conf(["--config-file", str(node.config_file)])
+    assert Agent(conf).cycle()
+    status = json.loads((node.dir / "state" / "status.json").read_text())
+    assert status["config_fingerprint"] == agent_fingerprint(node)
+    node.configure(pmem={"traits": "CUSTOM_FAST"})
+    assert status["config_fingerprint"] != agent_fingerprint(node)
