@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     from pmem_placement.cmd import common
 
     common.set_library_logging(conf)
+    common.warn_about_unknown_options(conf)
     common.warn_about_exposed_secrets(conf)
     # ServiceLauncher is the launcher whose SIGHUP really reloads (see agent/service.py).
     launcher = service.launch(conf, AgentService(conf), workers=1, restart_method="reload")

@@ -300,11 +300,9 @@ def _setup(argv: list[str]) -> cfg.ConfigOpts:
     if not _BY_NAME[conf.command.name].needs_config:
         return conf
     from pmem_placement.cmd import common
-    from pmem_placement.conf import validate as validate_mod
 
     common.set_library_logging(conf)
-    for message in validate_mod.unknown_options(conf):
-        LOG.warning("%s", message)
+    common.warn_about_unknown_options(conf)
     validate(conf)
     common.warn_about_exposed_secrets(conf)
     return conf

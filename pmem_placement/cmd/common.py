@@ -120,6 +120,15 @@ def exposed_secrets(conf: cfg.ConfigOpts) -> list[str]:
     return exposed
 
 
+def warn_about_unknown_options(conf: cfg.ConfigOpts) -> None:
+    """One warning per option or section of ours that oslo.config ignores (a typo), with the
+    nearest valid name."""
+    from pmem_placement.conf import validate
+
+    for message in validate.unknown_options(conf):
+        LOG.warning("%s", message)
+
+
 def warn_about_exposed_secrets(conf: cfg.ConfigOpts) -> list[str]:
     """Warn for each config file that holds a [placement] secret and that every user can read."""
     exposed = exposed_secrets(conf)

@@ -66,7 +66,7 @@ def _library_default_names() -> set[str]:
     from oslo_log import _options as log_options
     from oslo_service import _options as service_options
 
-    names: set[str] = {"config_file", "config_dir"}
+    names: set[str] = {"config_file", "config_dir", "os_cloud", "os-cloud"}
     for opt in (log_options.common_cli_opts + log_options.logging_cli_opts + log_options.generic_log_opts
                 + log_options.log_opts + service_options.service_opts
                 + service_options.eventlet_backdoor_opts + service_options.periodic_opts):
