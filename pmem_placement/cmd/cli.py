@@ -327,6 +327,11 @@ def validate(conf: cfg.ConfigOpts) -> None:
                 getattr(section, opt.dest)
             except cfg.ConfigFileValueError as exc:
                 raise cfg.ConfigFileValueError(validate_mod.invalid_value(conf, name, opt.dest, exc)) from exc
+    for dest in list(conf.placement):  # the session and adapter options registered so far
+        try:
+            getattr(conf.placement, dest)
+        except cfg.ConfigFileValueError as exc:
+            raise cfg.ConfigFileValueError(validate_mod.invalid_value(conf, "placement", dest, exc)) from exc
 
 
 def _requested(argv: list[str]) -> tuple[Command | None, bool]:
@@ -340,6 +345,10 @@ def _requested(argv: list[str]) -> tuple[Command | None, bool]:
 
 def _config_failure(argv: list[str], exc: Exception) -> int:
     cmd, as_json = _requested(argv)
+    if isinstance(exc, cfg.ConfigFileValueError):
+        from pmem_placement.conf import validate as validate_mod
+
+        exc = cfg.ConfigFileValueError(validate_mod.describe(exc))
     if as_json and cmd is not None and cmd.json_error is not None:
         emit(cmd.json_error(None, exc, None))
     return fail(exc, EXIT_CONFIG)
@@ -358,6 +367,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return _BY_NAME[conf.command.name].run(conf)
         except cfg.Error as exc:
+            if isinstance(exc, cfg.ConfigFileValueError):
+                from pmem_placement.conf import validate as validate_mod
+
+                exc = cfg.ConfigFileValueError(validate_mod.describe(exc))
             cmd = _BY_NAME[conf.command.name]
             if cmd.json_error is not None and getattr(conf.command, "format", None) == "json":
                 emit(cmd.json_error(conf.host, exc, conf.command))

@@ -151,6 +151,11 @@ def test_an_invalid_value_names_section_option_value_and_file(node):
     assert proc.stderr.startswith(f"pmem-placement: error: [pmem]discovery = 'ndctll' in {node.config_file} "
                                   "is not valid: Valid values are")
     assert "LocationInfo" not in proc.stderr
+    node.configure(pmem={"discovery": "file"}, placement={"timeout": "abc"})
+    proc = console(node, "reconcile")
+    assert proc.returncode == 2 and proc.requests == []
+    assert proc.stderr == (f"pmem-placement: error: [placement]timeout = 'abc' in {node.config_file} is not valid: "
+                           "could not convert string to float: 'abc'\n")
 
 
 @pytest.mark.parametrize("command", ["reconcile", "show"])
