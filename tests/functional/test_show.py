@@ -137,3 +137,6 @@ def test_show_offline_needs_no_placement(node):
     assert "namespace0.0" in result.out and "Placement: not contacted (--offline)" in result.out
     data = json.loads(node.run("show", "--offline", "--format", "json").out)
     assert data["offline"] is True and data["placement"] is None and data["error"] is None
+    node.options["placement"] = {}  # the main file alone, without the root-only secrets
+    result = node.run("show", "--offline")
+    assert result.status == 0 and result.err == ""
