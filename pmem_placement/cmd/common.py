@@ -71,8 +71,10 @@ def placement_adapter(conf: cfg.ConfigOpts, os_cloud: str | None = None) -> ks_a
         raise ConfigError(f"[placement]: auth_type {conf.placement.auth_type!r} needs {names}") from exc
     if auth is None:
         raise ConfigError(
-            "[placement]auth_type is not set: copy the [placement] section of nova.conf, or use "
-            "auth_type = admin_token with endpoint and token for a Placement without Keystone"
+            "[placement]auth_type is not set: pass the file that holds [placement] too (e.g. "
+            "--config-file /etc/pmem-placement/secrets.conf, as the systemd unit does), or copy the "
+            "[placement] section of nova.conf, or use auth_type = admin_token with endpoint and token "
+            "for a Placement without Keystone"
         )
     if conf.placement.insecure:
         LOG.warning(
