@@ -10,6 +10,7 @@ import argparse
 import importlib.metadata
 import os
 import sys
+import textwrap
 import typing
 
 from oslo_config import cfg
@@ -221,7 +222,7 @@ _BY_NAME = {c.name: c for c in COMMANDS}
 
 def _add_commands(subparsers: typing.Any) -> None:
     for cmd in COMMANDS:
-        parser = subparsers.add_parser(cmd.name, help=cmd.help, description=cmd.description,
+        parser = subparsers.add_parser(cmd.name, help=cmd.help, description=textwrap.fill(cmd.description, 79),
                                        epilog=cmd.epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
         cmd.add_arguments(parser)
 
