@@ -25,6 +25,11 @@ def test_remove_fences_a_provider_in_use_names_consumers_and_finishes_later(node
     child = admin.child_uuid(node.name)
     consumer = str(uuid.uuid4())
     admin.allocate(consumer, child, {"CUSTOM_PMEM_NAMESPACE_SMALL": 1})
+    dry = node.run("remove", "--dry-run")
+    assert dry.status == 1 and dry.writes == []
+    assert f"  consumer {consumer} holds CUSTOM_PMEM_NAMESPACE_SMALL=1" in dry.out
+    assert "would be fenced (dry run, nothing written)" in dry.out
+    assert set(admin.inventories(child)) == {"CUSTOM_PMEM_NAMESPACE_4GB", "CUSTOM_PMEM_NAMESPACE_SMALL"}
     result = node.run("remove")
     assert result.status == 1
     assert f"  consumer {consumer} holds CUSTOM_PMEM_NAMESPACE_SMALL=1" in result.out
