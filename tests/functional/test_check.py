@@ -41,6 +41,7 @@ def test_a_good_setup_is_all_success_and_reads_only(good):
     (lambda n: n.configure(pmem={"namespaces": "4GB:namespace0.0"}), "discovery", 2, None),
     (lambda n: n.configure(placement={"endpoint": "http://127.0.0.1:9", "connect_retries": 0}), "placement", 2,
      "cannot reach Placement at http://127.0.0.1:9"),
+    (lambda n: n.configure(placement={"token": "not-admin"}), "placement", 2, "403"),
     (lambda n: n.configure(DEFAULT={"host": "no-such-compute"}), "placement", 2,
      "no resource provider named 'no-such-compute' in Placement"),
     (lambda n: n.configure(pmem={"conflict_retries": "5"}), "agent", 1,
