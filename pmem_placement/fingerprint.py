@@ -4,7 +4,8 @@ The agent records the fingerprint of its effective configuration in its status f
 (or ``check``) computes its own from today's files and compares. Different fingerprints mean the
 files were edited and the agent not reloaded: each would set the other's inventory back.
 Covers [DEFAULT]host and every [pmem] option (what decides the provider's content), never
-[placement] (credentials). Pure apart from reading the ConfigOpts.
+[placement] (credentials). ``pid_alive`` is the one system call here (signal 0: existence only);
+the comparison takes it as an argument so that it can be tested with tables.
 """
 
 import errno
