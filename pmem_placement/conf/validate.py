@@ -132,8 +132,10 @@ def unknown_options(conf: cfg.ConfigOpts) -> list[str]:
                 continue
             for option in options:
                 if option not in names:
-                    messages.append(f"{path}: [{section}]{option} is not an option and is ignored"
-                                    f"{_hint(option, names)}")
+                    hint = _hint(option, names)
+                    if section == "DEFAULT" and not hint:
+                        continue  # shared by every project (a nova.conf passed whole): only near misses
+                    messages.append(f"{path}: [{section}]{option} is not an option and is ignored{hint}")
     return messages
 
 

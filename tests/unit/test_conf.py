@@ -81,6 +81,7 @@ def _unknown(tmp_path, text):
      ["[placement]pasword is not an option and is ignored: did you mean 'password'?"]),
     ("[DEFAULT]\ndebug = true\nlog_file = /x\ngraceful_shutdown_timeout = 10\nhost = h\n", []),
     ("[DEFAULT]\nhots = h\n", ["[DEFAULT]hots is not an option and is ignored: did you mean 'host'?"]),
+    ("[DEFAULT]\ntransport_url = rabbit://\ncompute_driver = libvirt.LibvirtDriver\n", []),  # nova.conf's
     ("[pmem]\nnamespace = A:ns_0\n", ["[pmem]namespace is not an option and is ignored: did you mean 'namespaces'?"]),
     ("[pmem]\nnamespaces = A:ns_0\nmystery = 1\n", ["[pmem]mystery is not an option and is ignored"]),
     ("[agnet]\ninterval = 5\n", ["section [agnet] is not one of ours and is ignored: did you mean [agent]?"]),
