@@ -14,11 +14,14 @@ from oslo_upgradecheck.upgradecheck import Result
 
 from pmem_placement import fingerprint
 
-UNIT_PATHS = (
-    "/etc/systemd/system/pmem-placement-agent.service",
-    "/usr/local/lib/systemd/system/pmem-placement-agent.service",
-    "/usr/lib/systemd/system/pmem-placement-agent.service",
-    "/lib/systemd/system/pmem-placement-agent.service",
+UNIT = "pmem-placement-agent.service"
+# Where systemd looks for a system unit and its drop-ins (<dir>/<unit>.d/*.conf), first wins.
+UNIT_DIRS = (
+    "/etc/systemd/system",
+    "/run/systemd/system",
+    "/usr/local/lib/systemd/system",
+    "/usr/lib/systemd/system",
+    "/lib/systemd/system",
 )
 
 
@@ -63,11 +66,17 @@ def nova_coexistence(root_name: str | None, root_pmem_classes: list[str], ours: 
     return Result(Code.FAILURE if clash else Code.WARNING, detail)
 
 
-def agent(status: typing.Mapping[str, typing.Any] | None, path: str | None) -> Result:
-    """``status`` as ``show.with_freshness`` returns it."""
+def agent(status: typing.Mapping[str, typing.Any] | None, path: str | None, unreadable: str | None = None) -> Result:
+    """``status`` as ``show.with_freshness`` returns it; ``unreadable``: why the status file that
+    is there cannot be used (``status_file.read``)."""
+    if unreadable:
+        return Result(Code.WARNING, f"{unreadable}; the agent rewrites it after every cycle: if it runs, "
+                      "systemctl status pmem-placement-agent")
     if status is None:
-        return Result(Code.WARNING, f"no agent status at {path or '-'}: the agent has not run on this host "
-                      "(fine when only the one-shot is used)")
+        # Not a warning: before the first start (the install steps run check first) and on hosts
+        # that use only the one-shot, there is no status, and nothing is wrong.
+        return Result(Code.SUCCESS, f"no agent status at {path or '-'}: the agent has not run on this host "
+                      "(fine before its first start, or when only the one-shot is used)")
     if status.get("stale"):
         return Result(Code.WARNING, f"the agent's status is stale: {status['stale']}; "
                       "systemctl status pmem-placement-agent")
@@ -80,23 +89,32 @@ def agent(status: typing.Mapping[str, typing.Any] | None, path: str | None) -> R
     return Result(Code.SUCCESS, f"in sync, last attempt {status.get('last_attempt')}")
 
 
-def exec_start(unit_text: str) -> str | None:
-    """The executable of the unit's ExecStart (without systemd's -@:+! prefixes)."""
-    for line in unit_text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep and key.strip() == "ExecStart" and value.strip():
-            words = shlex.split(value.strip())
-            return words[0].lstrip("-@:+!") if words else None
-    return None
+def exec_start(*texts: str) -> str | None:
+    """The executable of ExecStart (without systemd's -@:+! prefixes) after the unit and then its
+    drop-ins, in that order: an empty ``ExecStart=`` resets it, the last one set wins."""
+    binary = None
+    for text in texts:
+        for line in text.splitlines():
+            key, sep, value = line.partition("=")
+            if not sep or key.strip() != "ExecStart":
+                continue
+            words = shlex.split(value.strip()) if value.strip() else []
+            binary = words[0].lstrip("-@:+!") if words else None
+    return binary
 
 
-def systemd_unit(units: typing.Mapping[str, str], exists: typing.Callable[[str], bool] = os.path.exists) -> Result:
-    """``units``: path -> text of each installed unit file found."""
-    if not units:
-        return Result(Code.SUCCESS, "no pmem-placement-agent.service installed")
-    for path, text in units.items():
-        binary = exec_start(text)
-        if binary and not exists(binary):
-            return Result(Code.WARNING, f"{path}: ExecStart runs {binary}, which does not exist; add a drop-in "
-                          "(systemctl edit pmem-placement-agent) with the path pip installed it to")
-    return Result(Code.SUCCESS, f"{', '.join(units)}: ExecStart binary present")
+def systemd_unit(unit: tuple[str, str] | None, dropins: typing.Sequence[tuple[str, str]] = (),
+                 exists: typing.Callable[[str], bool] = os.path.exists) -> Result:
+    """``unit``: (path, text) of the unit file systemd uses, None when not installed; ``dropins``:
+    (path, text) of its drop-ins in the order systemd applies them."""
+    if unit is None:
+        return Result(Code.SUCCESS, f"no {UNIT} installed")
+    binary = exec_start(unit[1], *(text for _, text in dropins))
+    where = unit[0] + (f" with {', '.join(path for path, _ in dropins)}" if dropins else "")
+    if binary is None:
+        return Result(Code.WARNING, f"{where}: no ExecStart; systemctl cat pmem-placement-agent")
+    if not exists(binary):
+        return Result(Code.WARNING, f"{where}: ExecStart runs {binary}, which does not exist; add a drop-in "
+                      "(systemctl edit pmem-placement-agent) with ExecStart= then ExecStart=<the path pip "
+                      "installed it to> ...")
+    return Result(Code.SUCCESS, f"{where}: ExecStart binary {binary} present")

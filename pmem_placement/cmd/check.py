@@ -16,6 +16,7 @@ from pmem_placement import check as checks
 from pmem_placement import errors
 from pmem_placement import fingerprint
 from pmem_placement import mapping
+from pmem_placement import status_file
 from pmem_placement.cmd import command
 from pmem_placement.cmd.command import emit
 
@@ -71,24 +72,43 @@ def gather(conf: cfg.ConfigOpts) -> list[tuple[str, Result]]:
     results.append(("nova coexistence", checks.nova_coexistence(root_name, root_pmem, ours)))
 
     path = report.status_path(conf.agent)
-    status = report.read_status(path) if path else None
+    status, unreadable = status_file.read(path) if path else (None, None)
     if status is not None:
         status = show_mod.with_freshness(status, conf.agent.interval, time.time(), fingerprint.pid_alive,
                                          fingerprint.of(conf))
-    results.append(("agent", checks.agent(status, path)))
-    results.append(("systemd unit", checks.systemd_unit(_units())))
+    results.append(("agent", checks.agent(status, path, unreadable)))
+    results.append(("systemd unit", checks.systemd_unit(*unit_files())))
     return results
 
 
-def _units() -> dict[str, str]:
-    found = {}
-    for path in checks.UNIT_PATHS:
-        try:
-            with open(path, encoding="utf-8") as f:
-                found[path] = f.read()
-        except OSError:
-            continue
-    return found
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def unit_files(root: str = "/") -> tuple[tuple[str, str] | None, list[tuple[str, str]]]:
+    """The agent's unit file as systemd picks it (the first of ``UNIT_DIRS``) and its drop-ins
+    (``<dir>/<unit>.d/*.conf`` of every dir; a name in an earlier dir hides the same name in a
+    later one), in the order systemd applies them (by file name)."""
+    import glob
+    import os
+
+    unit = None
+    dropins: dict[str, str] = {}
+    for directory in checks.UNIT_DIRS:
+        base = os.path.join(root, directory.lstrip("/"))
+        if unit is None:
+            text = _read(os.path.join(base, checks.UNIT))
+            if text is not None:
+                unit = (os.path.join(directory, checks.UNIT), text)
+        for path in glob.glob(os.path.join(base, checks.UNIT + ".d", "*.conf")):
+            dropins.setdefault(os.path.basename(path), path)
+    read = [(path, _read(path)) for _, path in sorted(dropins.items())]
+    shown = [("/" + os.path.relpath(path, root) if root != "/" else path, text) for path, text in read if text is not None]
+    return unit, shown
 
 
 def render(results: typing.Sequence[tuple[str, Result]]) -> str:

@@ -100,3 +100,26 @@ def test_a_stale_agent_and_secrets_readable_by_all_are_warnings(good):
     text = out.getvalue()
     assert "Warning  agent: the agent's status is stale: no attempt in the last 180 s" in text
     assert f"Warning  configuration: {good.config_file} holds [placement] credentials and every user can read it" in text
+
+
+def test_before_the_agent_ever_ran_check_exits_0(node):
+    """The install steps run check before starting the agent: 0 must be reachable then."""
+    assert node.run("reconcile").status == 0
+    result = node.run("check")
+    assert result.status == 0, result.out + result.err
+    assert lines(result)["agent"].startswith("Success  agent: no agent status at ")
+    assert "the agent has not run on this host" in lines(result)["agent"]
+
+
+@pytest.mark.parametrize("text, why", [
+    ('{"state":', "is corrupt (not JSON"),
+    ("[1, 2]", "is corrupt (not a JSON object)"),
+])
+def test_a_corrupt_status_file_is_named_not_taken_for_no_agent(good, text, why):
+    path = good.dir / "state" / "status.json"
+    path.write_text(text)
+    result = good.run("check")
+    assert result.status == 1, result.out + result.err
+    line = lines(result)["agent"]
+    assert line.startswith(f"Warning  agent: the agent's status file {path} {why}"), line
+    assert "has not run" not in line
