@@ -83,16 +83,30 @@ def placement_view(client: Client, host: str, root_uuid: str | None) -> Placemen
 
 
 def with_freshness(status: dict[str, typing.Any], interval: int, now: float,
-                   alive: typing.Callable[[typing.Any], bool], config_fingerprint: str) -> dict[str, typing.Any]:
+                   alive: typing.Callable[[typing.Any], bool], config_fingerprint: str,
+                   max_backoff: float = 0) -> dict[str, typing.Any]:
     """The agent's status plus ``stale`` (why it no longer describes a running agent, or None)
-    and ``same_config`` (whether it ran with these files' configuration; None when unknown)."""
+    and ``same_config`` (whether it ran with these files' configuration; None when unknown).
+
+    The agent records when its own schedule (the interval, or a backoff after failures) runs
+    the next cycle: it is stale when that time is more than two intervals past (a cycle in
+    progress, bounded by the request timeouts, fits). A status without ``next_attempt`` is
+    stale when its last attempt is older than three times the longest wait (interval or
+    max_backoff)."""
     stale = None
     if not alive(status.get("pid")):
         stale = f"its process {status.get('pid')} is gone"
     else:
-        last = _timestamp(status.get("last_attempt"))
-        if last is None or now - last > 3 * interval:
-            stale = f"no attempt in the last {3 * interval} s (3 x [agent]interval)"
+        due = _timestamp(status.get("next_attempt"))
+        if due is not None:
+            if now - due > 2 * interval:
+                stale = (f"its next attempt was due at {status['next_attempt']}, {now - due:.0f} s ago "
+                         "(more than 2 x [agent]interval)")
+        else:
+            last = _timestamp(status.get("last_attempt"))
+            longest, option = (interval, "interval") if interval >= max_backoff else (max_backoff, "max_backoff")
+            if last is None or now - last > 3 * longest:
+                stale = f"no attempt in the last {3 * longest:g} s (3 x [agent]{option})"
     theirs = status.get("config_fingerprint")
     same = None if not theirs else theirs == config_fingerprint
     return {**status, "stale": stale, "same_config": same}

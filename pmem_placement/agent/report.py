@@ -33,6 +33,8 @@ class Status:
     """Failed cycles since the agent started, by kind."""
     config_fingerprint: str | None = None
     """``pmem_placement.fingerprint.of`` the configuration the last cycle used."""
+    next_attempt: float | None = None
+    """When the agent's schedule (interval, or backoff after failures) runs the next cycle."""
 
 
 def iso(ts: float | None) -> str | None:
@@ -55,6 +57,7 @@ def status_json(status: Status) -> str:
         "provider": status.provider,
         "classes": status.classes,
         "config_fingerprint": status.config_fingerprint,
+        "next_attempt": iso(status.next_attempt),
     }
     return json.dumps(data, indent=2) + "\n"
 

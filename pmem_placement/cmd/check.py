@@ -75,7 +75,7 @@ def gather(conf: cfg.ConfigOpts) -> list[tuple[str, Result]]:
     status, unreadable = status_file.read(path) if path else (None, None)
     if status is not None:
         status = show_mod.with_freshness(status, conf.agent.interval, time.time(), fingerprint.pid_alive,
-                                         fingerprint.of(conf))
+                                         fingerprint.of(conf), conf.agent.max_backoff)
     results.append(("agent", checks.agent(status, path, unreadable)))
     results.append(("systemd unit", checks.systemd_unit(*unit_files())))
     return results

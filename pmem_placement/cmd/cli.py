@@ -166,7 +166,7 @@ def show(conf: cfg.ConfigOpts) -> int:
     agent_status = _agent_status(conf)
     if agent_status is not None:
         agent_status = show_mod.with_freshness(agent_status, conf.agent.interval, time.time(),
-                                               fingerprint.pid_alive, fingerprint.of(conf))
+                                               fingerprint.pid_alive, fingerprint.of(conf), conf.agent.max_backoff)
     configured = {label.resource_class for label in labels}
     emit(render(conf.host, rows, missing, view, error, agent_status, offline=args.offline, configured=configured))
     if error is not None:
@@ -183,8 +183,8 @@ SHOW = Command(
     help="show the host's namespaces and Placement's view of them",
     description="List the host's namespaces (and why each is used or not), configured namespaces "
     "that are missing, Placement's view of the PMEM provider (retiring and fenced classes, double "
-    "counting with nova) and the agent's status (marked stale when its process is gone or its last "
-    "attempt is older than three intervals). Never writes.",
+    "counting with nova) and the agent's status (marked stale when its process is gone or its next "
+    "attempt, backoff included, is more than two intervals overdue). Never writes.",
     exit_statuses=[(0, "shown"),
                    (1, "Placement could not be read (the host's namespaces are still shown)"),
                    (2, "invalid configuration or discovery failed")],

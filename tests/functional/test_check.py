@@ -98,7 +98,7 @@ def test_a_stale_agent_and_secrets_readable_by_all_are_warnings(good):
         status = cli.main(["--config-file", str(good.config_file), "check"])
     assert status == 1, out.getvalue()
     text = out.getvalue()
-    assert "Warning  agent: the agent's status is stale: no attempt in the last 180 s" in text
+    assert "Warning  agent: the agent's status is stale: no attempt in the last 1800 s" in text
     assert f"Warning  configuration: {good.config_file} holds [placement] credentials and every user can read it" in text
 
 

@@ -97,12 +97,41 @@ def test_show_marks_a_dead_or_silent_agent_stale(node):
     out = node.run("show").out
     assert "(STALE: its process" in out and "is gone)" in out
     report.write(report.Status(host=node.name, pid=os.getpid(), state="in_sync",
-                               last_attempt=time.time() - 3 * 60 - 5), path, None)
+                               last_attempt=time.time() - 3 * 60 - 5), path, None)  # no next_attempt
     data = json.loads(node.run("show", "--format", "json").out)
-    assert data["agent"]["stale"] == "no attempt in the last 180 s (3 x [agent]interval)"
+    assert data["agent"]["stale"] is None  # within 3 x [agent]max_backoff
+    report.write(report.Status(host=node.name, pid=os.getpid(), state="in_sync",
+                               last_attempt=time.time() - 3 * 600 - 5), path, None)
+    data = json.loads(node.run("show", "--format", "json").out)
+    assert data["agent"]["stale"] == "no attempt in the last 1800 s (3 x [agent]max_backoff)"
     report.write(report.Status(host=node.name, pid=os.getpid(), state="in_sync", last_attempt=time.time()), path, None)
     data = json.loads(node.run("show", "--format", "json").out)
     assert data["agent"]["stale"] is None
+
+
+
+def test_show_judges_a_backing_off_agent_by_its_own_schedule(node):
+    import os
+    import time
+
+    from pmem_placement.agent import report
+
+    (node.dir / "state").mkdir()
+    path = str(node.dir / "state" / "status.json")
+    now = time.time()
+    # failing for a while: the last attempt is 5 minutes old, the backoff runs the next in 4
+    report.write(report.Status(host=node.name, pid=os.getpid(), state="degraded", consecutive_failures=5,
+                               last_attempt=now - 300, next_attempt=now + 240), path, None)
+    data = json.loads(node.run("show", "--format", "json").out)
+    assert data["agent"]["stale"] is None
+    assert "STALE" not in node.run("show").out
+    assert "Warning  agent: the agent is degraded" in node.run("check").out
+    # the attempt was due 3 minutes ago and did not happen: stuck
+    report.write(report.Status(host=node.name, pid=os.getpid(), state="degraded", consecutive_failures=5,
+                               last_attempt=now - 600, next_attempt=now - 180), path, None)
+    data = json.loads(node.run("show", "--format", "json").out)
+    assert data["agent"]["stale"].startswith("its next attempt was due at ")
+    assert "(more than 2 x [agent]interval)" in data["agent"]["stale"]
 
 
 def test_show_reports_double_counting_with_nova(node, admin):

@@ -43,6 +43,22 @@ def test_with_freshness(status, stale, same):
     assert (result["stale"], result["same_config"]) == (stale, same)
 
 
+@pytest.mark.parametrize("status, max_backoff, stale", [
+    # backing off: the last attempt is old, the next one is not due yet
+    ({"pid": 1, "last_attempt": "2027-01-15T07:50:00+00:00", "next_attempt": "2027-01-15T08:05:00+00:00"}, 600, None),
+    # due, and a cycle may be running: up to 2 intervals late is fine
+    ({"pid": 1, "last_attempt": "2027-01-15T07:50:00+00:00", "next_attempt": "2027-01-15T07:58:00+00:00"}, 600, None),
+    ({"pid": 1, "last_attempt": "2027-01-15T07:50:00+00:00", "next_attempt": "2027-01-15T07:57:59+00:00"}, 600,
+     "its next attempt was due at 2027-01-15T07:57:59+00:00, 121 s ago (more than 2 x [agent]interval)"),
+    ({"pid": 2, "next_attempt": "2027-01-15T08:05:00+00:00"}, 600, "its process 2 is gone"),
+    # no next_attempt recorded: the longest wait the schedule allows, three times
+    ({"pid": 1, "last_attempt": "2027-01-15T07:40:00+00:00"}, 600, None),
+    ({"pid": 1, "last_attempt": "2027-01-15T07:29:59+00:00"}, 600, "no attempt in the last 1800 s (3 x [agent]max_backoff)"),
+])
+def test_with_freshness_follows_the_agents_schedule(status, max_backoff, stale):
+    assert show.with_freshness(status, 60, NOW, alive, "a", max_backoff)["stale"] == stale
+
+
 def test_fingerprint_covers_host_and_pmem_but_not_placement():
     from oslo_config import cfg
 
