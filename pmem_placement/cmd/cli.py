@@ -292,8 +292,10 @@ def _setup(argv: list[str]) -> cfg.ConfigOpts:
     logging.register_options(conf)
     # stdout carries the result (text or JSON); logs, warnings included, belong on stderr.
     conf.set_default("use_stderr", True)
-    conf(hoist_global_options(argv, conf), project=PROG, prog=PROG, version=version(),
-         description="Keep Placement truthful about this host's PMEM namespaces.")
+    from pmem_placement.conf import validate as validate_mod
+
+    validate_mod.parse_args(conf, hoist_global_options(argv, conf), project=PROG, prog=PROG, version=version(),
+                            description="Keep Placement truthful about this host's PMEM namespaces.")
     logging.setup(conf, PROG)
     if not conf.debug:
         # The one-shot prints its own result; only problems belong on stderr.

@@ -13,10 +13,14 @@ validator is a command that only logs: it knows only the sample's keystoneauth p
 so it would flag every valid option of another ``auth_type``, and it offers no nearest name.
 """
 
+import argparse
+import contextlib
 import difflib
 import glob
+import io
 import os
 import re
+import sys
 import typing
 
 from keystoneauth1 import exceptions as ks_exc
@@ -167,3 +171,51 @@ def describe(exc: Exception) -> str:
         if name in options:
             return f"[{section}]{name} = {options[name][-1]!r} in {path} is not valid: {reason}"
     return f"{name} in {path} is not valid: {reason}"
+
+
+_CLI_VALUE = re.compile(r"argument --(\S+): Invalid .*? value: (.*)\n\Z", re.S)
+
+
+def parse_args(conf: cfg.ConfigOpts, args: list[str], **kwargs: typing.Any) -> None:
+    """``conf(args, **kwargs)``, except that a bad value in a file for a command-line option
+    ([DEFAULT]debug = maybe) is a ``ConfigFileValueError`` named like the others, where
+    oslo.config prints ``argument --debug: Invalid ...`` and exits 1."""
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            conf(args, **kwargs)
+    except SystemExit as exc:
+        match = _CLI_VALUE.match(captured.getvalue()) if exc.code == 1 else None
+        if match is None:
+            sys.stderr.write(captured.getvalue())
+            raise
+        raise cfg.ConfigFileValueError(_cli_value(conf, args, kwargs.get("project"), kwargs.get("prog"),
+                                                  *match.groups())) from None
+    sys.stderr.write(captured.getvalue())
+
+
+def _cli_value(conf: cfg.ConfigOpts, args: list[str], project: str | None, prog: str | None,
+               dest: str, value: str) -> str:
+    reason = "invalid value"
+    for opt, group in conf._all_cli_opts():
+        if opt.dest == dest and group is None:
+            try:
+                opt.type(value)
+            except ValueError as exc:
+                reason = str(exc)
+    # oslo.config has not recorded the files it read: find them as it does.
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--config-file", action="append")
+    parser.add_argument("--config-dir", action="append")
+    known, _ = parser.parse_known_args(args)
+    files = known.config_file if known.config_file is not None else cfg.find_config_files(project, prog)
+    for directory in known.config_dir or []:
+        files += sorted(glob.glob(os.path.join(directory, "*.conf")))
+    found = None
+    for path in files:
+        values = sections(path).get("DEFAULT", {}).get(dest)
+        if values:
+            found = path
+    if found is None:
+        return f"[DEFAULT]{dest} = {value!r} is not valid: {reason}"
+    return f"[DEFAULT]{dest} = {value!r} in {found} is not valid: {reason}"

@@ -267,3 +267,19 @@ def test_the_agent_records_the_fingerprint_the_one_shot_compares(node):
     assert status["config_fingerprint"] == agent_fingerprint(node)
     node.configure(pmem={"traits": "CUSTOM_FAST"})
     assert status["config_fingerprint"] != agent_fingerprint(node)
+
+
+def test_an_invalid_value_of_a_command_line_option_in_a_file_is_a_configuration_error(node, admin):
+    """[DEFAULT]debug is also --debug: oslo.config checks it apart from the others."""
+    assert console(node, "reconcile").returncode == 0
+    before = admin.snapshot(admin.root_uuid(node.name))
+    node.configure(DEFAULT={"debug": "maybe"})
+    expected = f"[DEFAULT]debug = 'maybe' in {node.config_file} is not valid: Unexpected boolean value 'maybe'"
+    proc = console(node, "reconcile", "--format", "json")
+    assert proc.returncode == 2 and proc.requests == []
+    assert proc.stderr == f"pmem-placement: error: {expected}\n"
+    data = json.loads(proc.stdout)
+    assert data["status"] == "error" and data["error"]["message"] == expected
+    proc = run(AGENT, "--config-file", str(node.config_file))
+    assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", f"pmem-placement-agent: error: {expected}\n")
+    assert admin.snapshot(admin.root_uuid(node.name)) == before
