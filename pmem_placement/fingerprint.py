@@ -19,10 +19,27 @@ from oslo_config import cfg
 RELOAD = "reload the agent: systemctl reload pmem-placement-agent"
 
 
-def of(conf: cfg.ConfigOpts) -> str:
+def of(conf: cfg.ConfigOpts, nothing_mapped: bool = False) -> str:
+    """The fingerprint of what the configuration means, not how it is written: the mapping as
+    classes and namespace sets, the traits as a set (spaces and order do not count). With
+    ``nothing_mapped``, as if [pmem]namespaces were set empty (what ``remove`` would accept)."""
+    from pmem_placement import errors
+    from pmem_placement import mapping
     from pmem_placement.conf import pmem
 
-    data = {"host": conf.host, "pmem": {opt.dest: getattr(conf.pmem, opt.dest) for opt in pmem.list_opts()}}
+    values: dict[str, typing.Any] = {opt.dest: getattr(conf.pmem, opt.dest) for opt in pmem.list_opts()}
+    if nothing_mapped:
+        values["namespaces"] = ""
+    try:
+        values["namespaces"] = {label.resource_class: sorted(label.namespace_names)
+                                for label in mapping.parse(values["namespaces"])}
+    except errors.ConfigError:
+        pass  # kept as written: a run with it fails anyway
+    try:
+        values["traits"] = sorted(mapping.traits(values["traits"]))
+    except errors.ConfigError:
+        pass
+    data = {"host": conf.host, "pmem": values}
     text = json.dumps(data, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -283,3 +283,11 @@ def test_an_invalid_value_of_a_command_line_option_in_a_file_is_a_configuration_
     proc = run(AGENT, "--config-file", str(node.config_file))
     assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", f"pmem-placement-agent: error: {expected}\n")
     assert admin.snapshot(admin.root_uuid(node.name)) == before
+
+
+def test_the_same_mapping_written_differently_is_the_same_configuration(node):
+    write_agent_status(node, os.getpid(), agent_fingerprint(node))  # the agent runs 4GB:ns_0,SMALL:ns_1|ns_2
+    node.configure(pmem={"namespaces": " SMALL:ns_2 | ns_1 , 4GB:ns_0 "})
+    proc = console(node, "reconcile")
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert "Success  agent: in sync" in console(node, "check").stdout

@@ -81,6 +81,29 @@ def test_fingerprint_covers_host_and_pmem_but_not_placement():
     assert base == make("a", "A:ns_0", region="x")
 
 
+
+def test_fingerprint_is_of_the_meaning_not_the_spelling():
+    from oslo_config import cfg
+
+    from pmem_placement import conf as conf_mod
+
+    def make(namespaces, traits=None):
+        conf = cfg.ConfigOpts()
+        conf_mod.register_opts(conf)
+        conf([], default_config_files=[])
+        conf.set_override("host", "h")
+        conf.set_override("namespaces", namespaces, "pmem")
+        if traits is not None:
+            conf.set_override("traits", traits, "pmem")
+        return conf
+
+    assert fingerprint.of(make(" 4GB:ns_0 | ns_1 ,SMALL:ns_2")) == fingerprint.of(make("SMALL:ns_2,4GB:ns_1|ns_0"))
+    assert fingerprint.of(make("4GB:ns_0", ["CUSTOM_A", "CUSTOM_B"])) == fingerprint.of(make("4GB:ns_0", ["CUSTOM_B", "CUSTOM_A"]))
+    assert fingerprint.of(make("4GB:ns_0")) != fingerprint.of(make("4GB:ns_1"))
+    assert fingerprint.of(make("")) == fingerprint.of(make(" , ")) == fingerprint.of(make("4GB:ns_0"), nothing_mapped=True)
+    assert fingerprint.of(make(None)) != fingerprint.of(make(""))
+
+
 def test_the_lock_says_when_it_waits_and_times_out(tmp_path):
     waited = []
     store = StateStore(str(tmp_path), lock_timeout=0.2, on_wait=lambda: waited.append(True))
