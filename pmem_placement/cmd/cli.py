@@ -60,9 +60,7 @@ def _client(conf: cfg.ConfigOpts) -> "Client":
 def _reconcile_arguments(parser: typing.Any) -> None:
     parser.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
-    parser.add_argument("--lock-timeout", type=float, metavar="SECONDS", default=None,
-                        help="give up (exit 1) when the agent holds the host's lock longer than this; "
-                        "default: wait")
+    command.add_lock_timeout(parser)
 
 
 def _agent_status(conf: cfg.ConfigOpts) -> dict[str, typing.Any] | None:
@@ -79,18 +77,13 @@ def reconcile(conf: cfg.ConfigOpts) -> int:
     as_json = args.format == "json"
     client = None
 
-    def waiting() -> None:
-        print(f"{PROG}: waiting for the host's lock ({conf.agent.state_dir}/lock), held by the agent or "
-              "another run" + ("" if args.lock_timeout is None else f", for up to {args.lock_timeout:g} s"),
-              file=sys.stderr, flush=True)
-
     try:
         spec, _ = common.host_spec(conf)
         disagreement = fingerprint.disagreement(fingerprint.of(conf), _agent_status(conf))
         if disagreement:
             LOG.warning("%s", disagreement)
         client = _client(conf)
-        reconciler = common.reconciler(conf, client, args.lock_timeout, waiting)
+        reconciler = common.reconciler(conf, client, args.lock_timeout, command.lock_waiting(conf, args.lock_timeout))
         outcome = reconciler.run(spec, dry_run=args.dry_run)
     except errors.PmemPlacementError as exc:
         if as_json:

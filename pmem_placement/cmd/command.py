@@ -4,7 +4,9 @@ A subcommand is one small module exposing ``COMMAND``, registered by one line in
 Exit statuses follow DESIGN.md; expected failures are one line on stderr.
 """
 
+import argparse
 import dataclasses
+import math
 import os
 import sys
 import typing
@@ -58,3 +60,29 @@ def quiet_stdout() -> None:
         pass  # stdout is not a real file (tests): nothing to redirect
     finally:
         os.close(devnull)
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
+    return value
+
+
+def add_lock_timeout(parser: typing.Any) -> None:
+    parser.add_argument("--lock-timeout", type=seconds, metavar="SECONDS", default=None,
+                        help="give up (exit 1) when the agent holds the host's lock longer than this; "
+                        "default: wait")
+
+
+def lock_waiting(conf: cfg.ConfigOpts, timeout: float | None) -> typing.Callable[[], None]:
+    """What to say on stderr when the host's lock is held and this run starts waiting for it."""
+    def waiting() -> None:
+        print(f"{PROG}: waiting for the host's lock ({conf.agent.state_dir}/lock), held by the agent or "
+              "another run" + ("" if timeout is None else f", for up to {timeout:g} s"),
+              file=sys.stderr, flush=True)
+    return waiting

@@ -20,6 +20,29 @@ from pmem_placement.reconcile import HostSpec
 
 def _arguments(parser: typing.Any) -> None:
     parser.add_argument("--dry-run", action="store_true", help="show what would be done, write nothing")
+    command.add_lock_timeout(parser)
+
+
+def running_agent(conf: cfg.ConfigOpts) -> str | None:
+    """Why the agent would put the provider back right after a removal, or None: its status is
+    fresh (its process is there and keeps its schedule) and its mapping is not empty."""
+    import time
+
+    from pmem_placement import fingerprint
+    from pmem_placement import show as show_mod
+    from pmem_placement import status_file
+    from pmem_placement.agent import report
+
+    path = report.status_path(conf.agent)
+    status, _ = status_file.read(path) if path else (None, None)
+    if status is None:
+        return None
+    status = show_mod.with_freshness(status, conf.agent.interval, time.time(), fingerprint.pid_alive,
+                                     fingerprint.of(conf, nothing_mapped=True), conf.agent.max_backoff)
+    if status["stale"] or status["same_config"]:
+        return None  # not running, or running with nothing to report: it removes the provider too
+    return (f"the agent is running (pid {status.get('pid')}, status {path}) and would re-create the provider: "
+            "stop the agent first: systemctl disable --now pmem-placement-agent")
 
 
 def run(conf: cfg.ConfigOpts) -> int:
@@ -30,10 +53,14 @@ def run(conf: cfg.ConfigOpts) -> int:
     if not conf.host:
         return command.fail("[DEFAULT]host is empty: set it to the compute node's provider name",
                             command.EXIT_CONFIG)
+    agent = running_agent(conf)
+    if agent:
+        return command.fail(f"{agent}; nothing was written", command.EXIT_SYNC)
     spec = HostSpec(host=conf.host, root_uuid=common.root_provider_uuid(conf), classes={},
                     traits=frozenset({mapping.MANAGED_TRAIT}))
     client = Client(common.placement_adapter(conf, conf.os_cloud))
-    outcome = common.reconciler(conf, client).run(spec, dry_run=dry_run)
+    timeout = conf.command.lock_timeout
+    outcome = common.reconciler(conf, client, timeout, command.lock_waiting(conf, timeout)).run(spec, dry_run=dry_run)
     name = outcome.identity.name if outcome.identity else f"{conf.host}:pmem"
     lines = [output.change_line(c) for c in plan_mod.changes(outcome.ops)]
     deleted = any(isinstance(op, plan_mod.DeleteProvider) for op in outcome.ops)
@@ -62,10 +89,12 @@ COMMAND = command.Command(
     description="Delete this host's PMEM provider from Placement when nothing is allocated from it. "
     "Otherwise fence it (reserved = total on every class: no new allocations, existing ones "
     "untouched), name the consumers still holding it and exit 1; run it again once they are gone. "
-    "Stop the agent first (systemctl disable --now pmem-placement-agent), or it recreates the "
-    "provider. Needs neither [pmem]namespaces nor discovery.",
+    "Stop the agent first (systemctl disable --now pmem-placement-agent): while its status says it "
+    "runs with a non-empty mapping, remove refuses (it would recreate the provider). Waits for the "
+    "host's lock (and says so), up to --lock-timeout. Needs neither [pmem]namespaces nor discovery.",
     exit_statuses=[(0, "no PMEM provider is left (deleted now, or there was none)"),
-                   (1, "still in use: fenced, consumers named; or Placement could not be reached"),
+                   (1, "still in use: fenced, consumers named; the agent is running (nothing written); "
+                       "Placement could not be reached; --lock-timeout expired"),
                    (2, "invalid configuration: nothing was written"),
                    (3, "--dry-run only: the provider would be deleted")],
     run=run,

@@ -291,3 +291,11 @@ def test_the_same_mapping_written_differently_is_the_same_configuration(node):
     proc = console(node, "reconcile")
     assert proc.returncode == 0 and proc.stderr == ""
     assert "Success  agent: in sync" in console(node, "check").stdout
+
+
+@pytest.mark.parametrize("command", ["reconcile", "remove"])
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "soon"])
+def test_lock_timeout_must_be_a_number_of_seconds(node, command, value):
+    proc = console(node, command, f"--lock-timeout={value}")
+    assert proc.returncode == 2 and proc.requests == []
+    assert f"argument --lock-timeout: {value!r} is not a number of seconds" in proc.stderr
