@@ -28,7 +28,8 @@ UNIT_DIRS = (
 def configuration(unknown: list[str], error: Exception | None, exposed: list[str],
                   nothing_configured: bool) -> Result:
     if error is not None:
-        return Result(Code.FAILURE, str(error))
+        # the unknown options first: a misspelt option is the usual cause of the error
+        return Result(Code.FAILURE, "; ".join([*unknown, str(error)]))
     problems = list(unknown) + [f"{path} holds [placement] credentials and every user can read it: chmod o-r it"
                                 for path in exposed]
     if problems:

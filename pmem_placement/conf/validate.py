@@ -138,9 +138,22 @@ def unknown_options(conf: cfg.ConfigOpts) -> list[str]:
                 if option not in names:
                     hint = _hint(option, names)
                     if section == "DEFAULT" and not hint:
+                        hint = _elsewhere(option, valid)
+                    if section == "DEFAULT" and not hint:
                         continue  # shared by every project (a nova.conf passed whole): only near misses
                     messages.append(f"{path}: [{section}]{option} is not an option and is ignored{hint}")
     return messages
+
+
+def _elsewhere(option: str, valid: dict[str, set[str] | None]) -> str:
+    """': did you mean [pmem]namespaces?' for an option of another of our sections written in
+    [DEFAULT] (nearly or exactly its name)."""
+    for section in ("pmem", "agent"):
+        names = valid.get(section) or set()
+        close = difflib.get_close_matches(option, sorted(names), n=1, cutoff=0.8)
+        if close:
+            return f": did you mean [{section}]{close[0]}?"
+    return ""
 
 
 _REASON = re.compile(r"is not valid: (.*)\Z", re.S)

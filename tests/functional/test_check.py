@@ -123,3 +123,17 @@ def test_a_corrupt_status_file_is_named_not_taken_for_no_agent(good, text, why):
     line = lines(result)["agent"]
     assert line.startswith(f"Warning  agent: the agent's status file {path} {why}"), line
     assert "has not run" not in line
+
+
+def test_when_the_configuration_fails_its_line_keeps_the_hint(good, admin):
+    good.options["pmem"]["namespace"] = good.options["pmem"].pop("namespaces")
+    line = lines(good.run("check"))["configuration"]
+    assert line.startswith("Failure  configuration: ")
+    assert "[pmem]namespace is not an option and is ignored: did you mean 'namespaces'?" in line
+    assert "[pmem]namespaces is not set" in line
+    # written in [DEFAULT] instead of [pmem]
+    good.configure(DEFAULT={"namespaces": good.options["pmem"].pop("namespace")})
+    result = good.run("check")
+    assert result.status == 2 and result.writes == []
+    line = lines(result)["configuration"]
+    assert "[DEFAULT]namespaces is not an option and is ignored: did you mean [pmem]namespaces?" in line
