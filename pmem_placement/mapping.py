@@ -96,6 +96,7 @@ def problems(labels: list[Label], namespaces: list[Namespace]) -> list[str]:
         if ns.name:
             by_name.setdefault(ns.name, []).append(ns)
     unnamed = {key: ns for ns in namespaces if not ns.name for key in (ns.dev, ns.chardev) if key}
+    named = {key: ns for ns in namespaces if ns.name for key in (ns.dev, ns.chardev) if key}
     found: list[str] = []
     for label in labels:
         for name in label.namespace_names:
@@ -108,6 +109,10 @@ def problems(labels: list[Label], namespaces: list[Namespace]) -> list[str]:
                         f"'ndctl create-namespace -f -e {unnamed[name].dev} -m devdax -n NAME' "
                         "(this destroys its data) and configure that name"
                     )
+                    continue
+                if name in named:
+                    found.append(f"{where} is the device of namespace {named[name].name!r}: namespaces are "
+                                 f"given by name, use {named[name].name!r}")
                     continue
                 close = difflib.get_close_matches(name, sorted(by_name), n=1, cutoff=0.6)
                 hint = f": did you mean {close[0]!r}?" if close else ""

@@ -25,7 +25,10 @@ def namespace_rows(labels: list[mapping.Label], namespaces: list[Namespace]) -> 
     rows = []
     for ns in sorted(namespaces, key=lambda n: n.dev):
         label = by_name.get(ns.name or "")
-        if ns.problem:
+        by_device = _by_device(ns, by_name) if label is None else None
+        if by_device:
+            status = by_device
+        elif ns.problem:
             status = f"not usable: {ns.problem}"
         elif label is None:
             status = "not in [pmem]namespaces"
@@ -35,8 +38,21 @@ def namespace_rows(labels: list[mapping.Label], namespaces: list[Namespace]) -> 
     return rows
 
 
+def _by_device(ns: Namespace, by_name: dict[str, mapping.Label]) -> str | None:
+    """Why a namespace configured by its device name, not its name, is not used (as
+    ``mapping.problems`` says too); None when it is not."""
+    for key in (ns.dev, ns.chardev):
+        if key and key in by_name:
+            where = f"given by its device name {key!r} (label {by_name[key].label!r}): "
+            if ns.name:
+                return where + f"namespaces are given by name, use {ns.name!r}"
+            return where + "it has no name; name it and configure that name"
+    return None
+
+
 def missing_names(labels: list[mapping.Label], namespaces: list[Namespace]) -> list[str]:
-    present = {ns.name for ns in namespaces}
+    """Configured names that match no namespace (not even as a device name: its row says why)."""
+    present = {key for ns in namespaces for key in (ns.name, ns.dev, ns.chardev) if key}
     return [name for label in labels for name in label.namespace_names if name not in present]
 
 

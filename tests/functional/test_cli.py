@@ -15,6 +15,7 @@ from pmem_placement import conf as conf_mod
 from pmem_placement import fingerprint
 from pmem_placement.agent import report
 from pmem_placement.agent.cycle import Agent
+from tests import helpers
 
 BIN = pathlib.Path(sys.executable).parent
 CLI = str(BIN / "pmem-placement")
@@ -299,3 +300,24 @@ def test_lock_timeout_must_be_a_number_of_seconds(node, command, value):
     proc = console(node, command, f"--lock-timeout={value}")
     assert proc.returncode == 2 and proc.requests == []
     assert f"argument --lock-timeout: {value!r} is not a number of seconds" in proc.stderr
+
+
+def test_a_device_name_in_the_mapping_is_explained_the_same_by_reconcile_and_show(node, admin):
+    node.namespaces_file.write_text(json.dumps([helpers.devdax("ns_0", "namespace0.0"),
+                                                helpers.devdax("ns_1", "namespace0.1"),
+                                                helpers.devdax(None, "namespace0.2")]))
+    node.configure(pmem={"namespaces": "4GB:ns_0,SMALL:namespace0.1|namespace0.2"})
+    proc = console(node, "reconcile")
+    assert proc.returncode == 2 and proc.requests == []
+    assert ("namespace 'namespace0.1' (label 'SMALL') is the device of namespace 'ns_1': namespaces are given "
+            "by name, use 'ns_1'") in proc.stderr
+    assert "namespace 'namespace0.2' (label 'SMALL') exists but has no name" in proc.stderr
+    proc = console(node, "show", "--offline", "--format", "json")
+    data = json.loads(proc.stdout)
+    assert data["missing"] == []
+    status = {row["dev"]: row["status"] for row in data["namespaces"]}
+    assert status["namespace0.1"] == ("given by its device name 'namespace0.1' (label 'SMALL'): namespaces are "
+                                      "given by name, use 'ns_1'")
+    assert status["namespace0.2"] == ("given by its device name 'namespace0.2' (label 'SMALL'): it has no name; "
+                                      "name it and configure that name")
+    assert "is not on this host" not in console(node, "show", "--offline").stdout
