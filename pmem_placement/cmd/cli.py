@@ -238,7 +238,7 @@ def hoist_global_options(argv: list[str], conf: cfg.ConfigOpts) -> list[str]:
     """Move global options written after the subcommand in front of it, where argparse wants them:
     ``reconcile --config-file F`` works like ``--config-file F reconcile``."""
     with_value = {"--config-file", "--config-dir"}
-    flags: set[str] = set()
+    flags: set[str] = {"--version"}
     for opt, group in conf._all_cli_opts():
         if group is not None or isinstance(opt, cfg.SubCommandOpt):
             continue
