@@ -352,6 +352,7 @@ def _config_failure(argv: list[str], exc: Exception) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    conf: cfg.ConfigOpts | None = None
     try:
         try:
             conf = _setup(args)
@@ -377,7 +378,19 @@ def main(argv: list[str] | None = None) -> int:
         command.quiet_stdout()
         return EXIT_OK
     except KeyboardInterrupt:
-        return 130
+        return _interrupted(args, conf)
+
+
+def _interrupted(argv: list[str], conf: cfg.ConfigOpts | None) -> int:
+    """Ctrl-C: one line, and with --format json the documented object all the same."""
+    exc = errors.Interrupted("interrupted (Ctrl-C) before the run finished")
+    cmd, as_json = _requested(argv)
+    try:
+        if as_json and cmd is not None and cmd.json_error is not None:
+            emit(cmd.json_error(conf.host if conf else None, exc, conf.command if conf else None))
+    except errors.OutputError:
+        pass
+    return fail(exc, exc.exit_status)
 
 
 if __name__ == "__main__":

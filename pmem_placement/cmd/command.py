@@ -49,6 +49,11 @@ def emit(text: str) -> None:
         print(text, flush=True)
     except BrokenPipeError:
         quiet_stdout()
+    except OSError as exc:  # e.g. > /dev/full: one line, no traceback
+        from pmem_placement.errors import OutputError
+
+        quiet_stdout()
+        raise OutputError(f"cannot write the result to stdout: {exc.strerror or exc}") from None
 
 
 def quiet_stdout() -> None:

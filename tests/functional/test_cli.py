@@ -323,3 +323,37 @@ def test_a_device_name_in_the_mapping_is_explained_the_same_by_reconcile_and_sho
     assert status["namespace0.2"] == ("given by its device name 'namespace0.2' (label 'SMALL'): it has no name; "
                                       "name it and configure that name")
     assert "is not on this host" not in console(node, "show", "--offline").stdout
+
+
+def test_ctrl_c_while_waiting_for_the_lock_still_prints_the_json(node, admin):
+    import signal
+    import time
+
+    fd = _hold_lock(node)
+    try:
+        node.write_config()
+        proc = subprocess.Popen([CLI, "--config-file", str(node.config_file), "reconcile", "--format", "json"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        line = ""
+        while "waiting for the host's lock" not in line and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        os.close(fd)
+    assert proc.returncode == 130
+    assert err == "pmem-placement: error: interrupted (Ctrl-C) before the run finished\n"
+    data = json.loads(out)
+    assert data["status"] == "error" and data["host"] == node.name
+    assert data["error"] == {"type": "Interrupted", "message": "interrupted (Ctrl-C) before the run finished"}
+    assert admin.provider(admin.child_uuid(node.name)) is None
+
+
+def test_a_full_stdout_is_one_line_not_a_traceback(node):
+    node.write_config()
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([CLI, "--config-file", str(node.config_file), "show", "--offline"], stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 1
+    assert proc.stderr == "pmem-placement: error: cannot write the result to stdout: No space left on device\n"
