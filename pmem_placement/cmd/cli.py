@@ -9,6 +9,7 @@ or after the subcommand, as in the OpenStack clients.
 import argparse
 import importlib.metadata
 import os
+import re
 import sys
 import textwrap
 import typing
@@ -213,9 +214,12 @@ COMMANDS: tuple[Command, ...] = (RECONCILE, SHOW, check_cmd.COMMAND, remove_cmd.
 _BY_NAME = {c.name: c for c in COMMANDS}
 
 
+_PARSERS: dict[str, argparse.ArgumentParser] = {}
+
+
 def _add_commands(subparsers: typing.Any) -> None:
     for cmd in COMMANDS:
-        parser = subparsers.add_parser(cmd.name, help=cmd.help, description=textwrap.fill(cmd.description, 79),
+        parser = _PARSERS[cmd.name] = subparsers.add_parser(cmd.name, help=cmd.help, description=textwrap.fill(cmd.description, 79),
                                        epilog=cmd.epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
         cmd.add_arguments(parser)
 
@@ -287,7 +291,19 @@ def _setup(argv: list[str]) -> cfg.ConfigOpts:
     conf.set_default("use_stderr", True)
     from pmem_placement.conf import validate as validate_mod
 
-    validate_mod.parse_args(conf, hoist_global_options(argv, conf), project=PROG, prog=PROG, version=version(),
+    def usage_error(text: str) -> None:
+        # argparse leaves unknown options after a subcommand to the top parser: say it with the
+        # subcommand's usage, as its --help would.
+        unknown = re.search(r"error: unrecognized arguments: (.*)\Z", text.strip())
+        cmd, _ = _requested(argv)
+        if unknown and cmd is not None and cmd.name in _PARSERS:
+            words = unknown.group(1).split()
+            after = argv[argv.index(cmd.name) + 1:]
+            if all(w in after or w.split("=", 1)[0] in after for w in words):
+                _PARSERS[cmd.name].error(f"unrecognized arguments: {unknown.group(1)}")
+
+    validate_mod.parse_args(conf, hoist_global_options(argv, conf), usage_error, project=PROG, prog=PROG,
+                            version=version(),
                             description="Keep Placement truthful about this host's PMEM namespaces.")
     logging.setup(conf, PROG)
     if not conf.debug:

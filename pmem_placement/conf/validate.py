@@ -189,15 +189,19 @@ def describe(exc: Exception) -> str:
 _CLI_VALUE = re.compile(r"argument --(\S+): Invalid .*? value: (.*)\n\Z", re.S)
 
 
-def parse_args(conf: cfg.ConfigOpts, args: list[str], **kwargs: typing.Any) -> None:
+def parse_args(conf: cfg.ConfigOpts, args: list[str],
+               usage_error: typing.Callable[[str], None] | None = None, **kwargs: typing.Any) -> None:
     """``conf(args, **kwargs)``, except that a bad value in a file for a command-line option
     ([DEFAULT]debug = maybe) is a ``ConfigFileValueError`` named like the others, where
-    oslo.config prints ``argument --debug: Invalid ...`` and exits 1."""
+    oslo.config prints ``argument --debug: Invalid ...`` and exits 1. ``usage_error`` is offered
+    argparse's message for bad arguments (exit 2) first, to say it better (and exit itself)."""
     captured = io.StringIO()
     try:
         with contextlib.redirect_stderr(captured):
             conf(args, **kwargs)
     except SystemExit as exc:
+        if exc.code == 2 and usage_error is not None:
+            usage_error(captured.getvalue())
         match = _CLI_VALUE.match(captured.getvalue()) if exc.code == 1 else None
         if match is None:
             sys.stderr.write(captured.getvalue())

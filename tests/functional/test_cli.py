@@ -357,3 +357,10 @@ def test_a_full_stdout_is_one_line_not_a_traceback(node):
                               stderr=subprocess.PIPE, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert proc.returncode == 1
     assert proc.stderr == "pmem-placement: error: cannot write the result to stdout: No space left on device\n"
+
+
+def test_an_unknown_option_after_a_subcommand_shows_that_subcommands_usage(node):
+    proc = console(node, "reconcile", "--bogus")
+    assert proc.returncode == 2 and proc.requests == []
+    assert proc.stderr.startswith("usage: pmem-placement reconcile [-h] [--dry-run]")
+    assert proc.stderr.endswith("pmem-placement reconcile: error: unrecognized arguments: --bogus\n")
