@@ -180,7 +180,9 @@ def show_text(host: str | None, rows: list[NamespaceRow], missing: list[str], vi
             out.append(f"  traits: {', '.join(view.traits) or '-'}")
         if view.root_pmem_classes:
             out.append(f"  WARNING double counting: {_double_counting(view)}")
-    if agent is not None:
+    if agent is not None and agent.get("unreadable"):
+        out.extend(["", f"Agent: {agent['unreadable']}"])
+    elif agent is not None:
         out.append("")
         stale = f" (STALE: {agent['stale']})" if agent.get("stale") else ""
         out.append(f"Agent: {agent.get('state')}, last success {agent.get('last_success') or 'never'}, "

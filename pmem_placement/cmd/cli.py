@@ -157,8 +157,14 @@ def show(conf: cfg.ConfigOpts) -> int:
             view = show_mod.placement_view(_client(conf), conf.host, root_uuid)
         except errors.PmemPlacementError as exc:
             error = exc
-    agent_status = _agent_status(conf)
-    if agent_status is not None:
+    from pmem_placement import status_file
+    from pmem_placement.agent import report
+
+    path = report.status_path(conf.agent)
+    agent_status, unreadable = status_file.read(path) if path else (None, None)
+    if unreadable:
+        agent_status = {"unreadable": unreadable, "stale": unreadable, "same_config": None}
+    elif agent_status is not None:
         agent_status = show_mod.with_freshness(agent_status, conf.agent.interval, time.time(),
                                                fingerprint.pid_alive, fingerprint.of(conf), conf.agent.max_backoff)
     configured = {label.resource_class for label in labels}

@@ -169,3 +169,13 @@ def test_show_offline_needs_no_placement(node):
     node.options["placement"] = {}  # the main file alone, without the root-only secrets
     result = node.run("show", "--offline")
     assert result.status == 0 and result.err == ""
+
+
+def test_show_names_a_corrupt_status_file(node):
+    (node.dir / "state").mkdir()
+    path = node.dir / "state" / "status.json"
+    path.write_text('{"state":')
+    out = node.run("show", "--offline").out
+    assert f"Agent: the agent's status file {path} is corrupt (not JSON:" in out
+    data = json.loads(node.run("show", "--offline", "--format", "json").out)
+    assert data["agent"]["unreadable"].startswith(f"the agent's status file {path} is corrupt")
