@@ -90,10 +90,12 @@ def _write_config(path: pathlib.Path, url: str, state_dir: pathlib.Path, namespa
 
 def run() -> int:
     try:
-        from pmem_placement.embedded import EmbeddedPlacement
-    except ImportError:  # pragma: no cover - depends on how it was installed
-        print("pmem-placement demo needs openstack-placement: pip install 'pmem-placement[demo]'", file=sys.stderr)
+        import placement  # noqa: F401  (openstack-placement, the demo extra)
+    except ImportError:
+        print("pmem-placement: error: the demo needs openstack-placement, which is not installed: "
+              "pip install 'pmem-placement[demo]'", file=sys.stderr)
         return 2
+    from pmem_placement.embedded import EmbeddedPlacement
     from oslo_config import cfg
 
     from pmem_placement import conf as conf_mod

@@ -47,3 +47,19 @@ class ForeignProvider(SyncError):
 
 class ConflictsDidNotSettle(SyncError):
     """Concurrent writers kept changing the provider for every attempt."""
+
+
+class LockTimeout(SyncError):
+    """Another writer held the state directory's lock longer than --lock-timeout."""
+
+
+class OutputError(PmemPlacementError):
+    """The result could not be written to stdout (a full disk, a closed file)."""
+
+    exit_status = 1
+
+
+class Interrupted(PmemPlacementError):
+    """Interrupted (Ctrl-C, SIGINT) before the run finished."""
+
+    exit_status = 130

@@ -6,6 +6,7 @@ nova does. Every problem is a ``ConfigError`` that names the option and the offe
 """
 
 import dataclasses
+import difflib
 import re
 
 import os_resource_classes
@@ -14,6 +15,12 @@ from pmem_placement.discover.model import Namespace
 from pmem_placement.errors import ConfigError
 
 OPTION = "[pmem]namespaces"
+CLASS_PREFIX = "CUSTOM_PMEM_NAMESPACE_"
+UNSET = (
+    f"{OPTION} is not set: list the namespaces to report (LABEL:NS[|NS...], e.g. 4GB:ns_0), or "
+    "set it empty to remove the PMEM provider (is the option or its section misspelt, or the main "
+    "configuration file missing from --config-file?)"
+)
 TRAITS_OPTION = "[pmem]traits"
 MANAGED_TRAIT = "CUSTOM_PMEM_PLACEMENT_MANAGED"
 # Placement's own limits for custom resource class and trait names.
@@ -32,8 +39,14 @@ def resource_class(label: str) -> str:
     return str(os_resource_classes.normalize_name(f"PMEM_NAMESPACE_{label}"))
 
 
-def parse(value: str) -> list[Label]:
-    """Parse the option's syntax; checks that need the host's namespaces come in ``resolve``."""
+def parse(value: str | None) -> list[Label]:
+    """Parse the option's syntax; checks that need the host's namespaces come in ``resolve``.
+
+    ``None`` (the option is not set at all) is an error: only an explicitly empty value means
+    "report nothing", so a misspelt option or section never removes the provider.
+    """
+    if value is None:
+        raise ConfigError(UNSET)
     labels: list[Label] = []
     by_class: dict[str, str] = {}
     seen_ns: dict[str, str] = {}
@@ -47,6 +60,11 @@ def parse(value: str) -> list[Label]:
             raise ConfigError(f"{OPTION}: entry {entry!r} has no ':' (expected LABEL:NS[|NS...])")
         if not label:
             raise ConfigError(f"{OPTION}: entry {entry!r} has an empty label")
+        if label.upper().startswith(CLASS_PREFIX):
+            raise ConfigError(
+                f"{OPTION}: label {label!r} is already a resource class name: write the label "
+                f"alone ({label[len(CLASS_PREFIX):]!r}), it becomes {CLASS_PREFIX}<LABEL>"
+            )
         ns_names = tuple(n.strip() for n in names.split("|"))
         if any(not n for n in ns_names):
             raise ConfigError(f"{OPTION}: entry {entry!r} has an empty namespace name")
@@ -71,33 +89,51 @@ def parse(value: str) -> list[Label]:
     return labels
 
 
-def resolve(labels: list[Label], namespaces: list[Namespace]) -> dict[str, tuple[Namespace, ...]]:
-    """Resource class -> the host's namespaces for it. Every configured one must be usable."""
+def problems(labels: list[Label], namespaces: list[Namespace]) -> list[str]:
+    """Every reason a configured namespace cannot be used, all at once, with a hint for each."""
     by_name: dict[str, list[Namespace]] = {}
     for ns in namespaces:
         if ns.name:
             by_name.setdefault(ns.name, []).append(ns)
-    result: dict[str, tuple[Namespace, ...]] = {}
+    unnamed = {key: ns for ns in namespaces if not ns.name for key in (ns.dev, ns.chardev) if key}
+    named = {key: ns for ns in namespaces if ns.name for key in (ns.dev, ns.chardev) if key}
+    found: list[str] = []
     for label in labels:
-        found = []
         for name in label.namespace_names:
             matches = by_name.get(name, [])
+            where = f"namespace {name!r} (label {label.label!r})"
             if not matches:
-                raise ConfigError(f"{OPTION}: namespace {name!r} (label {label.label!r}) is not on this host")
-            if len(matches) > 1:
+                if name in unnamed:
+                    found.append(
+                        f"{where} exists but has no name: namespaces are given by name; name it with "
+                        f"'ndctl create-namespace -f -e {unnamed[name].dev} -m devdax -n NAME' "
+                        "(this destroys its data) and configure that name"
+                    )
+                    continue
+                if name in named:
+                    found.append(f"{where} is the device of namespace {named[name].name!r}: namespaces are "
+                                 f"given by name, use {named[name].name!r}")
+                    continue
+                close = difflib.get_close_matches(name, sorted(by_name), n=1, cutoff=0.6)
+                hint = f": did you mean {close[0]!r}?" if close else ""
+                found.append(f"{where} is not on this host{hint}")
+            elif len(matches) > 1:
                 devs = ", ".join(ns.dev for ns in matches)
-                raise ConfigError(
-                    f"{OPTION}: namespace name {name!r} (label {label.label!r}) is ambiguous: "
-                    f"{devs} all carry it"
-                )
-            ns = matches[0]
-            if ns.problem:
-                raise ConfigError(
-                    f"{OPTION}: namespace {name!r} ({ns.dev}, label {label.label!r}) is not usable: {ns.problem}"
-                )
-            found.append(ns)
-        result[label.resource_class] = tuple(found)
-    return result
+                found.append(f"namespace name {name!r} (label {label.label!r}) is ambiguous: {devs} all carry it")
+            elif matches[0].problem:
+                found.append(f"namespace {name!r} ({matches[0].dev}, label {label.label!r}) is not usable: "
+                             f"{matches[0].problem}")
+    return found
+
+
+def resolve(labels: list[Label], namespaces: list[Namespace]) -> dict[str, tuple[Namespace, ...]]:
+    """Resource class -> the host's namespaces for it. Every configured one must be usable; the
+    ConfigError names every one that is not."""
+    found = problems(labels, namespaces)
+    if found:
+        raise ConfigError(f"{OPTION}: " + "; ".join(found))
+    by_name = {ns.name: ns for ns in namespaces if ns.name}
+    return {label.resource_class: tuple(by_name[n] for n in label.namespace_names) for label in labels}
 
 
 def traits(values: list[str]) -> frozenset[str]:

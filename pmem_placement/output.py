@@ -4,6 +4,7 @@ import json
 import typing
 
 from pmem_placement import plan as plan_mod
+from pmem_placement import show as show_mod
 from pmem_placement.reconcile import Outcome
 from pmem_placement.show import NamespaceRow
 from pmem_placement.show import PlacementView
@@ -58,7 +59,7 @@ def reconcile_status(outcome: Outcome, dry_run: bool) -> str:
     return "would_change" if dry_run else "changed"
 
 
-def reconcile_json(host: str, outcome: Outcome | None, dry_run: bool, requests: typing.Mapping[str, int],
+def reconcile_json(host: str | None, outcome: Outcome | None, dry_run: bool, requests: typing.Mapping[str, int],
                    error: Exception | None = None) -> str:
     data: dict[str, typing.Any] = {
         "status": "error" if error or outcome is None else reconcile_status(outcome, dry_run),
@@ -94,8 +95,28 @@ def reconcile_text(outcome: Outcome, dry_run: bool, requests: int) -> str:
     return "\n".join(lines + [f"{name}: {verb} ({cost})"])
 
 
-def show_json(host: str, rows: list[NamespaceRow], missing: list[str], view: PlacementView | None,
-              error: Exception | None, agent: typing.Mapping[str, typing.Any] | None = None) -> str:
+def _class_states(view: PlacementView, configured: typing.Collection[str]) -> dict[str, str]:
+    return {rc: show_mod.class_state(rc, c, configured) for rc, c in view.classes.items()}
+
+
+def _double_counting(view: PlacementView) -> str:
+    return (f"{view.root_name} itself has {', '.join(view.root_pmem_classes)}: nova reports PMEM too "
+            "([libvirt]pmem_namespaces in nova.conf); report it from one place only")
+
+
+def show_json(host: str | None, rows: list[NamespaceRow], missing: list[str], view: PlacementView | None,
+              error: Exception | None, agent: typing.Mapping[str, typing.Any] | None = None,
+              offline: bool = False, configured: typing.Collection[str] = ()) -> str:
+    placement = None
+    if view is not None:
+        states = _class_states(view, configured)
+        placement = {
+            "compute_node": {"name": view.root_name, "uuid": view.root_uuid},
+            "provider": None if view.provider is None else {"name": view.provider.name, "uuid": view.provider.uuid},
+            "classes": {rc: {**c, "state": states[rc] or "open"} for rc, c in view.classes.items()},
+            "traits": view.traits,
+            "nova_pmem_classes": view.root_pmem_classes,
+        }
     data = {
         "host": host,
         "namespaces": [
@@ -113,20 +134,17 @@ def show_json(host: str, rows: list[NamespaceRow], missing: list[str], view: Pla
             for r in rows
         ],
         "missing": missing,
-        "placement": None if view is None else {
-            "compute_node": {"name": view.root_name, "uuid": view.root_uuid},
-            "provider": None if view.provider is None else {"name": view.provider.name, "uuid": view.provider.uuid},
-            "classes": view.classes,
-            "traits": view.traits,
-        },
+        "offline": offline,
+        "placement": placement,
         "agent": agent,
         "error": _error(error),
     }
     return json.dumps(data, indent=2)
 
 
-def show_text(host: str, rows: list[NamespaceRow], missing: list[str], view: PlacementView | None,
-              error: Exception | None, agent: typing.Mapping[str, typing.Any] | None = None) -> str:
+def show_text(host: str | None, rows: list[NamespaceRow], missing: list[str], view: PlacementView | None,
+              error: Exception | None, agent: typing.Mapping[str, typing.Any] | None = None,
+              offline: bool = False, configured: typing.Collection[str] = ()) -> str:
     out = [f"Namespaces on {host}:"]
     if not rows:
         out.append("  (none found)")
@@ -144,25 +162,37 @@ def show_text(host: str, rows: list[NamespaceRow], missing: list[str], view: Pla
     for name in missing:
         out.append(f"  configured namespace {name!r} is not on this host")
     out.append("")
-    if error is not None:
+    if offline:
+        out.append("Placement: not contacted (--offline)")
+    elif error is not None:
         out.append(f"Placement: unavailable ({error})")
     elif view is None:
         out.append(f"Placement: no compute node provider for {host!r}")
-    elif view.provider is None:
-        out.append(f"Placement: {view.root_name} has no PMEM provider")
     else:
-        out.append(f"Placement: {view.provider.name} ({view.provider.uuid}), generation {view.generation}")
-        for rc, c in view.classes.items():
-            state = " retiring" if c["reserved"] >= c["total"] else ""
-            out.append(f"  {rc}: total {c['total']}, reserved {c['reserved']}, used {c['used']}{state}")
-        out.append(f"  traits: {', '.join(view.traits) or '-'}")
-        out.append("  for consumers other than nova's libvirt driver: a nova instance given these gets no "
-                   "nvdimm device")
-    if agent is not None:
+        if view.provider is None:
+            out.append(f"Placement: {view.root_name} has no PMEM provider")
+        else:
+            states = _class_states(view, configured)
+            out.append(f"Placement: {view.provider.name} ({view.provider.uuid}), generation {view.generation}")
+            for rc, c in view.classes.items():
+                state = f" {states[rc]}" if states[rc] else ""
+                out.append(f"  {rc}: total {c['total']}, reserved {c['reserved']}, used {c['used']}{state}")
+            out.append(f"  traits: {', '.join(view.traits) or '-'}")
+            out.append("  for consumers other than nova's libvirt driver: a nova instance given these gets no "
+                       "nvdimm device")
+        if view.root_pmem_classes:
+            out.append(f"  WARNING double counting: {_double_counting(view)}")
+    if agent is not None and agent.get("unreadable"):
+        out.extend(["", f"Agent: {agent['unreadable']}"])
+    elif agent is not None:
         out.append("")
+        stale = f" (STALE: {agent['stale']})" if agent.get("stale") else ""
         out.append(f"Agent: {agent.get('state')}, last success {agent.get('last_success') or 'never'}, "
-                   f"last attempt {agent.get('last_attempt') or 'never'} (pid {agent.get('pid')})")
+                   f"last attempt {agent.get('last_attempt') or 'never'} (pid {agent.get('pid')}){stale}")
         error_info = agent.get("last_error")
         if error_info:
             out.append(f"  failing since {error_info.get('since')}: {error_info.get('message')}")
+        if agent.get("same_config") is False and not agent.get("stale"):
+            out.append("  its configuration differs from these files: reload the agent "
+                       "(systemctl reload pmem-placement-agent)")
     return "\n".join(out)

@@ -26,7 +26,10 @@ def namespace_rows(labels: list[mapping.Label], namespaces: list[Namespace]) -> 
     rows = []
     for ns in sorted(namespaces, key=lambda n: n.dev):
         label = by_name.get(ns.name or "")
-        if ns.problem:
+        by_device = _by_device(ns, by_name) if label is None else None
+        if by_device:
+            status = by_device
+        elif ns.problem:
             status = f"not usable: {ns.problem}"
         elif label is None:
             status = "not in [pmem]namespaces"
@@ -36,8 +39,21 @@ def namespace_rows(labels: list[mapping.Label], namespaces: list[Namespace]) -> 
     return rows
 
 
+def _by_device(ns: Namespace, by_name: dict[str, mapping.Label]) -> str | None:
+    """Why a namespace configured by its device name, not its name, is not used (as
+    ``mapping.problems`` says too); None when it is not."""
+    for key in (ns.dev, ns.chardev):
+        if key and key in by_name:
+            where = f"given by its device name {key!r} (label {by_name[key].label!r}): "
+            if ns.name:
+                return where + f"namespaces are given by name, use {ns.name!r}"
+            return where + "it has no name; name it and configure that name"
+    return None
+
+
 def missing_names(labels: list[mapping.Label], namespaces: list[Namespace]) -> list[str]:
-    present = {ns.name for ns in namespaces}
+    """Configured names that match no namespace (not even as a device name: its row says why)."""
+    present = {key for ns in namespaces for key in (ns.name, ns.dev, ns.chardev) if key}
     return [name for label in labels for name in label.namespace_names if name not in present]
 
 
@@ -50,6 +66,16 @@ class PlacementView:
     classes: dict[str, dict[str, int]]
     """Resource class -> total, reserved, used."""
     traits: list[str]
+    root_pmem_classes: list[str] = dataclasses.field(default_factory=list)
+    """PMEM classes on the compute node provider itself: nova reports PMEM too (double counting)."""
+
+
+def class_state(rc: str, counts: typing.Mapping[str, int], configured: typing.Collection[str]) -> str:
+    """'' for a class open to allocations; 'retiring' when no longer configured and still in
+    use (reserved = total until free); 'fenced' when configured but closed (reserved = total)."""
+    if counts["reserved"] < counts["total"]:
+        return ""
+    return "fenced" if rc in configured else "retiring"
 
 
 def placement_view(client: Client, host: str, root_uuid: str | None) -> PlacementView | None:
@@ -58,9 +84,11 @@ def placement_view(client: Client, host: str, root_uuid: str | None) -> Placemen
         root = find_root(client, host, root_uuid)
     except RootProviderNotFound:
         return None
+    _, root_inventory = client.inventories(root.uuid)
+    root_pmem = sorted(rc for rc in root_inventory if rc.startswith(mapping.CLASS_PREFIX))
     ident = desired_mod.identity(root.uuid, root.name)
     if not any(p["uuid"] == ident.uuid for p in root.tree):
-        return PlacementView(root.name, root.uuid, None, None, {}, [])
+        return PlacementView(root.name, root.uuid, None, None, {}, [], root_pmem)
     _, inventories = client.inventories(ident.uuid)
     _, usages = client.usages(ident.uuid)
     generation, traits = client.traits(ident.uuid)
@@ -70,4 +98,43 @@ def placement_view(client: Client, host: str, root_uuid: str | None) -> Placemen
     }
     if any(usages.get(rc, 0) for rc in inventories):
         consumers.warn_all(client, ident.uuid, ident.name)
-    return PlacementView(root.name, root.uuid, ident, generation, classes, sorted(traits))
+    return PlacementView(root.name, root.uuid, ident, generation, classes, sorted(traits), root_pmem)
+
+
+def with_freshness(status: dict[str, typing.Any], interval: int, now: float,
+                   alive: typing.Callable[[typing.Any], bool], config_fingerprint: str,
+                   max_backoff: float = 0) -> dict[str, typing.Any]:
+    """The agent's status plus ``stale`` (why it no longer describes a running agent, or None)
+    and ``same_config`` (whether it ran with these files' configuration; None when unknown).
+
+    The agent records when its own schedule (the interval, or a backoff after failures) runs
+    the next cycle: it is stale when that time is more than two intervals past (a cycle in
+    progress, bounded by the request timeouts, fits). A status without ``next_attempt`` is
+    stale when its last attempt is older than three times the longest wait (interval or
+    max_backoff)."""
+    stale = None
+    if not alive(status.get("pid")):
+        stale = f"its process {status.get('pid')} is gone"
+    else:
+        due = _timestamp(status.get("next_attempt"))
+        if due is not None:
+            if now - due > 2 * interval:
+                stale = (f"its next attempt was due at {status['next_attempt']}, {now - due:.0f} s ago "
+                         "(more than 2 x [agent]interval)")
+        else:
+            last = _timestamp(status.get("last_attempt"))
+            longest, option = (interval, "interval") if interval >= max_backoff else (max_backoff, "max_backoff")
+            if last is None or now - last > 3 * longest:
+                stale = f"no attempt in the last {3 * longest:g} s (3 x [agent]{option})"
+    theirs = status.get("config_fingerprint")
+    same = None if not theirs else theirs == config_fingerprint
+    return {**status, "stale": stale, "same_config": same}
+
+
+def _timestamp(value: typing.Any) -> float | None:
+    import datetime
+
+    try:
+        return datetime.datetime.fromisoformat(str(value)).timestamp()
+    except ValueError:
+        return None

@@ -15,12 +15,14 @@ import fcntl
 import json
 import os
 import tempfile
+import time
 import typing
 
 from pmem_placement.desired import Current
 from pmem_placement.desired import Identity
 from pmem_placement.desired import Inventory
 from pmem_placement.errors import ConfigError
+from pmem_placement.errors import LockTimeout
 
 _VERSION = 2  # 2: root_classes
 
@@ -62,8 +64,13 @@ def _current_from_json(data: dict[str, typing.Any]) -> Current:
 class StateStore:
     """State in ``state_dir``; with ``None``, no lock and no memory (every run reads fully)."""
 
-    def __init__(self, state_dir: str | None) -> None:
+    def __init__(self, state_dir: str | None, lock_timeout: float | None = None,
+                 on_wait: typing.Callable[[], None] | None = None) -> None:
         self.state_dir = state_dir
+        self.lock_timeout = lock_timeout
+        """Seconds to wait for the lock before ``LockTimeout``; None waits for ever."""
+        self.on_wait = on_wait
+        """Called once when the lock is held by another process and we start waiting."""
 
     @property
     def _path(self) -> str:
@@ -84,10 +91,33 @@ class StateStore:
                 "(run as the service's user, or point state_dir at a writable directory)"
             ) from exc
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._flock(fd)
             yield
         finally:
             os.close(fd)  # closing releases the lock
+
+    def _flock(self, fd: int) -> None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if self.on_wait is not None:
+                self.on_wait()
+        if self.lock_timeout is None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            return
+        deadline = time.monotonic() + self.lock_timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(
+                        f"{self.state_dir}/lock is still held by another pmem-placement (the agent?) "
+                        f"after {self.lock_timeout:g} s: nothing was written"
+                    ) from None
+                time.sleep(0.05)
 
     def load(self, endpoint: str, lookup: str) -> Cache | None:
         if not self.state_dir:

@@ -15,6 +15,7 @@ from oslo_log import log as logging
 
 from pmem_placement import consumers
 from pmem_placement import errors
+from pmem_placement import fingerprint
 from pmem_placement import output
 from pmem_placement import plan as plan_mod
 from pmem_placement.agent import report
@@ -74,6 +75,7 @@ class Agent:
         started = self.clock()
         self.status.last_attempt = started
         self.status.cycles += 1
+        self.status.config_fingerprint = fingerprint.of(self.conf)
         outcome: Outcome | None = None
         failure: BaseException | None = None
         try:

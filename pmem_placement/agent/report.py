@@ -33,6 +33,10 @@ class Status:
     """Failed cycles since the agent started, by kind."""
     findings: list[dict[str, typing.Any]] | None = None
     """[pmem]mode = audit: the last audit's findings (None in report mode)."""
+    config_fingerprint: str | None = None
+    """``pmem_placement.fingerprint.of`` the configuration the last cycle used."""
+    next_attempt: float | None = None
+    """When the agent's schedule (interval, or backoff after failures) runs the next cycle."""
 
 
 def iso(ts: float | None) -> str | None:
@@ -54,6 +58,8 @@ def status_json(status: Status) -> str:
         "cycles": status.cycles,
         "provider": status.provider,
         "classes": status.classes,
+        "config_fingerprint": status.config_fingerprint,
+        "next_attempt": iso(status.next_attempt),
     }
     if status.findings is not None:
         data["findings"] = status.findings

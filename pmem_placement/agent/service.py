@@ -7,6 +7,7 @@ so a new mapping, new traits or a new interval apply at once. On SIGTERM ``stop`
 a reconcile in progress finishes (its writes are never cut in half), then the process exits 0.
 """
 
+import contextlib
 import multiprocessing
 import random
 import threading
@@ -16,6 +17,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_service.backend.base import ServiceBase
 
+from pmem_placement.agent import report
 from pmem_placement.agent.cycle import Agent
 from pmem_placement.agent.schedule import Schedule
 from pmem_placement.conf import agent as agent_conf
@@ -65,6 +67,9 @@ class AgentService(ServiceBase):
                 delay = schedule.interval  # nova not started yet: expected, no backoff
             else:
                 delay = schedule.next_delay(agent.status.consecutive_failures, self.rng)
+            agent.status.next_attempt = agent.clock() + delay
+            with contextlib.suppress(OSError):  # the cycle itself reports a status file it cannot write
+                report.write(agent.status, report.status_path(self.conf.agent), None)
 
     def stop(self, graceful: bool = False) -> None:
         self._stop.set()

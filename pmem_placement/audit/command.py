@@ -4,22 +4,22 @@ Exit statuses: 0 no findings, 1 findings, 2 the audit could not be made (configu
 discovery, or Placement could not be read). Never writes to Placement.
 """
 
-import sys
 import typing
 
 from oslo_config import cfg
 
+from pmem_placement.cmd.command import Command
+from pmem_placement.cmd.command import emit
+from pmem_placement.cmd.command import fail
 from pmem_placement.errors import ConfigError
+from pmem_placement.errors import PmemPlacementError
 
-HELP = ("Compare nova's [libvirt]pmem_namespaces with this host's namespaces and with the compute "
-        "node's PMEM inventory in Placement; never writes. Exit status: 0 no findings, 1 findings, "
-        "2 configuration, discovery or Placement could not be read.")
+DESCRIPTION = ("Compare nova's [libvirt]pmem_namespaces with this host's namespaces and with the "
+               "compute node's PMEM inventory in Placement, and report every way nova's inventory is "
+               "wrong for this host. Never writes to Placement.")
 
 
-def add_parser(subparsers: typing.Any) -> None:
-    parser = subparsers.add_parser(
-        "audit", help="check nova's own PMEM inventory ([libvirt]pmem_namespaces) against the host",
-        description=HELP)
+def add_arguments(parser: typing.Any) -> None:
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     parser.add_argument("--nova-config", action="append", metavar="FILE",
                         help="nova's configuration file, repeatable, read in order as nova-compute's "
@@ -48,9 +48,28 @@ def run(conf: cfg.ConfigOpts) -> int:
     dirs = args.nova_config_dir or list(conf.pmem.nova_config_dir)
     result = runner.audit(conf, lambda: Client(common.placement_adapter(conf, conf.os_cloud)), files, dirs)
     if args.format == "json":
-        print(runner.as_json(result))
+        emit(runner.as_json(result))
     elif result.error is None:
-        print(runner.as_text(result))
+        emit(runner.as_text(result))
     if result.error is not None:
-        print(f"pmem-placement: error: {result.error}", file=sys.stderr)
+        return fail(result.error, result.exit_status)
     return result.exit_status
+
+
+def _json_error(host: str | None, exc: Exception, args: typing.Any) -> str:
+    from pmem_placement.audit import runner
+
+    error = exc if isinstance(exc, PmemPlacementError) else ConfigError(str(exc))
+    return runner.as_json(runner.Result(host or "", None, [], error))
+
+
+COMMAND = Command(
+    name="audit",
+    help="check nova's own PMEM inventory ([libvirt]pmem_namespaces) against the host",
+    description=DESCRIPTION,
+    exit_statuses=[(0, "no findings"), (1, "findings"),
+                   (2, "configuration or discovery error, or Placement could not be read")],
+    run=run,
+    add_arguments=add_arguments,
+    json_error=_json_error,
+)

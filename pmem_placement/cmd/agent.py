@@ -28,8 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     conf_mod.register_opts(conf)
     logging.register_options(conf)
     try:
-        conf(sys.argv[1:] if argv is None else argv, project="pmem-placement", prog=PROG,
-             description="Keep Placement in sync with this host's PMEM namespaces, every [agent]interval.")
+        from pmem_placement.conf import validate
+
+        validate.parse_args(conf, sys.argv[1:] if argv is None else argv, project="pmem-placement", prog=PROG,
+                            version=cli.version(),
+                            description="Keep Placement in sync with this host's PMEM namespaces, every "
+                            "[agent]interval.")
         cli.validate(conf)
     except cfg.Error as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
@@ -39,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     from pmem_placement.cmd import common
 
     common.set_library_logging(conf)
+    common.warn_about_unknown_options(conf)
     common.warn_about_exposed_secrets(conf)
     # ServiceLauncher is the launcher whose SIGHUP really reloads (see agent/service.py).
     launcher = service.launch(conf, AgentService(conf), workers=1, restart_method="reload")

@@ -4,6 +4,7 @@ Everything that can fail because of configuration or discovery fails here, befor
 is sent, so that such a failure never writes anything.
 """
 
+import typing
 import uuid
 
 from keystoneauth1 import adapter as ks_adapter
@@ -70,14 +71,17 @@ def placement_adapter(conf: cfg.ConfigOpts, os_cloud: str | None = None) -> ks_a
         raise ConfigError(f"[placement]: auth_type {conf.placement.auth_type!r} needs {names}") from exc
     if auth is None:
         raise ConfigError(
-            "[placement]auth_type is not set: copy the [placement] section of nova.conf, or use "
-            "auth_type = admin_token with endpoint and token for a Placement without Keystone"
+            "[placement]auth_type is not set: pass the file that holds [placement] too (e.g. "
+            "--config-file /etc/pmem-placement/secrets.conf, as the systemd unit does), or copy the "
+            "[placement] section of nova.conf, or use auth_type = admin_token with endpoint and token "
+            "for a Placement without Keystone"
         )
     if conf.placement.insecure:
         LOG.warning(
             "[placement]insecure = true: Placement's TLS certificate is NOT verified; anyone on the "
             "network path can impersonate Placement and capture the credentials. Use cafile instead."
         )
+        silence_insecure_request_warnings()
     session = ks_loading.load_session_from_conf_options(conf, group, auth=auth)
     return ks_loading.load_adapter_from_conf_options(conf, group, session=session, auth=auth)
 
@@ -95,18 +99,16 @@ def set_library_logging(conf: cfg.ConfigOpts) -> None:
 SECRET_OPTIONS = ("password", "token", "application_credential_secret", "client_secret", "passcode")
 
 
-def warn_about_exposed_secrets(conf: cfg.ConfigOpts) -> list[str]:
-    """Warn for each config file that holds a [placement] secret and that every user can read."""
+def exposed_secrets(conf: cfg.ConfigOpts) -> list[str]:
+    """The config files that hold a [placement] secret and that every user can read."""
     import configparser
-    import glob
     import os
     import stat
 
-    files = list(conf.config_file or [])
-    for directory in conf.config_dir or []:
-        files += sorted(glob.glob(os.path.join(directory, "*.conf")))
+    from pmem_placement.conf import validate
+
     exposed = []
-    for path in files:
+    for path in validate.config_files(conf):
         parser = configparser.RawConfigParser(strict=False, interpolation=None)
         try:
             parser.read(path)
@@ -116,9 +118,25 @@ def warn_about_exposed_secrets(conf: cfg.ConfigOpts) -> list[str]:
         has_secret = parser.has_section(placement_conf.GROUP) and any(
             parser.get(placement_conf.GROUP, key, fallback="") for key in SECRET_OPTIONS)
         if has_secret and mode & stat.S_IROTH:
-            LOG.warning("%s holds [placement] credentials and every user can read it: chmod o-r it "
-                        "(or move the secrets to a root-only file, see the systemd unit)", path)
             exposed.append(path)
+    return exposed
+
+
+def warn_about_unknown_options(conf: cfg.ConfigOpts) -> None:
+    """One warning per option or section of ours that oslo.config ignores (a typo), with the
+    nearest valid name."""
+    from pmem_placement.conf import validate
+
+    for message in validate.unknown_options(conf):
+        LOG.warning("%s", message)
+
+
+def warn_about_exposed_secrets(conf: cfg.ConfigOpts) -> list[str]:
+    """Warn for each config file that holds a [placement] secret and that every user can read."""
+    exposed = exposed_secrets(conf)
+    for path in exposed:
+        LOG.warning("%s holds [placement] credentials and every user can read it: chmod o-r it "
+                    "(or move the secrets to a root-only file, see the systemd unit)", path)
     return exposed
 
 
@@ -132,6 +150,7 @@ def _cloud_adapter(name: str) -> ks_adapter.Adapter:
         cloud = openstack.config.OpenStackConfig().get_one(cloud=name)
         if not cloud.verify:
             LOG.warning("cloud %s has verify: false: Placement's TLS certificate is NOT verified", name)
+            silence_insecure_request_warnings()
         return ks_adapter.Adapter(
             session=cloud.get_session(),
             service_type=service,
@@ -143,6 +162,16 @@ def _cloud_adapter(name: str) -> ks_adapter.Adapter:
         raise ConfigError(f"--os-cloud {name}: {exc} (see clouds.yaml, OS_CLIENT_CONFIG_FILE)") from exc
 
 
-def reconciler(conf: cfg.ConfigOpts, client: Client) -> Reconciler:
+def reconciler(conf: cfg.ConfigOpts, client: Client, lock_timeout: float | None = None,
+               on_wait: typing.Callable[[], None] | None = None) -> Reconciler:
     policy = RetryPolicy(attempts=conf.pmem.conflict_retries + 1)
-    return Reconciler(client, StateStore(conf.agent.state_dir or None), policy)
+    return Reconciler(client, StateStore(conf.agent.state_dir or None, lock_timeout, on_wait), policy)
+
+
+def silence_insecure_request_warnings() -> None:
+    """urllib3 warns on every request without TLS verification; we warn once per run instead."""
+    import warnings
+
+    from urllib3 import exceptions as urllib3_exc
+
+    warnings.filterwarnings("ignore", category=urllib3_exc.InsecureRequestWarning)

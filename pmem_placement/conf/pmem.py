@@ -16,12 +16,14 @@ def pmem_group() -> cfg.OptGroup:
 pmem_opts = [
     cfg.StrOpt(
         "namespaces",
-        default="",
         help="Namespaces to report, in the syntax of nova's [libvirt]pmem_namespaces: "
         "LABEL:NS[|NS...][,LABEL:NS[|NS...]], e.g. '4GB:ns_0,SMALL:ns_1|ns_2'. NS is the "
         "namespace name given with 'ndctl create-namespace -n'. Each label becomes the "
-        "resource class CUSTOM_PMEM_NAMESPACE_<LABEL> with one unit per namespace. Empty "
-        "means report nothing: the PMEM provider is removed once it has no allocations. "
+        "resource class CUSTOM_PMEM_NAMESPACE_<LABEL> with one unit per namespace; a label "
+        "written as the class name (CUSTOM_PMEM_NAMESPACE_4GB) is an error. Required: "
+        "unset is a configuration error (a typo in the option or section name must not "
+        "remove the provider). Set it empty ('namespaces =') to report nothing: the PMEM "
+        "provider is then removed once it has no allocations. "
         "With mode = report, leave nova's own [libvirt]pmem_namespaces empty, or the namespaces "
         "are counted twice.",
     ),

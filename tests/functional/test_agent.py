@@ -201,3 +201,19 @@ def test_a_reload_with_an_invalid_value_keeps_the_agent_working(node, admin, age
     wait_for(lambda: admin.totals(admin.child_uuid(node.name)) == {A4GB: 2, SMALL: 1}, timeout=10,
              what="the fixed configuration applied")
     assert a.proc.poll() is None
+
+
+def test_a_backing_off_agent_records_its_next_attempt_and_is_not_stale(node, agent):
+    """After failures the agent waits longer than its interval: `show` must judge it by its own
+    schedule, not call it stale."""
+    from datetime import datetime
+
+    a = agent(max_backoff=8, placement={"endpoint": "http://127.0.0.1:9"})
+    status = wait_for(lambda: (s := a.status()) and s["consecutive_failures"] >= 3 and s.get("next_attempt")
+                      and s, what=f"three failures; log:\n{a.output()}")
+    last = datetime.fromisoformat(status["last_attempt"]).timestamp()
+    due = datetime.fromisoformat(status["next_attempt"]).timestamp()
+    assert due - last >= 2  # backing off: more than the 1 s interval
+    data = json.loads(node.run("show", "--format", "json").out)
+    assert data["agent"]["pid"] == _worker_pid(a.proc.pid)
+    assert data["agent"]["stale"] is None, data["agent"]

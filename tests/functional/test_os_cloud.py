@@ -46,3 +46,9 @@ def test_unknown_cloud_is_a_configuration_error(node, clouds_yaml):
     assert result.status == 2
     assert result.err.startswith("pmem-placement: error: --os-cloud nowhere: Cloud nowhere was not found")
     assert result.requests == []
+
+
+def test_os_cloud_after_the_subcommand(node, clouds_yaml):
+    without_placement_section(node)
+    result = node.run("reconcile", "--os-cloud", "lab", "--dry-run")
+    assert result.status == 3, result.err

@@ -253,7 +253,8 @@ def test_unusable_namespace_says_why(node):
     assert result.status == 2
     assert result.err.strip() == (
         "pmem-placement: error: [pmem]namespaces: namespace 'ns_1' (namespace0.1, label 'SMALL') is not "
-        "usable: its dax device dax0.1 is in system-ram mode, not devdax"
+        "usable: its dax device dax0.1 is in system-ram mode, not devdax; namespace 'ns_2' (namespace0.2, "
+        "label 'SMALL') is not usable: its mode is fsdax, not devdax"
     )
 
 

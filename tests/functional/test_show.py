@@ -35,16 +35,17 @@ def test_show_before_and_after_sync(node, admin):
 def test_show_json(node, admin):
     node.run("reconcile")
     data = json.loads(node.run("show", "--format", "json").out)
-    assert list(data) == ["host", "namespaces", "missing", "placement", "agent", "error"]
+    assert list(data) == ["host", "namespaces", "missing", "offline", "placement", "agent", "error"]
     assert data["agent"] is None  # no agent has run on this host
     assert data["namespaces"][0] == {
         "dev": "namespace0.0", "name": "ns_0", "mode": "devdax", "size": 262144000, "chardev": "dax0.0",
         "numa_node": 0, "label": "4GB", "resource_class": "CUSTOM_PMEM_NAMESPACE_4GB", "status": "used"}
     assert data["placement"]["provider"] == {"name": f"{node.name}:pmem", "uuid": admin.child_uuid(node.name)}
     assert data["placement"]["classes"] == {
-        "CUSTOM_PMEM_NAMESPACE_4GB": {"total": 1, "reserved": 0, "used": 0},
-        "CUSTOM_PMEM_NAMESPACE_SMALL": {"total": 2, "reserved": 0, "used": 0}}
+        "CUSTOM_PMEM_NAMESPACE_4GB": {"total": 1, "reserved": 0, "used": 0, "state": "open"},
+        "CUSTOM_PMEM_NAMESPACE_SMALL": {"total": 2, "reserved": 0, "used": 0, "state": "open"}}
     assert data["placement"]["traits"] == ["CUSTOM_PMEM_PLACEMENT_MANAGED"]
+    assert data["placement"]["nova_pmem_classes"] == []
 
 
 def test_show_names_configured_namespaces_that_are_missing(node):
@@ -73,3 +74,108 @@ def test_show_includes_the_agents_status(node):
     assert "  failing since 2026-11-25T17:00:00+00:00: cannot reach Placement" in out
     data = json.loads(node.run("show", "--format", "json").out)
     assert data["agent"]["state"] == "degraded"
+
+
+def _dead_pid():
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_show_marks_a_dead_or_silent_agent_stale(node):
+    import os
+    import time
+
+    from pmem_placement.agent import report
+
+    (node.dir / "state").mkdir()
+    path = str(node.dir / "state" / "status.json")
+    report.write(report.Status(host=node.name, pid=_dead_pid(), state="in_sync", last_attempt=time.time()), path, None)
+    out = node.run("show").out
+    assert "(STALE: its process" in out and "is gone)" in out
+    report.write(report.Status(host=node.name, pid=os.getpid(), state="in_sync",
+                               last_attempt=time.time() - 3 * 60 - 5), path, None)  # no next_attempt
+    data = json.loads(node.run("show", "--format", "json").out)
+    assert data["agent"]["stale"] is None  # within 3 x [agent]max_backoff
+    report.write(report.Status(host=node.name, pid=os.getpid(), state="in_sync",
+                               last_attempt=time.time() - 3 * 600 - 5), path, None)
+    data = json.loads(node.run("show", "--format", "json").out)
+    assert data["agent"]["stale"] == "no attempt in the last 1800 s (3 x [agent]max_backoff)"
+    report.write(report.Status(host=node.name, pid=os.getpid(), state="in_sync", last_attempt=time.time()), path, None)
+    data = json.loads(node.run("show", "--format", "json").out)
+    assert data["agent"]["stale"] is None
+
+
+
+def test_show_judges_a_backing_off_agent_by_its_own_schedule(node):
+    import os
+    import time
+
+    from pmem_placement.agent import report
+
+    (node.dir / "state").mkdir()
+    path = str(node.dir / "state" / "status.json")
+    now = time.time()
+    # failing for a while: the last attempt is 5 minutes old, the backoff runs the next in 4
+    report.write(report.Status(host=node.name, pid=os.getpid(), state="degraded", consecutive_failures=5,
+                               last_attempt=now - 300, next_attempt=now + 240), path, None)
+    data = json.loads(node.run("show", "--format", "json").out)
+    assert data["agent"]["stale"] is None
+    assert "STALE" not in node.run("show").out
+    assert "Warning  agent: the agent is degraded" in node.run("check").out
+    # the attempt was due 3 minutes ago and did not happen: stuck
+    report.write(report.Status(host=node.name, pid=os.getpid(), state="degraded", consecutive_failures=5,
+                               last_attempt=now - 600, next_attempt=now - 180), path, None)
+    data = json.loads(node.run("show", "--format", "json").out)
+    assert data["agent"]["stale"].startswith("its next attempt was due at ")
+    assert "(more than 2 x [agent]interval)" in data["agent"]["stale"]
+
+
+def test_show_reports_double_counting_with_nova(node, admin):
+    name = f"compute-{uuid.uuid4().hex[:8]}"
+    admin.create_compute_node(name, {"CUSTOM_PMEM_NAMESPACE_NOVA": {"total": 2}})
+    node.configure(DEFAULT={"host": name})
+    result = node.run("show")
+    assert result.status == 0
+    assert (f"  WARNING double counting: {name} itself has CUSTOM_PMEM_NAMESPACE_NOVA: nova reports PMEM too "
+            "([libvirt]pmem_namespaces in nova.conf); report it from one place only") in result.out
+    data = json.loads(node.run("show", "--format", "json").out)
+    assert data["placement"]["nova_pmem_classes"] == ["CUSTOM_PMEM_NAMESPACE_NOVA"]
+
+
+def test_show_marks_retiring_classes(node, admin):
+    node.run("reconcile")
+    admin.allocate(str(uuid.uuid4()), admin.child_uuid(node.name), {"CUSTOM_PMEM_NAMESPACE_SMALL": 1})
+    node.configure(pmem={"namespaces": "4GB:ns_0"})
+    assert node.run("reconcile").status == 0
+    result = node.run("show")
+    assert "  CUSTOM_PMEM_NAMESPACE_SMALL: total 2, reserved 2, used 1 retiring" in result.out.splitlines()
+    data = json.loads(node.run("show", "--format", "json").out)
+    assert data["placement"]["classes"]["CUSTOM_PMEM_NAMESPACE_SMALL"]["state"] == "retiring"
+    assert data["placement"]["classes"]["CUSTOM_PMEM_NAMESPACE_4GB"]["state"] == "open"
+
+
+def test_show_offline_needs_no_placement(node):
+    node.configure(placement={"endpoint": "http://127.0.0.1:9", "connect_retries": 0})
+    result = node.run("show", "--offline")
+    assert result.status == 0, result.err
+    assert result.requests == []
+    assert "namespace0.0" in result.out and "Placement: not contacted (--offline)" in result.out
+    data = json.loads(node.run("show", "--offline", "--format", "json").out)
+    assert data["offline"] is True and data["placement"] is None and data["error"] is None
+    node.options["placement"] = {}  # the main file alone, without the root-only secrets
+    result = node.run("show", "--offline")
+    assert result.status == 0 and result.err == ""
+
+
+def test_show_names_a_corrupt_status_file(node):
+    (node.dir / "state").mkdir()
+    path = node.dir / "state" / "status.json"
+    path.write_text('{"state":')
+    out = node.run("show", "--offline").out
+    assert f"Agent: the agent's status file {path} is corrupt (not JSON:" in out
+    data = json.loads(node.run("show", "--offline", "--format", "json").out)
+    assert data["agent"]["unreadable"].startswith(f"the agent's status file {path} is corrupt")

@@ -88,3 +88,35 @@ def test_traits_always_carry_the_managed_marker():
 def test_bad_traits_are_config_errors(bad):
     with pytest.raises(ConfigError, match=r"^\[pmem\]traits: "):
         mapping.traits([bad])
+
+
+def test_unset_is_an_error_and_empty_means_nothing():
+    with pytest.raises(ConfigError, match=r"^\[pmem\]namespaces is not set: .* or set it empty to remove the PMEM"):
+        mapping.parse(None)
+    assert mapping.parse("") == []
+
+
+@pytest.mark.parametrize("label", ["CUSTOM_PMEM_NAMESPACE_4GB", "custom_pmem_namespace_4gb"])
+def test_a_label_written_as_the_class_name_is_refused(label):
+    with pytest.raises(ConfigError, match="is already a resource class name: write the label alone"):
+        mapping.parse(f"{label}:ns_0")
+
+
+@pytest.mark.parametrize(
+    "value, problems",
+    [
+        ("A:ns_0", []),
+        ("A:ns0,B:ns_1|zzz", ["namespace 'ns0' (label 'A') is not on this host: did you mean 'ns_0'?",
+                               "namespace 'zzz' (label 'B') is not on this host"]),
+        ("A:fs|off", ["namespace 'fs' (namespace0.5, label 'A') is not usable: its mode is fsdax, not devdax",
+                      "namespace 'off' (namespace0.6, label 'A') is not usable: it is disabled"]),
+        ("A:namespace2.0", ["namespace 'namespace2.0' (label 'A') exists but has no name: namespaces are given "
+                            "by name; name it with 'ndctl create-namespace -f -e namespace2.0 -m devdax -n NAME' "
+                            "(this destroys its data) and configure that name"]),
+        ("A:dax2.0", ["namespace 'dax2.0' (label 'A') exists but has no name: namespaces are given "
+                      "by name; name it with 'ndctl create-namespace -f -e namespace2.0 -m devdax -n NAME' "
+                      "(this destroys its data) and configure that name"]),
+    ],
+)
+def test_problems_are_all_reported_at_once_with_hints(value, problems):
+    assert mapping.problems(mapping.parse(value), HOST + [ns(None, "namespace2.0")]) == problems

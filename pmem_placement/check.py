@@ -1,0 +1,121 @@
+"""What ``pmem-placement check`` concludes, as data: one oslo.upgradecheck ``Result`` per check.
+
+Pure: each function takes what was gathered (findings, values read, errors met) and returns a
+Result with Success, Warning or Failure and what to do. The gathering (files, discovery,
+Placement reads, the status file) is in ``cmd/check.py``; nothing here writes anywhere.
+"""
+
+import os
+import shlex
+import typing
+
+from oslo_upgradecheck.upgradecheck import Code
+from oslo_upgradecheck.upgradecheck import Result
+
+from pmem_placement import fingerprint
+
+UNIT = "pmem-placement-agent.service"
+# Where systemd looks for a system unit and its drop-ins (<dir>/<unit>.d/*.conf), first wins.
+UNIT_DIRS = (
+    "/etc/systemd/system",
+    "/run/systemd/system",
+    "/usr/local/lib/systemd/system",
+    "/usr/lib/systemd/system",
+    "/lib/systemd/system",
+)
+
+
+def configuration(unknown: list[str], error: Exception | None, exposed: list[str],
+                  nothing_configured: bool) -> Result:
+    if error is not None:
+        # the unknown options first: a misspelt option is the usual cause of the error
+        return Result(Code.FAILURE, "; ".join([*unknown, str(error)]))
+    problems = list(unknown) + [f"{path} holds [placement] credentials and every user can read it: chmod o-r it"
+                                for path in exposed]
+    if problems:
+        return Result(Code.WARNING, "; ".join(problems))
+    if nothing_configured:
+        return Result(Code.SUCCESS, "[pmem]namespaces is set empty: nothing is reported, the provider is removed")
+    return Result(Code.SUCCESS, "the files parse and every option is known")
+
+
+def discovery(error: Exception | None, problems: list[str], classes: typing.Mapping[str, int]) -> Result:
+    if error is not None:
+        return Result(Code.FAILURE, str(error))
+    if problems:
+        return Result(Code.FAILURE, "[pmem]namespaces: " + "; ".join(problems))
+    if not classes:
+        return Result(Code.SUCCESS, "nothing to report")
+    return Result(Code.SUCCESS, ", ".join(f"{rc}: {n}" for rc, n in sorted(classes.items())))
+
+
+def placement(error: Exception | None, endpoint: str | None, root: tuple[str, str] | None) -> Result:
+    if error is not None:
+        return Result(Code.FAILURE, str(error))
+    assert root is not None
+    return Result(Code.SUCCESS, f"reachable at {endpoint or '?'}, compute node {root[0]} ({root[1]}) found")
+
+
+def nova_coexistence(root_name: str | None, root_pmem_classes: list[str], ours: typing.Collection[str]) -> Result:
+    if root_name is None:
+        return Result(Code.WARNING, "not checked: Placement or the compute node could not be read")
+    if not root_pmem_classes:
+        return Result(Code.SUCCESS, f"{root_name} has no PMEM classes of its own")
+    clash = sorted(set(root_pmem_classes) & set(ours))
+    detail = (f"{root_name} itself has {', '.join(root_pmem_classes)}: nova reports PMEM too "
+              "([libvirt]pmem_namespaces in nova.conf); empty nova's option or stop reporting here")
+    return Result(Code.FAILURE if clash else Code.WARNING, detail)
+
+
+def agent(status: typing.Mapping[str, typing.Any] | None, path: str | None, unreadable: str | None = None) -> Result:
+    """``status`` as ``show.with_freshness`` returns it; ``unreadable``: why the status file that
+    is there cannot be used (``status_file.read``)."""
+    if unreadable:
+        return Result(Code.WARNING, f"{unreadable}; the agent rewrites it after every cycle: if it runs, "
+                      "systemctl status pmem-placement-agent")
+    if status is None:
+        # Not a warning: before the first start (the install steps run check first) and on hosts
+        # that use only the one-shot, there is no status, and nothing is wrong.
+        return Result(Code.SUCCESS, f"no agent status at {path or '-'}: the agent has not run on this host "
+                      "(fine before its first start, or when only the one-shot is used)")
+    if status.get("stale"):
+        return Result(Code.WARNING, f"the agent's status is stale: {status['stale']}; "
+                      "systemctl status pmem-placement-agent")
+    if status.get("same_config") is False:
+        return Result(Code.WARNING, f"the agent runs with another configuration than these files; "
+                      f"{fingerprint.RELOAD}")
+    if status.get("state") != "in_sync":
+        error = status.get("last_error") or {}
+        return Result(Code.WARNING, f"the agent is {status.get('state')}: {error.get('message', '')}")
+    return Result(Code.SUCCESS, f"in sync, last attempt {status.get('last_attempt')}")
+
+
+def exec_start(*texts: str) -> str | None:
+    """The executable of ExecStart (without systemd's -@:+! prefixes) after the unit and then its
+    drop-ins, in that order: an empty ``ExecStart=`` resets it, the last one set wins."""
+    binary = None
+    for text in texts:
+        for line in text.splitlines():
+            key, sep, value = line.partition("=")
+            if not sep or key.strip() != "ExecStart":
+                continue
+            words = shlex.split(value.strip()) if value.strip() else []
+            binary = words[0].lstrip("-@:+!") if words else None
+    return binary
+
+
+def systemd_unit(unit: tuple[str, str] | None, dropins: typing.Sequence[tuple[str, str]] = (),
+                 exists: typing.Callable[[str], bool] = os.path.exists) -> Result:
+    """``unit``: (path, text) of the unit file systemd uses, None when not installed; ``dropins``:
+    (path, text) of its drop-ins in the order systemd applies them."""
+    if unit is None:
+        return Result(Code.SUCCESS, f"no {UNIT} installed")
+    binary = exec_start(unit[1], *(text for _, text in dropins))
+    where = unit[0] + (f" with {', '.join(path for path, _ in dropins)}" if dropins else "")
+    if binary is None:
+        return Result(Code.WARNING, f"{where}: no ExecStart; systemctl cat pmem-placement-agent")
+    if not exists(binary):
+        return Result(Code.WARNING, f"{where}: ExecStart runs {binary}, which does not exist; add a drop-in "
+                      "(systemctl edit pmem-placement-agent) with ExecStart= then ExecStart=<the path pip "
+                      "installed it to> ...")
+    return Result(Code.SUCCESS, f"{where}: ExecStart binary {binary} present")

@@ -1,0 +1,136 @@
+"""``pmem-placement check``: is this host ready, in the style of ``nova-status upgrade check``.
+
+Gathers what the pure checks of ``pmem_placement.check`` need and prints one line per check
+(Success, Warning or Failure, and what to do). Exit 0 when all succeed, 1 with warnings, 2 with a
+failure. Read-only: it sends only GET requests to Placement and writes no file.
+"""
+
+import time
+import typing
+
+from oslo_config import cfg
+from oslo_upgradecheck.upgradecheck import Code
+from oslo_upgradecheck.upgradecheck import Result
+
+from pmem_placement import check as checks
+from pmem_placement import errors
+from pmem_placement import fingerprint
+from pmem_placement import mapping
+from pmem_placement import status_file
+from pmem_placement.cmd import command
+from pmem_placement.cmd.command import emit
+
+_LABELS = {Code.SUCCESS: "Success", Code.WARNING: "Warning", Code.FAILURE: "Failure"}
+
+
+def gather(conf: cfg.ConfigOpts) -> list[tuple[str, Result]]:
+    from pmem_placement import discover
+    from pmem_placement import show as show_mod
+    from pmem_placement.agent import report
+    from pmem_placement.cmd import common
+    from pmem_placement.conf import validate
+    from pmem_placement.placement.client import Client
+    from pmem_placement.reconcile import find_root
+
+    results: list[tuple[str, Result]] = []
+    labels: list[mapping.Label] | None = None
+    root_uuid = None
+    config_error: Exception | None = None
+    try:
+        labels = mapping.parse(conf.pmem.namespaces)
+        mapping.traits(conf.pmem.traits)
+        root_uuid = common.root_provider_uuid(conf)
+    except errors.ConfigError as exc:
+        config_error = exc
+    results.append(("configuration", checks.configuration(
+        validate.unknown_options(conf), config_error, common.exposed_secrets(conf), labels == [])))
+
+    if labels is None:
+        results.append(("discovery", Result(Code.FAILURE, "not checked: fix the configuration first")))
+    else:
+        discovery_error: Exception | None = None
+        problems: list[str] = []
+        try:
+            namespaces = discover.discover(conf) if labels else []
+            problems = mapping.problems(labels, namespaces)
+        except errors.PmemPlacementError as exc:
+            discovery_error = exc
+        classes = {label.resource_class: len(label.namespace_names) for label in labels}
+        results.append(("discovery", checks.discovery(discovery_error, problems, classes)))
+
+    root_name, root_pmem = None, []
+    try:
+        client = Client(common.placement_adapter(conf, conf.os_cloud))
+        root = find_root(client, conf.host, root_uuid)
+        _, root_inventory = client.inventories(root.uuid)
+        root_name = root.name
+        root_pmem = sorted(rc for rc in root_inventory if rc.startswith(mapping.CLASS_PREFIX))
+        results.append(("placement", checks.placement(None, client.endpoint, (root.name, root.uuid))))
+    except (errors.PmemPlacementError, cfg.Error) as exc:
+        results.append(("placement", checks.placement(exc, None, None)))
+    ours = {label.resource_class for label in labels or []}
+    results.append(("nova coexistence", checks.nova_coexistence(root_name, root_pmem, ours)))
+
+    path = report.status_path(conf.agent)
+    status, unreadable = status_file.read(path) if path else (None, None)
+    if status is not None:
+        status = show_mod.with_freshness(status, conf.agent.interval, time.time(), fingerprint.pid_alive,
+                                         fingerprint.of(conf), conf.agent.max_backoff)
+    results.append(("agent", checks.agent(status, path, unreadable)))
+    results.append(("systemd unit", checks.systemd_unit(*unit_files())))
+    return results
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def unit_files(root: str = "/") -> tuple[tuple[str, str] | None, list[tuple[str, str]]]:
+    """The agent's unit file as systemd picks it (the first of ``UNIT_DIRS``) and its drop-ins
+    (``<dir>/<unit>.d/*.conf`` of every dir; a name in an earlier dir hides the same name in a
+    later one), in the order systemd applies them (by file name)."""
+    import glob
+    import os
+
+    unit = None
+    dropins: dict[str, str] = {}
+    for directory in checks.UNIT_DIRS:
+        base = os.path.join(root, directory.lstrip("/"))
+        if unit is None:
+            text = _read(os.path.join(base, checks.UNIT))
+            if text is not None:
+                unit = (os.path.join(directory, checks.UNIT), text)
+        for path in glob.glob(os.path.join(base, checks.UNIT + ".d", "*.conf")):
+            dropins.setdefault(os.path.basename(path), path)
+    read = [(path, _read(path)) for _, path in sorted(dropins.items())]
+    shown = [("/" + os.path.relpath(path, root) if root != "/" else path, text) for path, text in read if text is not None]
+    return unit, shown
+
+
+def render(results: typing.Sequence[tuple[str, Result]]) -> str:
+    return "\n".join(f"{_LABELS[r.code]:<8} {name}: {r.details}" for name, r in results)
+
+
+def run(conf: cfg.ConfigOpts) -> int:
+    results = gather(conf)
+    emit(render(results))
+    return int(max(r.code for _, r in results))
+
+
+COMMAND = command.Command(
+    name="check",
+    help="check this host's setup, one line per check (like nova-status upgrade check)",
+    description="Check the configuration (unknown options, unset or invalid mapping, secrets "
+    "readable by all), discovery (every namespace problem at once, with hints), Placement "
+    "(reachable, credentials, microversion, compute node found), coexistence with nova (PMEM "
+    "classes on the compute node), the agent (status fresh, same configuration as these files) "
+    "and the systemd unit (ExecStart binary present). One line per check: Success, Warning or "
+    "Failure, and what to do. Never writes to Placement.",
+    exit_statuses=[(0, "every check succeeded"), (1, "warnings, no failure"),
+                   (2, "at least one failure (or the configuration could not be read)")],
+    run=run,
+)

@@ -1,0 +1,139 @@
+"""`pmem-placement check`: one line per check, exit 0/1/2, and never a write to Placement."""
+
+import os
+import uuid
+
+import pytest
+
+from tests.functional.test_cli import agent_fingerprint
+from tests.functional.test_cli import write_agent_status
+
+
+def lines(result):
+    return {line.split(":", 1)[0].split(None, 1)[1]: line for line in result.out.splitlines()}
+
+
+@pytest.fixture
+def good(node):
+    assert node.run("reconcile").status == 0
+    write_agent_status(node, os.getpid(), agent_fingerprint(node))
+    return node
+
+
+def test_a_good_setup_is_all_success_and_reads_only(good):
+    result = good.run("check")
+    assert result.status == 0, result.out + result.err
+    checks = lines(result)
+    assert list(checks) == ["configuration", "discovery", "placement", "nova coexistence", "agent", "systemd unit"]
+    assert all(line.startswith("Success  ") for line in checks.values()), result.out
+    assert "CUSTOM_PMEM_NAMESPACE_4GB: 1, CUSTOM_PMEM_NAMESPACE_SMALL: 2" in checks["discovery"]
+    assert f"compute node {good.name} (" in checks["placement"]
+    assert result.requests and result.writes == []
+
+
+@pytest.mark.parametrize("breakage, check, status, expected", [
+    (lambda n: n.options["pmem"].pop("namespaces"), "configuration", 2, "[pmem]namespaces is not set"),
+    (lambda n: n.configure(pmem={"namespace": "x"}), "configuration", 1,
+     "[pmem]namespace is not an option and is ignored: did you mean 'namespaces'?"),
+    (lambda n: n.configure(pmem={"namespaces": "4GB:ns0,SMALL:ns_1|ns_22"}), "discovery", 2,
+     "namespace 'ns0' (label '4GB') is not on this host: did you mean 'ns_0'?; namespace 'ns_22' (label 'SMALL') "
+     "is not on this host: did you mean 'ns_2'?"),
+    (lambda n: n.configure(pmem={"namespaces": "4GB:namespace0.0"}), "discovery", 2, None),
+    (lambda n: n.configure(placement={"endpoint": "http://127.0.0.1:9", "connect_retries": 0}), "placement", 2,
+     "cannot reach Placement at http://127.0.0.1:9"),
+    (lambda n: n.configure(placement={"token": "not-admin"}), "placement", 2, "403"),
+    (lambda n: n.configure(DEFAULT={"host": "no-such-compute"}), "placement", 2,
+     "no resource provider named 'no-such-compute' in Placement"),
+    (lambda n: n.configure(pmem={"conflict_retries": "5"}), "agent", 1,
+     "the agent runs with another configuration than these files; reload the agent: "
+     "systemctl reload pmem-placement-agent"),
+])
+def test_each_bad_setup_is_named(good, breakage, check, status, expected):
+    breakage(good)
+    result = good.run("check")
+    assert result.status == status, result.out + result.err
+    line = lines(result)[check]
+    assert line.startswith("Failure  " if status == 2 else "Warning  "), line
+    if expected:
+        assert expected in line
+    assert result.writes == []
+
+
+def test_a_namespace_given_by_device_name_exists_but_has_no_name(good):
+    import json
+
+    from tests import helpers
+
+    good.namespaces_file.write_text(json.dumps([helpers.devdax("ns_0", "namespace0.0"),
+                                                helpers.devdax(None, "namespace0.1")]))
+    good.configure(pmem={"namespaces": "4GB:ns_0,SMALL:namespace0.1"})
+    line = lines(good.run("check"))["discovery"]
+    assert "namespace 'namespace0.1' (label 'SMALL') exists but has no name" in line
+
+
+def test_nova_double_counting_is_a_failure(node, admin):
+    name = f"compute-{uuid.uuid4().hex[:8]}"
+    admin.create_compute_node(name, {"CUSTOM_PMEM_NAMESPACE_4GB": {"total": 1}})
+    node.configure(DEFAULT={"host": name})
+    result = node.run("check")
+    assert result.status == 2
+    assert lines(result)["nova coexistence"].startswith(
+        f"Failure  nova coexistence: {name} itself has CUSTOM_PMEM_NAMESPACE_4GB: nova reports PMEM too")
+    assert result.writes == []
+
+
+def test_a_stale_agent_and_secrets_readable_by_all_are_warnings(good):
+    import time
+
+    write_agent_status(good, os.getpid(), agent_fingerprint(good), last_attempt=time.time() - 3600)
+    good.write_config()
+    os.chmod(good.config_file, 0o644)
+    # run without rewriting the file (run() would chmod it back)
+    from pmem_placement.cmd import cli
+    import contextlib
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = cli.main(["--config-file", str(good.config_file), "check"])
+    assert status == 1, out.getvalue()
+    text = out.getvalue()
+    assert "Warning  agent: the agent's status is stale: no attempt in the last 1800 s" in text
+    assert f"Warning  configuration: {good.config_file} holds [placement] credentials and every user can read it" in text
+
+
+def test_before_the_agent_ever_ran_check_exits_0(node):
+    """The install steps run check before starting the agent: 0 must be reachable then."""
+    assert node.run("reconcile").status == 0
+    result = node.run("check")
+    assert result.status == 0, result.out + result.err
+    assert lines(result)["agent"].startswith("Success  agent: no agent status at ")
+    assert "the agent has not run on this host" in lines(result)["agent"]
+
+
+@pytest.mark.parametrize("text, why", [
+    ('{"state":', "is corrupt (not JSON"),
+    ("[1, 2]", "is corrupt (not a JSON object)"),
+])
+def test_a_corrupt_status_file_is_named_not_taken_for_no_agent(good, text, why):
+    path = good.dir / "state" / "status.json"
+    path.write_text(text)
+    result = good.run("check")
+    assert result.status == 1, result.out + result.err
+    line = lines(result)["agent"]
+    assert line.startswith(f"Warning  agent: the agent's status file {path} {why}"), line
+    assert "has not run" not in line
+
+
+def test_when_the_configuration_fails_its_line_keeps_the_hint(good, admin):
+    good.options["pmem"]["namespace"] = good.options["pmem"].pop("namespaces")
+    line = lines(good.run("check"))["configuration"]
+    assert line.startswith("Failure  configuration: ")
+    assert "[pmem]namespace is not an option and is ignored: did you mean 'namespaces'?" in line
+    assert "[pmem]namespaces is not set" in line
+    # written in [DEFAULT] instead of [pmem]
+    good.configure(DEFAULT={"namespaces": good.options["pmem"].pop("namespace")})
+    result = good.run("check")
+    assert result.status == 2 and result.writes == []
+    line = lines(result)["configuration"]
+    assert "[DEFAULT]namespaces is not an option and is ignored: did you mean [pmem]namespaces?" in line

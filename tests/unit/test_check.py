@@ -1,0 +1,92 @@
+"""The pure checks of `pmem-placement check`, as tables."""
+
+import pytest
+from oslo_upgradecheck.upgradecheck import Code
+
+from pmem_placement import check
+
+
+@pytest.mark.parametrize("texts, binary", [
+    (["[Service]\nExecStart=/usr/bin/pmem-placement-agent --config-file /etc/x.conf\n"], "/usr/bin/pmem-placement-agent"),
+    (["[Service]\nExecStart=-/opt/venv/bin/pmem-placement-agent\n"], "/opt/venv/bin/pmem-placement-agent"),
+    (["[Service]\nExecStart=\nExecStart=@/usr/local/bin/agent agent\n"], "/usr/local/bin/agent"),
+    (["[Service]\nType=simple\n"], None),
+    # drop-ins apply after the unit: an empty ExecStart= resets, the last one wins
+    (["[Service]\nExecStart=/usr/bin/pmem-placement-agent\n",
+      "[Service]\nExecStart=\nExecStart=/opt/venv/bin/pmem-placement-agent --config-file /etc/x.conf\n"],
+     "/opt/venv/bin/pmem-placement-agent"),
+    (["[Service]\nExecStart=/usr/bin/pmem-placement-agent\n", "[Service]\nExecStart=\n"], None),
+    (["[Service]\nExecStart=/usr/bin/a\n", "[Service]\nExecStart=\nExecStart=/b\n", "[Service]\nExecStart=\nExecStart=/c\n"],
+     "/c"),
+    (["[Service]\nExecStart=/usr/bin/a\n", "[Service]\nReadWritePaths=/x\n"], "/usr/bin/a"),
+])
+def test_exec_start(texts, binary):
+    assert check.exec_start(*texts) == binary
+
+
+UNIT = ("/etc/systemd/system/pmem-placement-agent.service", "[Service]\nExecStart=/usr/bin/pmem-placement-agent\n")
+
+
+def test_systemd_unit_warns_when_the_binary_is_missing():
+    missing = check.systemd_unit(UNIT, exists=lambda path: False)
+    assert missing.code == Code.WARNING
+    assert "ExecStart runs /usr/bin/pmem-placement-agent, which does not exist" in missing.details
+    assert check.systemd_unit(UNIT, exists=lambda path: True).code == Code.SUCCESS
+    assert check.systemd_unit(None).code == Code.SUCCESS
+
+
+def test_systemd_unit_follows_a_drop_in_that_replaces_exec_start():
+    dropin = ("/etc/systemd/system/pmem-placement-agent.service.d/override.conf",
+              "[Service]\nExecStart=\nExecStart=/opt/venv/bin/pmem-placement-agent\n")
+    result = check.systemd_unit(UNIT, [dropin], exists=lambda path: path == "/opt/venv/bin/pmem-placement-agent")
+    assert result.code == Code.SUCCESS, result.details
+    assert "override.conf: ExecStart binary /opt/venv/bin/pmem-placement-agent present" in result.details
+
+
+def _write(root, path, text):
+    target = root / path.lstrip("/")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+
+
+def test_unit_files_are_found_where_systemd_looks_in_its_order(tmp_path):
+    from pmem_placement.cmd import check as check_cmd
+
+    assert check_cmd.unit_files(str(tmp_path)) == (None, [])
+    _write(tmp_path, "/usr/lib/systemd/system/pmem-placement-agent.service", "[Service]\nExecStart=/usr/bin/x\n")
+    _write(tmp_path, "/lib/systemd/system/pmem-placement-agent.service", "[Service]\nExecStart=/lib-wins-not\n")
+    _write(tmp_path, "/usr/lib/systemd/system/pmem-placement-agent.service.d/50-vendor.conf", "vendor")
+    _write(tmp_path, "/usr/lib/systemd/system/pmem-placement-agent.service.d/override.conf", "hidden by /etc's")
+    _write(tmp_path, "/run/systemd/system/pmem-placement-agent.service.d/10-run.conf", "run")
+    _write(tmp_path, "/etc/systemd/system/pmem-placement-agent.service.d/override.conf", "etc")
+    _write(tmp_path, "/etc/systemd/system/pmem-placement-agent.service.d/notes.txt", "not a drop-in")
+    unit, dropins = check_cmd.unit_files(str(tmp_path))
+    assert unit == ("/usr/lib/systemd/system/pmem-placement-agent.service", "[Service]\nExecStart=/usr/bin/x\n")
+    assert dropins == [("/run/systemd/system/pmem-placement-agent.service.d/10-run.conf", "run"),
+                       ("/usr/lib/systemd/system/pmem-placement-agent.service.d/50-vendor.conf", "vendor"),
+                       ("/etc/systemd/system/pmem-placement-agent.service.d/override.conf", "etc")]
+    _write(tmp_path, "/etc/systemd/system/pmem-placement-agent.service", "[Service]\nExecStart=/etc/x\n")
+    assert check_cmd.unit_files(str(tmp_path))[0][0] == "/etc/systemd/system/pmem-placement-agent.service"
+
+
+@pytest.mark.parametrize("status, code, words", [
+    (None, Code.SUCCESS, "no agent status at /s: the agent has not run on this host (fine before its first start"),
+    ({"stale": "its process 7 is gone"}, Code.WARNING, "stale: its process 7 is gone"),
+    ({"stale": None, "same_config": False}, Code.WARNING, "systemctl reload pmem-placement-agent"),
+    ({"stale": None, "same_config": True, "state": "error", "last_error": {"message": "boom"}}, Code.WARNING,
+     "the agent is error: boom"),
+    ({"stale": None, "same_config": True, "state": "in_sync", "last_attempt": "t"}, Code.SUCCESS, "in sync"),
+    ({"stale": None, "same_config": None, "state": "in_sync", "last_attempt": "t"}, Code.SUCCESS, "in sync"),
+])
+def test_agent(status, code, words):
+    result = check.agent(status, "/s")
+    assert result.code == code and words in result.details
+
+
+@pytest.mark.parametrize("root_classes, ours, code", [
+    ([], {"CUSTOM_PMEM_NAMESPACE_A"}, Code.SUCCESS),
+    (["CUSTOM_PMEM_NAMESPACE_B"], {"CUSTOM_PMEM_NAMESPACE_A"}, Code.WARNING),
+    (["CUSTOM_PMEM_NAMESPACE_A"], {"CUSTOM_PMEM_NAMESPACE_A"}, Code.FAILURE),
+])
+def test_nova_coexistence(root_classes, ours, code):
+    assert check.nova_coexistence("cn", root_classes, ours).code == code
