@@ -17,10 +17,14 @@ import os
 import tempfile
 import typing
 
+from oslo_log import log as logging
+
 from pmem_placement.desired import Current
 from pmem_placement.desired import Identity
 from pmem_placement.desired import Inventory
 from pmem_placement.errors import ConfigError
+
+LOG = logging.getLogger(__name__)
 
 _VERSION = 2  # 2: root_classes
 
@@ -64,6 +68,8 @@ class StateStore:
 
     def __init__(self, state_dir: str | None) -> None:
         self.state_dir = state_dir
+        self.problem: str | None = None
+        """Why state.json could not be written last time; None once it could be."""
 
     @property
     def _path(self) -> str:
@@ -123,12 +129,31 @@ class StateStore:
             "child": _current_to_json(cache.child) if cache.child else None,
             "foreign_writes": cache.foreign_writes,
         }
-        write_atomically(self._path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+        try:
+            write_atomically(self._path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+        except OSError as exc:
+            self._cannot_write(exc)
+        else:
+            self.problem = None
 
     def clear(self) -> None:
         if self.state_dir:
-            with contextlib.suppress(FileNotFoundError):
+            try:
                 os.unlink(self._path)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                # Harmless: a remembered generation that moved is never trusted.
+                self._cannot_write(exc)
+
+    def _cannot_write(self, exc: OSError) -> None:
+        """A cache that cannot be written costs requests, never correctness: one warning line
+        (once per problem), and the run goes on."""
+        problem = f"[agent]state_dir: cannot write {self._path}: {exc.strerror or exc}; " \
+            "the next run reads everything from Placement"
+        if problem != self.problem:
+            LOG.warning("%s", problem)
+        self.problem = problem
 
 
 def write_atomically(path: str, text: str, mode: int = 0o640, fsync: bool = True) -> None:

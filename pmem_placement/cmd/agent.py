@@ -7,6 +7,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from pmem_placement import conf as conf_mod
+from pmem_placement import errors
 from pmem_placement.cmd import cli
 
 PROG = "pmem-placement-agent"
@@ -22,18 +23,28 @@ def main(argv: list[str] | None = None) -> int:
     backend.init_backend(backend.BackendType.THREADING)
     from oslo_service import service
 
+    from pmem_placement.agent import config
+    from pmem_placement.agent import pidfile
     from pmem_placement.agent.service import AgentService
+    from pmem_placement.agent.systemd import Notifier
 
-    conf = cfg.ConfigOpts()
+    conf = config.AgentConfigOpts(_checked_groups)
     conf_mod.register_opts(conf)
     logging.register_options(conf)
     try:
         conf(sys.argv[1:] if argv is None else argv, project="pmem-placement", prog=PROG,
              description="Keep Placement in sync with this host's PMEM namespaces, every [agent]interval.")
-        cli.validate(conf)
-    except cfg.Error as exc:
+        config.check(conf, _checked_groups)
+    except (cfg.Error, config.InvalidOption) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return cli.EXIT_CONFIG
+    if conf.agent.state_dir:
+        try:
+            # Held until the process ends; the worker inherits it.
+            pidfile.acquire(conf.agent.state_dir)
+        except errors.PmemPlacementError as exc:
+            print(f"{PROG}: error: {exc}", file=sys.stderr)
+            return exc.exit_status
     logging.setup(conf, PROG)
     conf.log_opt_values(LOG, logging.DEBUG)  # oslo.config masks secret options
     from pmem_placement.cmd import common
@@ -41,8 +52,19 @@ def main(argv: list[str] | None = None) -> int:
     common.set_library_logging(conf)
     common.warn_about_exposed_secrets(conf)
     # ServiceLauncher is the launcher whose SIGHUP really reloads (see agent/service.py).
-    launcher = service.launch(conf, AgentService(conf), workers=1, restart_method="reload")
+    # Taken out of the environment before the master runs: the worker says READY (see agent/systemd.py).
+    notifier = Notifier.from_environment()
+    launcher = service.launch(conf, AgentService(conf, notifier=notifier), workers=1, restart_method="reload")
     return int(launcher.wait() or 0)
+
+
+def _checked_groups() -> list[tuple[str | None, list[cfg.Opt]]]:
+    """The options checked at start-up and on every reload."""
+    from pmem_placement.conf import agent
+    from pmem_placement.conf import base
+    from pmem_placement.conf import pmem
+
+    return [(None, base.list_opts()), ("pmem", pmem.list_opts()), ("agent", agent.list_opts())]
 
 
 if __name__ == "__main__":
