@@ -6,6 +6,7 @@ reload is checked at once, every option of ours read as at start-up; an invalid 
 last good configuration and says so in one line naming the option and the file.
 """
 
+import re
 import typing
 
 from oslo_config import cfg
@@ -28,11 +29,9 @@ def check(conf: cfg.ConfigOpts, groups: Groups) -> None:
             try:
                 getattr(section, opt.dest)
             except cfg.Error as exc:
-                try:
-                    location = conf.get_location(opt.dest, group)
-                except cfg.Error:
-                    location = None
-                where = location.detail if location is not None else None
+                # oslo.config names the file only in its message (get_location reads the value too).
+                found = re.search(r"detail='([^']*)'", str(exc))
+                where = found.group(1) if found else None
                 reason = str(exc).rsplit(" is not valid: ", 1)[-1]
                 name = f"[{group or 'DEFAULT'}]{opt.dest}"
                 raise InvalidOption(f"{name} in {where or 'the configuration'}: {reason}") from exc
@@ -50,8 +49,11 @@ class AgentConfigOpts(cfg.ConfigOpts):
         try:
             check(self, self._checked_groups)
         except InvalidOption as exc:
-            self._namespace = previous
-            self._ConfigOpts__cache.clear()  # the values check() read
-            LOG.error("reload refused, keeping the last good configuration: %s", exc)
-            return False
-        return True
+            problem = str(exc)
+        else:
+            return True
+        self._namespace = previous
+        self._ConfigOpts__cache.clear()  # the values check() read
+        # Outside the except block: oslo.log would append the traceback.
+        LOG.error("reload refused, keeping the last good configuration: %s", problem)
+        return False

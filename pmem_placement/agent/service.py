@@ -81,7 +81,7 @@ class AgentService(ServiceBase):
         files = ", ".join(self.conf.config_file or []) or "(none)"
         if self.started_before.value:
             delay = 0.0
-            LOG.info("configuration reloaded from %s: %s", files, describe(self.conf))
+            LOG.info("reloaded from %s, running with %s", files, describe(self.conf))
         else:
             self.started_before.value = 1
             delay = schedule.first_delay(self.rng)

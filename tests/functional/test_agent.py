@@ -3,6 +3,8 @@
 import json
 import os
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -27,7 +29,7 @@ def wait_for(predicate, timeout=20.0, what="condition"):
 
 
 class Running:
-    def __init__(self, node, placement=None, **agent_options):
+    def __init__(self, node, placement=None, env=None, **agent_options):
         self.node = node
         node.configure(agent={"interval": 1, "initial_jitter": 0, "max_backoff": 2,
                               "metrics_file": str(node.dir / "agent.prom"), **agent_options},
@@ -38,7 +40,8 @@ class Running:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "import sys; from pmem_placement.cmd.agent import main; sys.exit(main())",
              "--config-file", str(node.config_file)],
-            stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            env={**os.environ, **(env or {})})
 
     def status(self):
         try:
@@ -70,8 +73,8 @@ class Running:
 def agent(node):
     running = []
 
-    def start(placement=None, **agent_options):
-        running.append(Running(node, placement, **agent_options))
+    def start(placement=None, env=None, **agent_options):
+        running.append(Running(node, placement, env, **agent_options))
         return running[-1]
     yield start
     for r in running:
@@ -184,20 +187,112 @@ def _worker_pid(master):
     return None
 
 
-def test_a_reload_with_an_invalid_value_keeps_the_agent_working(node, admin, agent):
+def test_a_bad_reload_keeps_the_last_good_configuration_then_a_good_one_applies(node, admin, agent):
     a = agent(interval=30)
     a.wait_state("in_sync")
-    node.configure(agent={"interval": "often"})
+    child = admin.child_uuid(node.name)
+    # A new mapping and an invalid interval in the same file: nothing of it may apply.
+    node.configure(agent={"interval": 0}, pmem={"namespaces": "4GB:ns_0|ns_1,SMALL:ns_2"})
     node.write_config()
     a.signal(signal.SIGHUP)
+    wait_for(lambda: "reload refused" in a.output(), what="the refused reload logged")
     time.sleep(1.5)
     worker = _worker_pid(a.proc.pid)
     time.sleep(1.5)
     assert worker is not None and _worker_pid(a.proc.pid) == worker  # no respawn loop
-    assert "using the [agent] defaults until the configuration is fixed" in a.output()
-    node.configure(agent={"interval": 30}, pmem={"namespaces": "4GB:ns_0|ns_1,SMALL:ns_2"})
+    out = a.output()
+    assert "Traceback" not in out
+    [refused] = [line for line in out.splitlines() if "reload refused" in line]
+    assert refused.endswith(f"reload refused, keeping the last good configuration: [agent]interval in "
+                            f"{node.config_file}: Should be greater than or equal to 1")
+    assert admin.totals(child) == {A4GB: 1, SMALL: 2}  # the last good mapping, still applied
+    assert "every 30 s" in out.splitlines()[-1]
+    node.configure(agent={"interval": 30})
     node.write_config()
     a.signal(signal.SIGHUP)
-    wait_for(lambda: admin.totals(admin.child_uuid(node.name)) == {A4GB: 2, SMALL: 1}, timeout=10,
+    wait_for(lambda: admin.totals(child) == {A4GB: 2, SMALL: 1}, timeout=10,
              what="the fixed configuration applied")
+    assert "namespaces '4GB:ns_0|ns_1,SMALL:ns_2'" in a.output().splitlines()[-1] or \
+        "namespaces '4GB:ns_0|ns_1,SMALL:ns_2'" in a.output()
     assert a.proc.poll() is None
+
+
+def test_a_metrics_file_that_cannot_be_written_is_an_error_not_the_end_of_the_loop(node, agent):
+    missing = node.dir / "no-such-dir" / "agent.prom"
+    a = agent(metrics_file=str(missing))
+    status = a.wait_state("error")
+    assert status["last_error"]["kind"] == "metrics_file_not_writable"
+    assert str(missing) in status["last_error"]["message"] and "No such file" in status["last_error"]["message"]
+    a.wait_state("error", after_cycle=status["cycles"] + 2)  # the loop goes on
+    assert a.proc.poll() is None
+    out = a.output()
+    assert out.count("WARNING") == 1 and "Traceback" not in out
+    missing.parent.mkdir()
+    a.wait_state("in_sync", after_cycle=status["cycles"] + 2)
+    assert 'pmem_placement_state{state="in_sync"} 1' in missing.read_text()
+
+
+def test_sigterm_in_the_middle_of_a_slow_first_sync_lets_it_finish(node, admin, agent, faults):
+    faults.inject(50, 1.2)  # a Placement that takes over a second per request
+    a = agent()
+
+    def terminate(count):
+        if count == 1:
+            a.signal(signal.SIGTERM)  # right after the first write
+    faults.after_write = terminate
+    assert a.proc.wait(timeout=60) == 0, a.output()
+    child = admin.child_uuid(node.name)
+    assert admin.totals(child) == {A4GB: 1, SMALL: 2}
+    assert "CUSTOM_PMEM_PLACEMENT_MANAGED" in admin.traits(child)
+
+
+def test_a_second_agent_on_the_same_state_dir_is_refused_at_once(node, agent):
+    first = agent()
+    first.wait_state("in_sync")
+    second = agent()
+    assert second.proc.wait(timeout=20) == 1
+    out = second.output()
+    assert out == (f"pmem-placement-agent: error: another pmem-placement-agent (pid {first.proc.pid}) already "
+                   f"runs with [agent]state_dir {node.dir / 'state'}; stop it first, or give this one its "
+                   "own state_dir\n")
+    status = first.wait_state("in_sync", after_cycle=first.status()["cycles"] + 1)
+    assert status["pid"] != second.proc.pid and first.proc.poll() is None
+
+
+def test_one_shot_runs_beside_a_running_agent(node, agent):
+    a = agent()
+    a.wait_state("in_sync")
+    assert node.run("reconcile").status == 0
+
+
+def _receive(sock):
+    """One notification and the pid that sent it (SO_PASSCRED), as systemd sees them."""
+    data, ancillary, _, _ = sock.recvmsg(256, socket.CMSG_SPACE(struct.calcsize("iII")))
+    pid = next(struct.unpack("iII", d)[0] for level, kind, d in ancillary
+               if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS)
+    return data, pid
+
+
+def test_systemd_hears_ready_from_the_running_worker_then_watchdog_pings(node, agent, tmp_path):
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+    sock.bind(path)
+    sock.settimeout(20)
+    try:
+        a = agent(env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "1000000"}, interval=3)
+        messages = []
+        while [m for m, _ in messages].count(b"WATCHDOG=1") < 4:
+            messages.append(_receive(sock))
+        # One READY, sent by the worker once it runs: the master (cotyledon) said nothing at start-up.
+        worker = _worker_pid(a.proc.pid)
+        assert messages[0] == (b"READY=1", worker), (messages, a.proc.pid)
+        assert [m for m, _ in messages].count(b"READY=1") == 1
+        assert {pid for _, pid in messages} == {worker}  # the watchdog is pinged by the worker's loop
+        a.wait_state("in_sync")
+        a.signal(signal.SIGTERM)
+        while _receive(sock)[0] != b"STOPPING=1":
+            pass
+        assert a.proc.wait(timeout=20) == 0
+    finally:
+        sock.close()
