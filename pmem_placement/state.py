@@ -129,27 +129,33 @@ class StateStore:
             "child": _current_to_json(cache.child) if cache.child else None,
             "foreign_writes": cache.foreign_writes,
         }
+        error = None
         try:
             write_atomically(self._path, json.dumps(data, indent=1, sort_keys=True) + "\n")
         except OSError as exc:
-            self._cannot_write(exc)
-        else:
-            self.problem = None
+            error = exc
+        self._cannot_write(error)
 
     def clear(self) -> None:
         if self.state_dir:
+            error = None
             try:
                 os.unlink(self._path)
             except FileNotFoundError:
                 pass
             except OSError as exc:
-                # Harmless: a remembered generation that moved is never trusted.
-                self._cannot_write(exc)
+                error = exc  # harmless: a remembered generation that moved is never trusted
+            if error is not None:
+                self._cannot_write(error)
 
-    def _cannot_write(self, exc: OSError) -> None:
+    def _cannot_write(self, error: OSError | None) -> None:
         """A cache that cannot be written costs requests, never correctness: one warning line
-        (once per problem), and the run goes on."""
-        problem = f"[agent]state_dir: cannot write {self._path}: {exc.strerror or exc}; " \
+        (once per problem, outside any except block so that no traceback is appended), and the
+        run goes on. ``None``: written fine."""
+        if error is None:
+            self.problem = None
+            return
+        problem = f"[agent]state_dir: cannot write {self._path}: {error.strerror or error}; " \
             "the next run reads everything from Placement"
         if problem != self.problem:
             LOG.warning("%s", problem)

@@ -118,14 +118,14 @@ class Client:
                 raise errors.NotJson(
                     f"{method} {resp.url} answered {resp.status_code} with "
                     f"{resp.headers.get('Content-Type') or 'no Content-Type'}, not Placement's JSON: "
-                    "is [placement]endpoint_override (or the catalog) pointing at Placement?") from None
+                    "is [placement]endpoint (or endpoint_override, or the catalog) pointing at Placement?") from None
         if resp.status_code not in ok:
             raise errors.from_response(method, path, resp.status_code, data, resp.text)
         if resp.status_code == 200 and not isinstance(data, dict):
             raise errors.NotJson(
                 f"{method} {resp.url} answered 200 with {resp.headers.get('Content-Type') or 'no Content-Type'} "
-                "and no JSON object, not Placement's answer: is [placement]endpoint_override (or the "
-                "catalog) pointing at Placement?")
+                "and no JSON object, not Placement's answer: is [placement]endpoint (or endpoint_override, "
+                "or the catalog) pointing at Placement?")
         return data
 
     # Reads
