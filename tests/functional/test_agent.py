@@ -98,6 +98,9 @@ def test_converges_after_start_then_costs_one_request_per_cycle(node, admin, age
     assert set(sent) == {("GET", f"/resource_providers?in_tree={admin.root_uuid(node.name)}")}
     metrics = (node.dir / "agent.prom").read_text()
     assert 'pmem_placement_state{state="in_sync"} 1' in metrics
+    [started] = [line for line in a.output().splitlines() if "pmem-placement-agent 0." in line]
+    assert started.endswith(f"started with {node.config_file}: host {node.name!r}, namespaces "
+                            "'4GB:ns_0,SMALL:ns_1|ns_2', traits (none), every 1 s; first reconcile in 0.0 s")
 
 
 
@@ -244,6 +247,27 @@ def test_sigterm_in_the_middle_of_a_slow_first_sync_lets_it_finish(node, admin, 
     child = admin.child_uuid(node.name)
     assert admin.totals(child) == {A4GB: 1, SMALL: 2}
     assert "CUSTOM_PMEM_PLACEMENT_MANAGED" in admin.traits(child)
+
+
+def test_sighup_in_the_middle_of_a_slow_first_sync_lets_it_finish_then_reloads(node, admin, agent, faults):
+    faults.inject(9, 1.2)  # the first sync's requests each take over a second
+    a = agent(interval=30)
+
+    def reload(count):
+        if count == 1:
+            node.configure(pmem={"namespaces": "4GB:ns_0|ns_1,SMALL:ns_2"})
+            node.write_config()
+            a.signal(signal.SIGHUP)  # right after the first write
+    faults.after_write = reload
+    # Interval 30 s: the new mapping can only come from the worker restarted by the reload,
+    # after the first sync finished (a blank provider would have no managed trait).
+    wait_for(lambda: admin.provider(admin.child_uuid(node.name)) and
+             admin.totals(admin.child_uuid(node.name)) == {A4GB: 2, SMALL: 1}, timeout=60,
+             what=f"the reloaded mapping applied; log:\n{a.output()}")
+    assert "CUSTOM_PMEM_PLACEMENT_MANAGED" in admin.traits(admin.child_uuid(node.name))
+    assert a.proc.poll() is None
+    out = a.output()
+    assert "Traceback" not in out and "+ inventory" in out.split("reloaded from")[0]
 
 
 def test_a_second_agent_on_the_same_state_dir_is_refused_at_once(node, agent):
