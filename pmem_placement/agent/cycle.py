@@ -5,6 +5,7 @@ when a problem starts (not every cycle while it lasts), one line when it clears,
 """
 
 import collections
+import contextlib
 import os
 import re
 import time
@@ -131,6 +132,9 @@ class Agent:
                 report.write_status(self.status, status_file)
             except OSError as exc:
                 problem("status_file_not_writable", _cannot_write("[agent]status_file", status_file, exc))
+                if metrics_file and len(problems) == 1:
+                    with contextlib.suppress(OSError):  # so the metrics show the status file's problem
+                        report.write_metrics(self.status, metrics_file)
         # The state store warns about its own file (the one-shot needs that warning too).
         now = {message for kind_, message in problems if kind_ != "state_file_not_writable"}
         for message in sorted(now - self._file_problems):
