@@ -8,6 +8,7 @@ import time
 import pytest
 
 from pmem_placement.desired import identity
+from tests.functional.faults import Applied
 
 A4GB = "CUSTOM_PMEM_NAMESPACE_4GB"
 SMALL = "CUSTOM_PMEM_NAMESPACE_SMALL"
@@ -32,6 +33,22 @@ def test_two_503s_then_success_exit_0_with_the_default_retries(node, admin, faul
     assert result.err == ""  # retries are silent without --debug
     assert len(result.requests) == 9 + 2  # the first sync plus keystoneauth's two retries
     assert admin.totals(identity(admin.root_uuid(node.name), node.name).uuid) == {A4GB: 1, SMALL: 2}
+
+
+@pytest.mark.parametrize("method, path_end", [("POST", "/resource_providers"), ("PUT", "/traits"),
+                                              ("PUT", "/inventories")])
+def test_a_retried_write_that_placement_had_applied_is_a_conflict_that_re_reads(node, admin, faults, method,
+                                                                                path_end):
+    # The write is applied, its answer lost (502), and keystoneauth sends it again: the replay
+    # carries a generation (or a uuid) that is no longer current, which is a conflict, which re-reads.
+    faults.inject(1, Applied(502), method=method, path_end=path_end)
+    result = node.run("reconcile")
+    assert result.status == 0, result.err
+    root = admin.root_uuid(node.name)
+    assert [rp["name"] for rp in admin.tree(root)] == [node.name, f"{node.name}:pmem"]
+    assert admin.totals(identity(root, node.name).uuid) == {A4GB: 1, SMALL: 2}
+    replayed = [r for r in result.requests if r[0] == method and r[1].endswith(path_end)]
+    assert len(replayed) == 2 and replayed[0] == replayed[1]  # the same write, sent twice
 
 
 @pytest.mark.parametrize("status", [502, 504])
