@@ -12,6 +12,8 @@ import typing
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from pmem_placement import errors
+
 LOG = logging.getLogger(__name__)
 
 Groups = typing.Callable[[], list[tuple[str | None, list[cfg.Opt]]]]
@@ -38,18 +40,20 @@ def check(conf: cfg.ConfigOpts, groups: Groups) -> None:
 
 
 class AgentConfigOpts(cfg.ConfigOpts):
-    def __init__(self, groups: Groups) -> None:
+    def __init__(self, check: typing.Callable[[cfg.ConfigOpts], None]) -> None:
+        """``check`` raises InvalidOption, cfg.Error or PmemPlacementError for a configuration
+        the agent must not run with."""
         super().__init__()
-        self._checked_groups = groups
+        self._check = check
 
     def reload_config_files(self) -> bool:
         previous = self._namespace
         if not super().reload_config_files():
             return False  # unreadable or missing files: oslo.config kept the previous values
         try:
-            check(self, self._checked_groups)
-        except InvalidOption as exc:
-            problem = str(exc)
+            self._check(self)
+        except (InvalidOption, cfg.Error, errors.PmemPlacementError) as exc:
+            problem = " ".join(str(exc).split())
         else:
             return True
         self._namespace = previous

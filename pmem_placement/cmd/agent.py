@@ -28,14 +28,14 @@ def main(argv: list[str] | None = None) -> int:
     from pmem_placement.agent.service import AgentService
     from pmem_placement.agent.systemd import Notifier
 
-    conf = config.AgentConfigOpts(_checked_groups)
+    conf = config.AgentConfigOpts(_check)
     conf_mod.register_opts(conf)
     logging.register_options(conf)
     try:
         conf(sys.argv[1:] if argv is None else argv, project="pmem-placement", prog=PROG,
              description="Keep Placement in sync with this host's PMEM namespaces, every [agent]interval.")
-        config.check(conf, _checked_groups)
-    except (cfg.Error, config.InvalidOption) as exc:
+        _check(conf)
+    except (cfg.Error, config.InvalidOption, errors.ConfigError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return cli.EXIT_CONFIG
     if conf.agent.state_dir:
@@ -59,12 +59,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _checked_groups() -> list[tuple[str | None, list[cfg.Opt]]]:
-    """The options checked at start-up and on every reload."""
     from pmem_placement.conf import agent
     from pmem_placement.conf import base
     from pmem_placement.conf import pmem
 
     return [(None, base.list_opts()), ("pmem", pmem.list_opts()), ("agent", agent.list_opts())]
+
+
+def _check(conf: cfg.ConfigOpts) -> None:
+    """At start-up and on every reload: each option of ours (naming the file of an invalid
+    value), then whatever else the one-shot checks."""
+    from pmem_placement.agent import config
+
+    config.check(conf, _checked_groups)
+    cli.validate(conf)
 
 
 if __name__ == "__main__":
