@@ -41,7 +41,8 @@ def version() -> str:
 
 def describe(conf: cfg.ConfigOpts) -> str:
     """host, mapping and interval: what an operator checks after a start or a reload."""
-    return (f"host {conf.host!r}, namespaces {conf.pmem.namespaces or '(none)'!r}, traits {', '.join(conf.pmem.traits) or '(none)'}, "
+    traits = ", ".join(conf.pmem.traits) or "(none)"
+    return (f"host {conf.host!r}, namespaces {conf.pmem.namespaces or '(none)'!r}, traits {traits}, "
             f"every {conf.agent.interval} s")
 
 
