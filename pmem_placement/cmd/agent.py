@@ -26,13 +26,14 @@ def main(argv: list[str] | None = None) -> int:
     from pmem_placement.agent import config
     from pmem_placement.agent import pidfile
     from pmem_placement.agent.service import AgentService
+    from pmem_placement.agent.service import version
     from pmem_placement.agent.systemd import Notifier
 
     conf = config.AgentConfigOpts(_check)
     conf_mod.register_opts(conf)
     logging.register_options(conf)
     try:
-        conf(sys.argv[1:] if argv is None else argv, project="pmem-placement", prog=PROG,
+        conf(sys.argv[1:] if argv is None else argv, project="pmem-placement", prog=PROG, version=version(),
              description="Keep Placement in sync with this host's PMEM namespaces, every [agent]interval.")
         _check(conf)
     except (cfg.Error, config.InvalidOption, errors.ConfigError) as exc:

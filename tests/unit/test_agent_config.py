@@ -37,3 +37,12 @@ def test_a_bad_value_at_start_up_is_one_line_naming_option_and_file(tmp_path):
     assert proc.returncode == 2
     err = proc.stderr
     assert err.startswith(f"pmem-placement-agent: error: [agent]max_backoff in {path}: ") and err.count("\n") == 1
+
+
+def test_version_is_printed_and_nothing_started():
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys; from pmem_placement.cmd.agent import main; sys.exit(main())",
+         "--version"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    from importlib import metadata
+
+    assert proc.returncode == 0 and proc.stdout == metadata.version("pmem-placement") + "\n"
