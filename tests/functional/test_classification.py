@@ -85,6 +85,7 @@ def test_a_ca_file_that_does_not_exist_is_one_line_exit_2(node, tmp_path, placem
     assert "cannot use the TLS files" in one_line(result) and "missing-ca.pem" in result.err
     agent = in_process_agent(node)
     assert not agent.cycle() and agent.status.state == "error"
+    assert agent.status.last_error["kind"] == "ca_file_unreadable"
 
 
 def test_tls_verification_failure_is_an_error(node, tmp_path):
