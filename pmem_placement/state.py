@@ -70,6 +70,8 @@ class StateStore:
         self.state_dir = state_dir
         self.problem: str | None = None
         """Why state.json could not be written last time; None once it could be."""
+        self.acquire: typing.Callable[[int, str], None] = lambda fd, path: fcntl.flock(fd, fcntl.LOCK_EX)
+        """Takes the lock on the open lock file; the agent's waits are bounded (agent/locks.py)."""
 
     @property
     def _path(self) -> str:
@@ -90,7 +92,7 @@ class StateStore:
                 "(run as the service's user, or point state_dir at a writable directory)"
             ) from exc
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            self.acquire(fd, os.path.join(self.state_dir, "lock"))
             yield
         finally:
             os.close(fd)  # closing releases the lock

@@ -6,8 +6,10 @@ when a problem starts (not every cycle while it lasts), one line when it clears,
 
 import collections
 import contextlib
+import functools
 import os
 import re
+import threading
 import time
 import typing
 
@@ -17,6 +19,7 @@ from oslo_log import log as logging
 from pmem_placement import errors
 from pmem_placement import output
 from pmem_placement import plan as plan_mod
+from pmem_placement.agent import locks
 from pmem_placement.agent import report
 from pmem_placement.cmd import common
 from pmem_placement.placement import errors as perrors
@@ -50,11 +53,14 @@ def kind(exc: BaseException) -> str:
 
 class Agent:
     def __init__(self, conf: cfg.ConfigOpts, clock: typing.Callable[[], float] = time.time,
-                 heartbeat: typing.Callable[[], None] | None = None) -> None:
+                 heartbeat: typing.Callable[[], None] | None = None,
+                 stopping: threading.Event | None = None) -> None:
         self.conf = conf
         self.clock = clock
         self.heartbeat = heartbeat
         """Called before each request to Placement (the systemd watchdog's ping)."""
+        self.stopping = stopping
+        """Set when the agent stops: a wait for the state directory's lock ends at once."""
         self.status = report.Status(host=conf.host, pid=os.getpid())
         self._reconciler: Reconciler | None = None
         self._client: Client | None = None
@@ -62,6 +68,7 @@ class Agent:
         self._problem: str | None = None
         self._file_problems: set[str] = set()
         """Files that could not be written, warned about once until they can be again."""
+        self._file_problems_since: dict[str, str | None] = {}
 
     @property
     def waiting_for_compute_node(self) -> bool:
@@ -72,6 +79,10 @@ class Agent:
         if self._reconciler is None:
             self._client = Client(common.placement_adapter(self.conf), on_request=self.heartbeat)
             self._reconciler = common.reconciler(self.conf, self._client)
+            # A one-shot holding the lock (or stopped with Ctrl-Z) must not wedge the loop: wait
+            # at most one interval, pinging the watchdog, then report it and try next cycle.
+            self._reconciler.store.acquire = functools.partial(
+                locks.acquire, bound=self.conf.agent.interval, ping=self.heartbeat, stopping=self.stopping)
         return self._reconciler
 
     def _state_file_problem(self) -> str | None:
@@ -114,7 +125,9 @@ class Agent:
         def problem(kind_: str, message: str) -> None:
             if not problems:
                 self.status.state = "error"
-                self._set_error(kind_, message)
+                # Since the problem started, not since this cycle (a success clears last_error).
+                since = self._file_problems_since.setdefault(message, report.iso(self.status.last_attempt))
+                self.status.last_error = {"kind": kind_, "message": message, "since": since}
             problems.append((kind_, message))
 
         state_problem = self._state_file_problem()
@@ -142,6 +155,8 @@ class Agent:
         for message in sorted(self._file_problems - now):
             LOG.info("written again after: %s", message)
         self._file_problems = now
+        lasting = {message for _, message in problems}
+        self._file_problems_since = {m: t for m, t in self._file_problems_since.items() if m in lasting}
 
     def _count_requests(self) -> None:
         if self._client is None:

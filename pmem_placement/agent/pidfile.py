@@ -9,6 +9,7 @@ import fcntl
 import os
 
 from pmem_placement import errors
+from pmem_placement.agent import locks
 
 NAME = "agent.pid"
 
@@ -32,11 +33,29 @@ def acquire(state_dir: str) -> int:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+        # The kernel knows the holder even when it could not write its pid (a full disk);
+        # the file's text is for people, and for systems without /proc/locks.
+        pid: int | str | None = locks.holder(fd)
+        if pid is None:
+            try:
+                text = os.read(fd, 32).decode(errors="replace").strip()
+            except OSError:
+                text = ""
+            pid = text if text.isdigit() else None
         os.close(fd)
         raise AlreadyRunning(
-            f"another pmem-placement-agent (pid {holder}) already runs with [agent]state_dir "
+            f"another pmem-placement-agent (pid {pid or 'unknown'}) already runs with [agent]state_dir "
             f"{state_dir}; stop it first, or give this one its own state_dir") from None
-    os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()}\n".encode())
     return fd
+
+
+def write_pid(fd: int, path: str) -> str | None:
+    """Record this process's pid in the locked file; a reason when it cannot (the lock, which is
+    what keeps a second agent out, is held all the same)."""
+    data = f"{os.getpid()}\n".encode()
+    try:
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
+    except OSError as exc:
+        return f"cannot write {path}: {exc.strerror or exc}; the agent runs on, holding its lock"
+    return None

@@ -9,12 +9,16 @@ waits for it: a reconcile in progress finishes (its writes are never cut in half
 ``[DEFAULT]graceful_shutdown_timeout``, then the worker exits 0.
 
 Nothing ends the loop but ``stop``: a cycle that fails in an unexpected way is logged and the
-loop goes on. Should the loop thread end anyway, ``wait`` exits the worker with status 1 so that
-it is restarted, and a loop that hangs stops pinging systemd's watchdog.
+loop goes on. Should the loop thread end anyway, the worker exits 1 and has the master end the
+service with status 1, so that systemd restarts it; a loop that hangs stops pinging systemd's
+watchdog. systemd hears RELOADING=1 from the master on SIGHUP, READY=1 from each worker once its
+loop runs, and STOPPING=1 only on a real stop (see agent/systemd.py).
 """
 
 import multiprocessing
+import os
 import random
+import signal
 import threading
 import time
 import typing
@@ -53,6 +57,13 @@ class AgentService(ServiceBase):
         # Shared memory inherited by every worker the master forks: set once the first worker
         # has started, so that a worker restarted by SIGHUP reconciles at once, without jitter.
         self.started_before = started_before if started_before is not None else multiprocessing.Value("b", 0)
+        # Also shared with the workers: set by the master on SIGHUP (before it restarts the
+        # worker), cleared by the restarted worker once it runs.
+        self.reloading = multiprocessing.Value("b", 0)
+        self.reload_refused = multiprocessing.Value("b", 0)
+        # Set by a worker whose loop ended unexpectedly: the master then exits 1, not 0.
+        self.loop_failed = multiprocessing.Value("b", 0)
+        self.master_pid = os.getpid()
         self.notifier = notifier or Notifier()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -75,19 +86,31 @@ class AgentService(ServiceBase):
             if self._stop.wait(min(left, ping) if ping else left):
                 return True
 
+    def reloaded(self, applied: bool) -> None:
+        """In the master, on SIGHUP, once the files are read (and before the worker restarts):
+        systemd hears RELOADING=1 here and READY=1 from the restarted worker, and the worker
+        that stops for the restart does not say STOPPING=1."""
+        self.reload_refused.value = 0 if applied else 1
+        self.reloading.value = 1
+        self.notifier.reloading()
+
     def _loop(self) -> None:
-        agent = Agent(self.conf, heartbeat=self.notifier.watchdog)
+        agent = Agent(self.conf, heartbeat=self.notifier.watchdog, stopping=self._stop)
         agent_conf = self.conf.agent
         schedule = Schedule(agent_conf.interval, agent_conf.initial_jitter, agent_conf.max_backoff)
         files = ", ".join(self.conf.config_file or []) or "(none)"
         if self.started_before.value:
             delay = 0.0
-            LOG.info("reloaded from %s, running with %s", files, describe(self.conf))
+            if self.reload_refused.value:
+                LOG.info("still running with the last good configuration: %s", describe(self.conf))
+            else:
+                LOG.info("reloaded from %s, running with %s", files, describe(self.conf))
         else:
             self.started_before.value = 1
             delay = schedule.first_delay(self.rng)
             LOG.info("pmem-placement-agent %s started with %s: %s; first reconcile in %.1f s",
                      version(), files, describe(self.conf), delay)
+        self.reloading.value = 0
         self.notifier.ready()
         while not self._wait(delay):
             try:
@@ -105,7 +128,8 @@ class AgentService(ServiceBase):
         on SIGTERM and SIGHUP and exits as soon as it returns; it bounds the wait with
         [DEFAULT]graceful_shutdown_timeout)."""
         self._stop.set()
-        self.notifier.stopping()
+        if not self.reloading.value:
+            self.notifier.stopping()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             if thread.is_alive():
@@ -116,7 +140,12 @@ class AgentService(ServiceBase):
         if self._thread is not None:
             self._thread.join()
         if not self._stop.is_set():
-            LOG.error("the agent's loop ended unexpectedly; exiting with status 1 to be restarted")
+            # Not a respawned worker (cotyledon would restart it at once, again and again, with
+            # systemd none the wiser): the whole service exits 1, and systemd restarts it.
+            LOG.error("the agent's loop ended unexpectedly; the agent exits with status 1")
+            self.loop_failed.value = 1
+            if os.getpid() != self.master_pid:
+                os.kill(self.master_pid, signal.SIGTERM)
             raise SystemExit(1)
 
     def reset(self) -> None:

@@ -1,4 +1,5 @@
-"""systemd's notify protocol for the agent: READY once the worker runs, WATCHDOG from its loop.
+"""systemd's notify protocol for the agent: READY once the worker runs, WATCHDOG from its loop,
+RELOADING from the master on SIGHUP, STOPPING only when the agent really stops.
 
 oslo.service's ``systemd`` module sends only READY=1, and the cotyledon master sends it too, as
 soon as the master starts, before any worker runs. So ``from_environment`` takes NOTIFY_SOCKET
@@ -12,6 +13,7 @@ import contextlib
 import dataclasses
 import os
 import socket
+import time
 
 from oslo_log import log as logging
 
@@ -58,5 +60,13 @@ class Notifier:
         if self.watchdog_usec:
             self.notify("WATCHDOG=1")
 
+    def reloading(self) -> None:
+        """RELOADING=1, answered by READY=1 from the restarted worker. MONOTONIC_USEC is what
+        Type=notify-reload (systemd 253) asks for; older systemd ignores it."""
+        usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        self.notify(f"RELOADING=1\nMONOTONIC_USEC={usec}")
+
     def stopping(self) -> None:
+        """Only on a real stop: from a running (or reloading) unit, systemd takes STOPPING=1 as
+        the start of a stop that a later READY=1 does not undo."""
         self.notify("STOPPING=1")

@@ -1,5 +1,7 @@
 """``pmem-placement-agent``: the long-running service, under systemd on every compute node."""
 
+import os
+import signal
 import sys
 import warnings
 
@@ -15,6 +17,9 @@ LOG = logging.getLogger(__name__)
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Until the launcher's handlers are in place, a SIGHUP (a reload right after a start) would
+    # end the process; the configuration is read after this line anyway.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     # futurist imports eventlet when it is installed, which warns at import; we never use it.
     warnings.filterwarnings("ignore", message="\\s*Eventlet is deprecated")
     # The threading backend must be chosen before oslo_service.service is imported.
@@ -39,14 +44,18 @@ def main(argv: list[str] | None = None) -> int:
     except (cfg.Error, config.InvalidOption, errors.ConfigError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return cli.EXIT_CONFIG
+    pid_problem = None
     if conf.agent.state_dir:
         try:
             # Held until the process ends; the worker inherits it.
-            pidfile.acquire(conf.agent.state_dir)
+            fd = pidfile.acquire(conf.agent.state_dir)
         except errors.PmemPlacementError as exc:
             print(f"{PROG}: error: {exc}", file=sys.stderr)
             return exc.exit_status
+        pid_problem = pidfile.write_pid(fd, os.path.join(conf.agent.state_dir, pidfile.NAME))
     logging.setup(conf, PROG)
+    if pid_problem:
+        LOG.warning("[agent]state_dir: %s", pid_problem)
     conf.log_opt_values(LOG, logging.DEBUG)  # oslo.config masks secret options
     from pmem_placement.cmd import common
 
@@ -55,8 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     # ServiceLauncher is the launcher whose SIGHUP really reloads (see agent/service.py).
     # Taken out of the environment before the master runs: the worker says READY (see agent/systemd.py).
     notifier = Notifier.from_environment()
-    launcher = service.launch(conf, AgentService(conf, notifier=notifier), workers=1, restart_method="reload")
-    return int(launcher.wait() or 0)
+    agent = AgentService(conf, notifier=notifier)
+    conf.on_reload = agent.reloaded  # the master's reload: RELOADING=1, no STOPPING=1
+    launcher = service.launch(conf, agent, workers=1, restart_method="reload")
+    status = int(launcher.wait() or 0)
+    return 1 if agent.loop_failed.value else status
 
 
 def _checked_groups() -> list[tuple[str | None, list[cfg.Opt]]]:
@@ -73,6 +85,8 @@ def _check(conf: cfg.ConfigOpts) -> None:
     from pmem_placement.agent import config
 
     config.check(conf, _checked_groups)
+    config.check_placement(conf)
+    config.check_mapping(conf)
     cli.validate(conf)
 
 

@@ -10,6 +10,7 @@ its own exception. Nothing here retries, logs payloads or decides policy.
 """
 
 import collections
+import ssl
 import typing
 import urllib.parse
 
@@ -94,6 +95,18 @@ class Client:
                 raise _no_endpoint(exc) from exc
             raise _transport_error(exc, "GET", "/", "") from exc
 
+    def _tls_files_problem(self) -> str | None:
+        """Why [placement]cafile cannot be used as a CA bundle, if it cannot (read locally)."""
+        verify = getattr(self._adapter.session, "verify", None)
+        if not isinstance(verify, str):
+            return None
+        try:
+            ssl.create_default_context(cafile=verify)
+        except (ssl.SSLError, OSError) as exc:
+            return (f"[placement]: cannot use the TLS files (cafile, certfile, keyfile): {verify}: "
+                    f"{getattr(exc, 'strerror', None) or _one_line(exc)}")
+        return None
+
     def _call(
         self, method: str, path: str, body: typing.Any = None, ok: tuple[int, ...] = (200,)
     ) -> typing.Any:
@@ -109,6 +122,10 @@ class Client:
                 where = f" at {self._adapter.get_endpoint()}"
             except (ks_exc.ClientException, OSError):
                 where = ""
+            if isinstance(exc, ks_exc.SSLError):
+                problem = self._tls_files_problem()
+                if problem:  # a CA file that is not one: the operator's to fix, like a missing one
+                    raise errors.CaFileUnreadable(problem) from exc
             raise _transport_error(exc, method, path, where) from exc
         try:
             data = resp.json() if resp.content else None
