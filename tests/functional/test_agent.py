@@ -320,3 +320,66 @@ def test_systemd_hears_ready_from_the_running_worker_then_watchdog_pings(node, a
         assert a.proc.wait(timeout=20) == 0
     finally:
         sock.close()
+
+
+@pytest.fixture
+def notify_socket(tmp_path):
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+    sock.bind(path)
+    sock.settimeout(30)
+    yield path, sock
+    sock.close()
+
+
+def _until(sock, wanted):
+    """Notifications (without watchdog pings) up to the first that starts with ``wanted``."""
+    seen = []
+    while True:
+        data, pid = _receive(sock)
+        if data != b"WATCHDOG=1":
+            seen.append((data, pid))
+        if data.startswith(wanted):
+            return seen
+
+
+def test_a_reload_says_reloading_then_ready_and_never_stopping(node, admin, agent, notify_socket):
+    # systemd takes STOPPING=1 from a running or reloading unit as the start of a stop (then
+    # SIGKILL after TimeoutStopSec): a reload, accepted or refused, must never send it.
+    path, sock = notify_socket
+    a = agent(env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"}, interval=30)
+    assert [m for m, _ in _until(sock, b"READY=1")] == [b"READY=1"]
+    a.wait_state("in_sync")
+    node.configure(pmem={"namespaces": "4GB:ns_0|ns_1,SMALL:ns_2"})
+    node.write_config()
+    a.signal(signal.SIGHUP)
+    [(reloading, sender), (ready, worker)] = _until(sock, b"READY=1")
+    assert reloading.startswith(b"RELOADING=1\nMONOTONIC_USEC=") and sender == a.proc.pid  # the master
+    assert ready == b"READY=1" and worker == _worker_pid(a.proc.pid)
+    wait_for(lambda: admin.totals(admin.child_uuid(node.name)) == {A4GB: 2, SMALL: 1}, what="reloaded mapping")
+    node.configure(agent={"interval": 0})  # refused: the same two messages, nothing else
+    node.write_config()
+    a.signal(signal.SIGHUP)
+    assert [m.split(b"\n")[0] for m, _ in _until(sock, b"READY=1")] == [b"RELOADING=1", b"READY=1"]
+    assert "still running with the last good configuration" in a.output().splitlines()[-1]
+    a.signal(signal.SIGTERM)  # a real stop: now STOPPING=1
+    assert [m for m, _ in _until(sock, b"STOPPING=1")] == [b"STOPPING=1"]
+    assert a.proc.wait(timeout=20) == 0
+
+
+def test_a_reload_with_an_invalid_placement_value_keeps_the_last_good_configuration(node, admin, agent):
+    a = agent(interval=1)
+    status = a.wait_state("in_sync")
+    node.configure(placement={"timeout": "abc"}, pmem={"namespaces": "4GB:ns_0|ns_1,SMALL:ns_2"})
+    node.write_config()
+    a.signal(signal.SIGHUP)
+    wait_for(lambda: "reload refused" in a.output(), what="the refused reload logged")
+    status = a.wait_state("in_sync", after_cycle=a.status()["cycles"] + 2)  # cycles go on, in sync
+    out = a.output()
+    assert "Traceback" not in out and "ERROR" in out
+    [refused] = [line for line in out.splitlines() if "ERROR" in line]
+    assert refused.endswith(f"reload refused, keeping the last good configuration: [placement]timeout in "
+                            f"{node.config_file}: could not convert string to float: 'abc'")
+    assert admin.totals(admin.child_uuid(node.name)) == {A4GB: 1, SMALL: 2}
+    assert status["last_error"] is None and a.proc.poll() is None
