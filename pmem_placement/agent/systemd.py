@@ -24,6 +24,7 @@ LOG = logging.getLogger(__name__)
 class Notifier:
     socket_path: str | None = None
     watchdog_usec: int = 0
+    _last_ping: float | None = dataclasses.field(default=None, repr=False)
 
     @classmethod
     def from_environment(cls) -> "Notifier":
@@ -46,10 +47,13 @@ class Notifier:
         if address.startswith("@"):
             address = "\0" + address[1:]  # abstract namespace
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        # Never blocks: a notification systemd's full queue cannot take is dropped, the loop
+        # that sends it goes on.
+        sock.setblocking(False)
         with contextlib.closing(sock):
             try:
                 sock.connect(address)
-                sock.sendall(message.encode())
+                sock.send(message.encode())
             except OSError as exc:
                 LOG.debug("systemd notification %s failed: %s", message, exc)
 
@@ -57,8 +61,15 @@ class Notifier:
         self.notify("READY=1")
 
     def watchdog(self) -> None:
-        if self.watchdog_usec:
-            self.notify("WATCHDOG=1")
+        """WATCHDOG=1, at most every quarter of WatchdogSec= however often it is called (before
+        each request, while waiting for a lock)."""
+        if not self.watchdog_usec:
+            return
+        now = time.monotonic()
+        if self._last_ping is not None and now - self._last_ping < self.watchdog_usec / 4e6:
+            return
+        self._last_ping = now
+        self.notify("WATCHDOG=1")
 
     def reloading(self) -> None:
         """RELOADING=1, answered by READY=1 from the restarted worker. MONOTONIC_USEC is what

@@ -383,3 +383,74 @@ def test_a_reload_with_an_invalid_placement_value_keeps_the_last_good_configurat
                             f"{node.config_file}: could not convert string to float: 'abc'")
     assert admin.totals(admin.child_uuid(node.name)) == {A4GB: 1, SMALL: 2}
     assert status["last_error"] is None and a.proc.poll() is None
+
+
+def test_a_pid_file_that_cannot_be_written_is_one_warning_and_the_lock_still_holds(node, agent):
+    state = node.dir / "state"
+    state.mkdir()
+    (state / "agent.pid").symlink_to("/dev/full")  # every write: No space left on device
+    first = agent()
+    first.wait_state("in_sync")
+    out = first.output()
+    assert "Traceback" not in out and out.count("WARNING") == 1
+    [warning] = [line for line in out.splitlines() if "WARNING" in line]
+    assert warning.endswith(f"[agent]state_dir: cannot write {state / 'agent.pid'}: No space left on device; "
+                            "the agent runs on, holding its lock")
+    second = agent()
+    assert second.proc.wait(timeout=20) == 1
+    assert f"another pmem-placement-agent (pid {first.proc.pid}) already runs" in second.output()
+    assert first.proc.poll() is None
+
+
+def test_a_one_shot_holding_the_lock_is_waited_for_one_interval_with_watchdog_pings(
+        node, admin, agent, notify_socket):
+    import fcntl
+    import threading
+
+    path, sock = notify_socket
+    heard, done = [], threading.Event()
+
+    def listen():
+        sock.settimeout(0.2)
+        while not done.is_set():
+            try:
+                heard.append(_receive(sock)[0])
+            except TimeoutError:
+                pass
+    listener = threading.Thread(target=listen)
+    listener.start()
+    state = node.dir / "state"
+    state.mkdir()
+    try:
+        with open(state / "lock", "w") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)  # a one-shot stopped with Ctrl-Z in the middle of its run
+            a = agent(env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "1000000"}, interval=3, max_backoff=3)
+            status = a.wait_state("degraded")
+            # The first reconcile starts at once and waits for the lock for one interval (3 s), three
+            # times WatchdogSec: the loop pinged the watchdog all along.
+            pings_while_waiting = heard.count(b"WATCHDOG=1")
+            assert status["last_error"]["kind"] == "lock_busy"
+            assert status["last_error"]["message"] == (
+                f"[agent]state_dir: {state / 'lock'} is held by pid {os.getpid()} (a pmem-placement "
+                "reconcile?) for over 3 s; trying again at the next cycle")
+            assert heard[0] == b"READY=1" and pings_while_waiting >= 3, heard
+            assert a.proc.poll() is None and a.output().count("WARNING") == 1
+        a.wait_state("in_sync", after_cycle=status["cycles"])
+    finally:
+        done.set()
+        listener.join()
+    assert admin.totals(admin.child_uuid(node.name)) == {A4GB: 1, SMALL: 2}
+
+
+def test_sigterm_while_waiting_for_the_lock_stops_at_once(node, agent):
+    import fcntl
+
+    state = node.dir / "state"
+    state.mkdir()
+    with open(state / "lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        a = agent(interval=600, initial_jitter=0)
+        wait_for(lambda: a.output().count("pmem-placement-agent 0.") == 1, what="the agent started")
+        time.sleep(1)  # in the wait for the lock
+        a.signal(signal.SIGTERM)
+        assert a.proc.wait(timeout=30) == 0  # well before graceful_shutdown_timeout (60 s)
