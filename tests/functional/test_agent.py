@@ -454,3 +454,18 @@ def test_sigterm_while_waiting_for_the_lock_stops_at_once(node, agent):
         time.sleep(1)  # in the wait for the lock
         a.signal(signal.SIGTERM)
         assert a.proc.wait(timeout=30) == 0  # well before graceful_shutdown_timeout (60 s)
+
+
+def test_a_loop_that_ends_unexpectedly_ends_the_whole_service_with_status_1(node):
+    # A bug that ends the loop thread, simulated in the agent's own process: the worker must not
+    # be respawned again and again behind systemd's back; the service exits 1 and systemd restarts it.
+    node.configure(agent={"interval": 1, "initial_jitter": 0})
+    node.write_config()
+    bug = ("import sys; from pmem_placement.agent import service; service.AgentService._loop = lambda self: None; "
+           "from pmem_placement.cmd.agent import main; sys.exit(main())")
+    proc = subprocess.run([sys.executable, "-c", bug, "--config-file", str(node.config_file)],
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+                          start_new_session=True)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stdout.count("the agent's loop ended unexpectedly; the agent exits with status 1") == 1
+    assert proc.stdout.count("Child ") <= 1  # no respawn

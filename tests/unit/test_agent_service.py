@@ -94,3 +94,29 @@ def test_describe_names_host_mapping_and_interval():
         class agent:
             interval = 60
     assert service_mod.describe(Conf) == "host 'cn1', namespaces '4GB:ns_0', traits (none), every 60 s"
+
+
+def test_a_loop_that_ends_unexpectedly_is_remembered_for_the_master():
+    svc = AgentService(conf=None, notifier=RecordingNotifier())
+    svc._loop = lambda: None
+    svc.start()
+    with pytest.raises(SystemExit):
+        svc.wait()
+    assert svc.loop_failed.value == 1  # the master's exit status: 1
+
+
+def test_the_watchdog_is_pinged_at_most_every_quarter_of_its_period():
+    notifier = RecordingNotifier(watchdog_usec=400_000_000)  # WatchdogSec=400
+    for _ in range(50):
+        notifier.watchdog()  # before each of 50 requests
+    assert [m for m, _ in notifier.sent] == ["WATCHDOG=1"]
+
+
+def test_stopping_is_said_on_a_stop_but_not_on_the_stop_before_a_reload():
+    svc = AgentService(conf=None, notifier=RecordingNotifier())
+    svc.reloaded(True)  # the master, on SIGHUP
+    svc.stop()  # the worker, stopped to be restarted
+    assert [m.split("\n")[0] for m, _ in svc.notifier.sent] == ["RELOADING=1"]
+    svc.reloading.value = 0  # the restarted worker runs
+    svc.stop()
+    assert svc.notifier.sent[-1][0] == "STOPPING=1"
