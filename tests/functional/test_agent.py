@@ -226,7 +226,8 @@ def test_a_metrics_file_that_cannot_be_written_is_an_error_not_the_end_of_the_lo
     status = a.wait_state("error")
     assert status["last_error"]["kind"] == "metrics_file_not_writable"
     assert str(missing) in status["last_error"]["message"] and "No such file" in status["last_error"]["message"]
-    a.wait_state("error", after_cycle=status["cycles"] + 2)  # the loop goes on
+    later = a.wait_state("error", after_cycle=status["cycles"] + 2)  # the loop goes on
+    assert later["last_error"]["since"] == status["last_error"]["since"]  # since it started
     assert a.proc.poll() is None
     out = a.output()
     assert out.count("WARNING") == 1 and "Traceback" not in out

@@ -150,3 +150,15 @@ def test_a_state_file_that_cannot_be_written_is_a_warning_not_a_failure(node, ad
     assert agent.cycle() is True  # Placement is in sync...
     assert agent.status.state == "error"  # ...but the operator must fix the file
     assert agent.status.last_error["kind"] == "state_file_not_writable"
+
+
+def test_a_ca_file_that_is_not_a_certificate_is_one_line_exit_2_like_a_missing_one(node, tmp_path, placement):
+    garbage = tmp_path / "garbage-ca.pem"
+    garbage.write_text("this is not a certificate\n")
+    node.configure(placement={"cafile": str(garbage), "endpoint": placement.url.replace("http://", "https://")})
+    result = node.run("reconcile")
+    assert result.status == 2
+    assert "cannot use the TLS files" in one_line(result) and "garbage-ca.pem" in result.err
+    agent = in_process_agent(node)
+    assert not agent.cycle() and agent.status.state == "error"
+    assert agent.status.last_error["kind"] == "ca_file_unreadable"
