@@ -53,10 +53,14 @@ def _where(conf: cfg.ConfigOpts, group: str | None, name: str) -> str:
 
 
 def check(conf: cfg.ConfigOpts, groups: Groups) -> None:
-    """Read every option of ours; raise InvalidOption naming the first invalid one and its file."""
+    """Read every option of ours, and every [DEFAULT] option registered so far (oslo.service's
+    and oslo.log's, which the launcher reads on reload); raise InvalidOption naming the first
+    invalid one and its file."""
     for group, opts in groups():
         for opt in opts:
             _read(conf, group, opt.dest)
+    for name in list(conf):
+        _read(conf, None, name)  # a group's name gives its GroupAttr: nothing to check
 
 
 def check_placement(conf: cfg.ConfigOpts) -> None:

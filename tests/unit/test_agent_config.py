@@ -64,12 +64,18 @@ GOOD = "[DEFAULT]\nhost = cn1\n[pmem]\nnamespaces = 4GB:ns_0\n[placement]\nauth_
     "endpoint = http://p\ntoken = t\ntimeout = 7\n"
 
 
-@pytest.mark.parametrize("bad, message", BAD_RELOADS)
+@pytest.mark.parametrize("bad, message", BAD_RELOADS + [
+    ("graceful_shutdown_timeout = soon\n" + BAD_RELOADS[0][0].replace("timeout = abc\n", ""),
+     "[DEFAULT]graceful_shutdown_timeout in {path}: invalid literal for int() with base 10: 'soon'"),
+])
 def test_a_reload_invalid_in_placement_or_the_mapping_is_refused(tmp_path, caplog, bad, message):
+    from oslo_service import opts as service_opts
+
     path = tmp_path / "a.conf"
     path.write_text(GOOD)
     conf = AgentConfigOpts(agent_cmd._check)
     conf_mod.register_opts(conf)
+    service_opts.register_service_opts(conf)  # as the launcher does
     conf(["--config-file", str(path)])
     agent_cmd._check(conf)
     applied = []
