@@ -52,7 +52,7 @@ def acquire(fd: int, path: str, bound: float, ping: typing.Callable[[], None] | 
             pid = holder(fd)
             who = f"pid {pid}" if pid else "another process"
             raise LockBusy(f"[agent]state_dir: {path} is held by {who} (a pmem-placement reconcile?) "
-                           f"{'at stop' if stop else f'for over {bound:g} s'}; trying again at the next cycle")
+                           f"{'when the agent stopped' if stop else f'for over {bound:g} s'}; trying again at the next cycle")
         if stopping is not None:
             stopping.wait(POLL)
         else:

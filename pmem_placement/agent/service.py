@@ -102,6 +102,7 @@ class AgentService(ServiceBase):
         if self.started_before.value:
             delay = 0.0
             if self.reload_refused.value:
+                self.reload_refused.value = 0
                 LOG.info("still running with the last good configuration: %s", describe(self.conf))
             else:
                 LOG.info("reloaded from %s, running with %s", files, describe(self.conf))
