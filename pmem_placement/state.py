@@ -18,11 +18,15 @@ import tempfile
 import time
 import typing
 
+from oslo_log import log as logging
+
 from pmem_placement.desired import Current
 from pmem_placement.desired import Identity
 from pmem_placement.desired import Inventory
 from pmem_placement.errors import ConfigError
 from pmem_placement.errors import LockTimeout
+
+LOG = logging.getLogger(__name__)
 
 _VERSION = 2  # 2: root_classes
 
@@ -71,6 +75,10 @@ class StateStore:
         """Seconds to wait for the lock before ``LockTimeout``; None waits for ever."""
         self.on_wait = on_wait
         """Called once when the lock is held by another process and we start waiting."""
+        self.problem: str | None = None
+        """Why state.json could not be written last time; None once it could be."""
+        self.acquire: typing.Callable[[int, str], None] = lambda fd, path: self._flock(fd)
+        """Takes the lock on the open lock file; the agent's waits are bounded (agent/locks.py)."""
 
     @property
     def _path(self) -> str:
@@ -91,7 +99,7 @@ class StateStore:
                 "(run as the service's user, or point state_dir at a writable directory)"
             ) from exc
         try:
-            self._flock(fd)
+            self.acquire(fd, os.path.join(self.state_dir, "lock"))
             yield
         finally:
             os.close(fd)  # closing releases the lock
@@ -153,12 +161,37 @@ class StateStore:
             "child": _current_to_json(cache.child) if cache.child else None,
             "foreign_writes": cache.foreign_writes,
         }
-        write_atomically(self._path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+        error = None
+        try:
+            write_atomically(self._path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+        except OSError as exc:
+            error = exc
+        self._cannot_write(error)
 
     def clear(self) -> None:
         if self.state_dir:
-            with contextlib.suppress(FileNotFoundError):
+            error = None
+            try:
                 os.unlink(self._path)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                error = exc  # harmless: a remembered generation that moved is never trusted
+            if error is not None:
+                self._cannot_write(error)
+
+    def _cannot_write(self, error: OSError | None) -> None:
+        """A cache that cannot be written costs requests, never correctness: one warning line
+        (once per problem, outside any except block so that no traceback is appended), and the
+        run goes on. ``None``: written fine."""
+        if error is None:
+            self.problem = None
+            return
+        problem = f"[agent]state_dir: cannot write {self._path}: {error.strerror or error}; " \
+            "the next run reads everything from Placement"
+        if problem != self.problem:
+            LOG.warning("%s", problem)
+        self.problem = problem
 
 
 def write_atomically(path: str, text: str, mode: int = 0o640, fsync: bool = True) -> None:

@@ -5,8 +5,11 @@ when a problem starts (not every cycle while it lasts), one line when it clears,
 """
 
 import collections
+import contextlib
+import functools
 import os
 import re
+import threading
 import time
 import typing
 
@@ -18,6 +21,7 @@ from pmem_placement import errors
 from pmem_placement import fingerprint
 from pmem_placement import output
 from pmem_placement import plan as plan_mod
+from pmem_placement.agent import locks
 from pmem_placement.agent import report
 from pmem_placement.audit import watch as audit_watch
 from pmem_placement.cmd import common
@@ -37,7 +41,12 @@ _NEEDS_OPERATOR = (
     errors.ForeignProvider,
     perrors.Forbidden,
     perrors.VersionTooOld,
+    *perrors.NEEDS_OPERATOR,
 )
+
+
+def _cannot_write(option: str, path: str, exc: OSError) -> str:
+    return f"{option}: cannot write {path}: {exc.strerror or exc}"
 
 
 def kind(exc: BaseException) -> str:
@@ -46,9 +55,15 @@ def kind(exc: BaseException) -> str:
 
 
 class Agent:
-    def __init__(self, conf: cfg.ConfigOpts, clock: typing.Callable[[], float] = time.time) -> None:
+    def __init__(self, conf: cfg.ConfigOpts, clock: typing.Callable[[], float] = time.time,
+                 heartbeat: typing.Callable[[], None] | None = None,
+                 stopping: threading.Event | None = None) -> None:
         self.conf = conf
         self.clock = clock
+        self.heartbeat = heartbeat
+        """Called before each request to Placement (the systemd watchdog's ping)."""
+        self.stopping = stopping
+        """Set when the agent stops: a wait for the state directory's lock ends at once."""
         self.status = report.Status(host=conf.host, pid=os.getpid())
         self._reconciler: Reconciler | None = None
         self._client: Client | None = None
@@ -56,6 +71,9 @@ class Agent:
         self._problem: str | None = None
         self._guests = consumers.GuestWatch()
         self._audit = audit_watch.AuditWatch()
+        self._file_problems: set[str] = set()
+        """Files that could not be written, warned about once until they can be again."""
+        self._file_problems_since: dict[str, str | None] = {}
 
     @property
     def waiting_for_compute_node(self) -> bool:
@@ -64,9 +82,16 @@ class Agent:
 
     def _reconciler_for(self) -> Reconciler:
         if self._reconciler is None:
-            self._client = Client(common.placement_adapter(self.conf))
+            self._client = Client(common.placement_adapter(self.conf), on_request=self.heartbeat)
             self._reconciler = common.reconciler(self.conf, self._client)
+            # A one-shot holding the lock (or stopped with Ctrl-Z) must not wedge the loop: wait
+            # at most one interval, pinging the watchdog, then report it and try next cycle.
+            self._reconciler.store.acquire = functools.partial(
+                locks.acquire, bound=self.conf.agent.interval, ping=self.heartbeat, stopping=self.stopping)
         return self._reconciler
+
+    def _state_file_problem(self) -> str | None:
+        return self._reconciler.store.problem if self._reconciler is not None else None
 
     def cycle(self) -> bool:
         """Run one reconcile; True when Placement is in sync afterwards."""
@@ -94,8 +119,53 @@ class Agent:
         else:
             assert failure is not None
             self._failed(failure)
-        report.write(self.status, report.status_path(self.conf.agent), self.conf.agent.metrics_file)
+        self._write_reports()
         return failure is None
+
+    def _write_reports(self) -> None:
+        """Metrics first, so that a metrics file that cannot be written shows in the status.
+
+        A file that cannot be written (a missing directory, a full disk, a read-only mount)
+        never stops the agent: it is warned about once, and it makes the state ``error`` with
+        a kind naming the file, since only an operator can fix it.
+        """
+        problems: list[tuple[str, str]] = []
+
+        def problem(kind_: str, message: str) -> None:
+            if not problems:
+                self.status.state = "error"
+                # Since the problem started, not since this cycle (a success clears last_error).
+                since = self._file_problems_since.setdefault(message, report.iso(self.status.last_attempt))
+                self.status.last_error = {"kind": kind_, "message": message, "since": since}
+            problems.append((kind_, message))
+
+        state_problem = self._state_file_problem()
+        if state_problem:
+            problem("state_file_not_writable", state_problem)
+        metrics_file = self.conf.agent.metrics_file
+        if metrics_file:
+            try:
+                report.write_metrics(self.status, metrics_file)
+            except OSError as exc:
+                problem("metrics_file_not_writable", _cannot_write("[agent]metrics_file", metrics_file, exc))
+        status_file = report.status_path(self.conf.agent)
+        if status_file:
+            try:
+                report.write_status(self.status, status_file)
+            except OSError as exc:
+                problem("status_file_not_writable", _cannot_write("[agent]status_file", status_file, exc))
+                if metrics_file and len(problems) == 1:
+                    with contextlib.suppress(OSError):  # so the metrics show the status file's problem
+                        report.write_metrics(self.status, metrics_file)
+        # The state store warns about its own file (the one-shot needs that warning too).
+        now = {message for kind_, message in problems if kind_ != "state_file_not_writable"}
+        for message in sorted(now - self._file_problems):
+            LOG.warning("%s", message)  # once per file and problem, not once per cycle
+        for message in sorted(self._file_problems - now):
+            LOG.info("written again after: %s", message)
+        self._file_problems = now
+        lasting = {message for _, message in problems}
+        self._file_problems_since = {m: t for m, t in self._file_problems_since.items() if m in lasting}
 
     def _count_requests(self) -> None:
         if self._client is None:

@@ -111,12 +111,24 @@ def metrics_text(status: Status) -> str:
     return "\n".join(out) + "\n"
 
 
+# No fsync: both are rewritten every cycle and an atomic rename is all a reader needs.
+
+def write_status(status: Status, path: str) -> None:
+    """Raises OSError; the directory is created when missing (it is usually [agent]state_dir)."""
+    os.makedirs(os.path.dirname(path) or ".", mode=0o750, exist_ok=True)
+    state_mod.write_atomically(path, status_json(status), mode=0o644, fsync=False)
+
+
+def write_metrics(status: Status, path: str) -> None:
+    """Raises OSError. node_exporter's directory is not ours to create."""
+    state_mod.write_atomically(path, metrics_text(status), mode=0o644, fsync=False)
+
+
 def write(status: Status, status_file: str | None, metrics_file: str | None) -> None:
-    # No fsync: both are rewritten every cycle and an atomic rename is all a reader needs.
     if status_file:
-        state_mod.write_atomically(status_file, status_json(status), mode=0o644, fsync=False)
+        write_status(status, status_file)
     if metrics_file:
-        state_mod.write_atomically(metrics_file, metrics_text(status), mode=0o644, fsync=False)
+        write_metrics(status, metrics_file)
 
 
 def status_path(agent_conf: typing.Any) -> str | None:

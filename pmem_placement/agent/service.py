@@ -1,18 +1,30 @@
 """The agent as an oslo.service service: a loop thread that runs cycles on a schedule.
 
 Launched by oslo.service's threading backend ``ServiceLauncher`` (see ``cmd/agent.py``): a
-cotyledon master process keeps one worker running this service. On SIGHUP the master and the
-worker re-read the configuration files and the worker is restarted from the reloaded master,
-so a new mapping, new traits or a new interval apply at once. On SIGTERM ``stop`` ends the loop:
-a reconcile in progress finishes (its writes are never cut in half), then the process exits 0.
+cotyledon master process keeps one worker running this service. On SIGHUP the master re-reads the
+configuration files (keeping the last good configuration when the new one is invalid, see
+``agent/config.py``) and the worker is restarted from it, so a new mapping, new traits or a new
+interval apply at once. On SIGTERM, and on SIGHUP before the restart, ``stop`` ends the loop and
+waits for it: a reconcile in progress finishes (its writes are never cut in half), bounded by
+``[DEFAULT]graceful_shutdown_timeout``, then the worker exits 0.
+
+Nothing ends the loop but ``stop``: a cycle that fails in an unexpected way is logged and the
+loop goes on. Should the loop thread end anyway, the worker exits 1 and has the master end the
+service with status 1, so that systemd restarts it; a loop that hangs stops pinging systemd's
+watchdog. systemd hears RELOADING=1 from the master on SIGHUP, READY=1 from each worker once its
+loop runs, and STOPPING=1 only on a real stop (see agent/systemd.py).
 """
 
 import contextlib
 import multiprocessing
+import os
 import random
+import signal
 import threading
+import time
 import typing
 
+import pmem_placement
 from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_service.backend.base import ServiceBase
@@ -20,49 +32,87 @@ from oslo_service.backend.base import ServiceBase
 from pmem_placement.agent import report
 from pmem_placement.agent.cycle import Agent
 from pmem_placement.agent.schedule import Schedule
-from pmem_placement.conf import agent as agent_conf
+from pmem_placement.agent.systemd import Notifier
 
 LOG = logging.getLogger(__name__)
 
 
+def describe(conf: cfg.ConfigOpts) -> str:
+    """host, mapping and interval: what an operator checks after a start or a reload."""
+    traits = ", ".join(conf.pmem.traits) or "(none)"
+    return (f"host {conf.host!r}, namespaces {conf.pmem.namespaces or '(none)'!r}, traits {traits}, "
+            f"every {conf.agent.interval} s")
+
+
 class AgentService(ServiceBase):
-    def __init__(self, conf: cfg.ConfigOpts, started_before: typing.Any = None) -> None:
+    def __init__(self, conf: cfg.ConfigOpts, started_before: typing.Any = None,
+                 notifier: Notifier | None = None) -> None:
         self.conf = conf
         # Shared memory inherited by every worker the master forks: set once the first worker
         # has started, so that a worker restarted by SIGHUP reconciles at once, without jitter.
         self.started_before = started_before if started_before is not None else multiprocessing.Value("b", 0)
+        # Also shared with the workers: set by the master on SIGHUP (before it restarts the
+        # worker), cleared by the restarted worker once it runs.
+        self.reloading = multiprocessing.Value("b", 0)
+        self.reload_refused = multiprocessing.Value("b", 0)
+        # Set by a worker whose loop ended unexpectedly: the master then exits 1, not 0.
+        self.loop_failed = multiprocessing.Value("b", 0)
+        self.master_pid = os.getpid()
+        self.notifier = notifier or Notifier()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.rng = random.Random()
-
-    def _schedule(self) -> Schedule:
-        """[agent] timing; its defaults if a reload brought an invalid value (the agent must keep
-        working until the file is fixed and reloaded again, not die and respawn in a loop)."""
-        try:
-            agent = self.conf.agent
-            return Schedule(agent.interval, agent.initial_jitter, agent.max_backoff)
-        except cfg.Error as exc:
-            defaults = {opt.dest: opt.default for opt in agent_conf.list_opts()}
-            LOG.error("%s; using the [agent] defaults until the configuration is fixed and reloaded", exc)
-            return Schedule(defaults["interval"], defaults["initial_jitter"], defaults["max_backoff"])
 
     def start(self) -> None:
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="pmem-placement-agent")
         self._thread.start()
 
+    def _wait(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``, pinging the watchdog; True when asked to stop."""
+        ping = self.notifier.watchdog_interval
+        deadline = time.monotonic() + seconds
+        while True:
+            self.notifier.watchdog()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return self._stop.is_set()
+            if self._stop.wait(min(left, ping) if ping else left):
+                return True
+
+    def reloaded(self, applied: bool) -> None:
+        """In the master, on SIGHUP, once the files are read (and before the worker restarts):
+        systemd hears RELOADING=1 here and READY=1 from the restarted worker, and the worker
+        that stops for the restart does not say STOPPING=1."""
+        self.reload_refused.value = 0 if applied else 1
+        self.reloading.value = 1
+        self.notifier.reloading()
+
     def _loop(self) -> None:
-        agent = Agent(self.conf)
-        schedule = self._schedule()
+        agent = Agent(self.conf, heartbeat=self.notifier.watchdog, stopping=self._stop)
+        agent_conf = self.conf.agent
+        schedule = Schedule(agent_conf.interval, agent_conf.initial_jitter, agent_conf.max_backoff)
+        files = ", ".join(self.conf.config_file or []) or "(none)"
         if self.started_before.value:
             delay = 0.0
+            if self.reload_refused.value:
+                self.reload_refused.value = 0
+                LOG.info("still running with the last good configuration: %s", describe(self.conf))
+            else:
+                LOG.info("reloaded from %s, running with %s", files, describe(self.conf))
         else:
             self.started_before.value = 1
             delay = schedule.first_delay(self.rng)
-            LOG.info("pmem-placement-agent for %s: first reconcile in %.1f s, then every %s s",
-                     self.conf.host, delay, schedule.interval)
-        while not self._stop.wait(delay):
-            agent.cycle()
+            LOG.info("pmem-placement-agent %s started with %s: %s; first reconcile in %.1f s",
+                     pmem_placement.version(), files, describe(self.conf), delay)
+        self.reloading.value = 0
+        self.notifier.ready()
+        while not self._wait(delay):
+            try:
+                agent.cycle()
+            except Exception:  # Agent.cycle catches everything it expects; this is a bug
+                LOG.exception("unexpected error in the agent's cycle; the agent goes on")
+                agent.status.consecutive_failures += 1
             if agent.waiting_for_compute_node:
                 delay = schedule.interval  # nova not started yet: expected, no backoff
             else:
@@ -72,11 +122,30 @@ class AgentService(ServiceBase):
                 report.write(agent.status, report.status_path(self.conf.agent), None)
 
     def stop(self, graceful: bool = False) -> None:
+        """End the loop and wait for the reconcile in progress (the cotyledon worker calls this
+        on SIGTERM and SIGHUP and exits as soon as it returns; it bounds the wait with
+        [DEFAULT]graceful_shutdown_timeout)."""
         self._stop.set()
+        if not self.reloading.value:
+            self.notifier.stopping()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            if thread.is_alive():
+                LOG.debug("waiting for the reconcile in progress before stopping")
+            thread.join()
 
     def wait(self) -> None:
         if self._thread is not None:
             self._thread.join()
+        if not self._stop.is_set():
+            # Not a respawned worker (cotyledon would restart it at once, again and again, with
+            # systemd none the wiser): the whole service exits 1, and systemd restarts it.
+            LOG.error("the agent's loop ended unexpectedly; the agent exits with status 1")
+            self.loop_failed.value = 1
+            if os.getpid() != self.master_pid:
+                os.kill(self.master_pid, signal.SIGTERM)
+            raise SystemExit(1)
 
     def reset(self) -> None:
         pass
+

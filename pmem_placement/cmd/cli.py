@@ -7,13 +7,13 @@ or after the subcommand, as in the OpenStack clients.
 """
 
 import argparse
-import importlib.metadata
 import os
 import re
 import sys
 import textwrap
 import typing
 
+import pmem_placement
 from oslo_config import cfg
 from oslo_log import log as logging
 
@@ -41,13 +41,6 @@ if typing.TYPE_CHECKING:
 LOG = logging.getLogger(__name__)
 
 __all__ = ["EXIT_CONFIG", "EXIT_OK", "EXIT_SYNC", "EXIT_WOULD_CHANGE", "main", "validate"]
-
-
-def version() -> str:
-    try:
-        return importlib.metadata.version("pmem-placement")
-    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - run from a bare checkout
-        return "unknown"
 
 
 def _client(conf: cfg.ConfigOpts) -> "Client":
@@ -318,7 +311,7 @@ def _setup(argv: list[str]) -> cfg.ConfigOpts:
                 _PARSERS[cmd.name].error(f"unrecognized arguments: {unknown.group(1)}")
 
     validate_mod.parse_args(conf, hoist_global_options(argv, conf), usage_error, project=PROG, prog=PROG,
-                            version=version(),
+                            version=pmem_placement.version(),
                             description="Keep Placement truthful about this host's PMEM namespaces.")
     logging.setup(conf, PROG)
     if not conf.debug:

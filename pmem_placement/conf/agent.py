@@ -11,12 +11,14 @@ agent_opts = [
         "interval",
         default=60,
         min=1,
+        max=86400,
         help="Seconds between two reconciles of the agent.",
     ),
     cfg.IntOpt(
         "initial_jitter",
         default=30,
         min=0,
+        max=3600,
         help="The agent's first reconcile waits a random time up to this many seconds, so that "
         "a rack of hosts booting together does not reach Placement at the same moment.",
     ),
@@ -24,6 +26,7 @@ agent_opts = [
         "max_backoff",
         default=600,
         min=1,
+        max=86400,
         help="After consecutive failed reconciles the agent waits twice as long each time "
         "(from [agent]interval, with jitter) up to this many seconds; the first success "
         "returns to the normal interval.",

@@ -36,11 +36,41 @@ def _session_opts() -> list[cfg.Opt]:
     return opts
 
 
+# Transport retries are keystoneauth's; its defaults (none) would make a Placement restart behind
+# haproxy (a few seconds of refused connections or 502/503/504) fail a one-shot run. With these,
+# keystoneauth waits 0.5, 1, 2 and 4 s between attempts (7.5 s in all). Retrying a write is safe:
+# a replayed write carries the generation it read and comes back as a conflict, which re-reads.
+RETRY_DEFAULTS: dict[str, object] = {
+    "connect_retries": 4,
+    "status_code_retries": 4,
+    "retriable_status_codes": [502, 503, 504],
+}
+_RETRY_HELP = {
+    "connect_retries": "Retries of a request whose connection was refused, reset or timed out, "
+    "waiting connect_retry_delay between them (unset: 0.5 s, doubling each time).",
+    "status_code_retries": "Retries of a request Placement answered with one of "
+    "retriable_status_codes, waiting status_code_retry_delay between them (unset: 0.5 s, "
+    "doubling each time). Writes stay safe: a replayed write that Placement had applied is "
+    "refused as a generation conflict and the provider is read again.",
+    "retriable_status_codes": "HTTP answers that are retried (a Placement restarting behind a "
+    "load balancer answers 502, 503 or 504).",
+}
+
+
+def _adapter_opts() -> list[cfg.Opt]:
+    opts = ks_loading.get_adapter_conf_options(include_deprecated=False)  # new Opt objects
+    for opt in opts:
+        if opt.dest in RETRY_DEFAULTS:
+            opt.default = RETRY_DEFAULTS[opt.dest]
+            opt.help = _RETRY_HELP[opt.dest]
+    return opts
+
+
 def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_group(placement_group())
     conf.register_opts(_session_opts(), group=GROUP)
     ks_loading.register_auth_conf_options(conf, GROUP)
-    ks_loading.register_adapter_conf_options(conf, GROUP, include_deprecated=False)
+    conf.register_opts(_adapter_opts(), group=GROUP)
     conf.set_default("service_type", SERVICE_TYPE, group=GROUP)
 
 
@@ -50,7 +80,7 @@ def list_opts() -> list[cfg.Opt]:
         _session_opts()
         + ks_loading.get_auth_common_conf_options()
         + ks_loading.get_auth_plugin_conf_options("password")
-        + ks_loading.get_adapter_conf_options(include_deprecated=False)
+        + _adapter_opts()
     )
     # Deduplicate by name, keeping the first (the plugin lists repeat common ones).
     seen: dict[str, cfg.Opt] = {}

@@ -4,10 +4,13 @@ Every request carries microversion 1.26, so an older Placement answers the first
 406 and its max version, which becomes ``VersionTooOld``: the version is checked on every
 request at no extra cost. Error answers become the typed exceptions of ``errors``; transport
 failures (after keystoneauth's own connect and status-code retries, configured in
-[placement]) become ``Unavailable``. Nothing here retries, logs payloads or decides policy.
+[placement]) become ``Unavailable``; what an operator must fix (credentials Keystone refused, a
+certificate that does not verify, no endpoint, an unreadable CA file, an answer that is not JSON)
+its own exception. Nothing here retries, logs payloads or decides policy.
 """
 
 import collections
+import ssl
 import typing
 import urllib.parse
 
@@ -43,9 +46,43 @@ def _reason(exc: BaseException) -> str:
     return str(chain[-1])
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _no_endpoint(exc: BaseException) -> errors.NoEndpoint:
+    return errors.NoEndpoint(
+        f"no Placement endpoint: {_one_line(exc)} (check [placement] valid_interfaces, region_name, "
+        "or set endpoint_override)")
+
+
+def _transport_error(exc: Exception, method: str, path: str, where: str) -> Exception:
+    """What an exception raised while sending a request means to an operator."""
+    if isinstance(exc, ks_exc.EndpointNotFound):
+        return _no_endpoint(exc)
+    if isinstance(exc, ks_exc.http.HttpError):
+        # Only authentication raises: Placement's own answers are never raised (raise_exc=False).
+        if exc.http_status in (401, 403):
+            return errors.CredentialsRefused(
+                f"Keystone refused the [placement] credentials with {exc.http_status}: check auth_url, "
+                f"username, password, project and domains: {_one_line(exc)}")
+        return errors.Unavailable(f"authentication for Placement failed: {_one_line(exc)}")
+    if isinstance(exc, ks_exc.SSLError):
+        return errors.TlsVerificationFailed(
+            f"TLS with Placement{where} failed ({method} {path}): {_reason(exc)}; check [placement]cafile")
+    if isinstance(exc, ks_exc.ClientException):
+        # Connection refused, timeouts, Keystone unreachable.
+        return errors.Unavailable(f"cannot reach Placement{where} ({method} {path}): {_reason(exc)}")
+    # requests raises a bare OSError for a CA bundle, certificate or key it cannot read.
+    return errors.CaFileUnreadable(
+        f"[placement]: cannot use the TLS files (cafile, certfile, keyfile): {_one_line(exc)}")
+
+
 class Client:
-    def __init__(self, adapter: ks_adapter.Adapter) -> None:
+    def __init__(self, adapter: ks_adapter.Adapter,
+                 on_request: typing.Callable[[], None] | None = None) -> None:
         self._adapter = adapter
+        self._on_request = on_request
         self.requests: collections.Counter[str] = collections.Counter()
         """Requests sent, by HTTP method."""
 
@@ -53,33 +90,62 @@ class Client:
     def endpoint(self) -> str:
         try:
             return str(self._adapter.get_endpoint() or "")
+        except OSError as exc:
+            raise _transport_error(exc, "GET", "/", "") from exc
         except ks_exc.ClientException as exc:
-            raise errors.Unavailable(f"cannot find the Placement endpoint: {exc}") from exc
+            if isinstance(exc, ks_exc.EndpointNotFound):
+                raise _no_endpoint(exc) from exc
+            raise _transport_error(exc, "GET", "/", "") from exc
+
+    def _tls_files_problem(self) -> str | None:
+        """Why [placement]cafile cannot be used as a CA bundle, if it cannot (read locally)."""
+        verify = getattr(self._adapter.session, "verify", None)
+        if not isinstance(verify, str):
+            return None
+        try:
+            ssl.create_default_context(cafile=verify)
+        except (ssl.SSLError, OSError) as exc:
+            return (f"[placement]: cannot use the TLS files (cafile, certfile, keyfile): {verify}: "
+                    f"{getattr(exc, 'strerror', None) or _one_line(exc)}")
+        return None
 
     def _call(
         self, method: str, path: str, body: typing.Any = None, ok: tuple[int, ...] = (200,),
         microversion: str = errors.REQUIRED_MICROVERSION,
     ) -> typing.Any:
         self.requests[method] += 1
+        if self._on_request is not None:
+            self._on_request()
         try:
             resp = self._adapter.request(
                 path, method, json=body, microversion=microversion, raise_exc=False
             )
-        except ks_exc.http.Unauthorized as exc:
-            raise errors.Unavailable(f"authentication for Placement failed ([placement] auth options): {exc}") from exc
-        except ks_exc.ClientException as exc:
-            # Connection refused, timeouts, TLS failures, no endpoint in the catalog.
+        except (ks_exc.ClientException, OSError) as exc:
             try:
                 where = f" at {self._adapter.get_endpoint()}"
-            except ks_exc.ClientException:
+            except (ks_exc.ClientException, OSError):
                 where = ""
-            raise errors.Unavailable(f"cannot reach Placement{where} ({method} {path}): {_reason(exc)}") from exc
+            if isinstance(exc, ks_exc.SSLError):
+                problem = self._tls_files_problem()
+                if problem:  # a CA file that is not one: the operator's to fix, like a missing one
+                    raise errors.CaFileUnreadable(problem) from exc
+            raise _transport_error(exc, method, path, where) from exc
         try:
             data = resp.json() if resp.content else None
         except ValueError:
             data = None
+            if resp.status_code in ok:
+                raise errors.NotJson(
+                    f"{method} {resp.url} answered {resp.status_code} with "
+                    f"{resp.headers.get('Content-Type') or 'no Content-Type'}, not Placement's JSON: "
+                    "is [placement]endpoint (or endpoint_override, or the catalog) pointing at Placement?") from None
         if resp.status_code not in ok:
             raise errors.from_response(method, path, resp.status_code, data, resp.text)
+        if resp.status_code == 200 and not isinstance(data, dict):
+            raise errors.NotJson(
+                f"{method} {resp.url} answered 200 with {resp.headers.get('Content-Type') or 'no Content-Type'} "
+                "and no JSON object, not Placement's answer: is [placement]endpoint (or endpoint_override, "
+                "or the catalog) pointing at Placement?")
         return data
 
     # Reads

@@ -6,6 +6,7 @@ never change (placement/errors.py); they are returned from microversion 1.23 on.
 
 import typing
 
+from pmem_placement.errors import ConfigError
 from pmem_placement.errors import SyncError
 
 CONCURRENT_UPDATE = "placement.concurrent_update"
@@ -61,6 +62,31 @@ class Forbidden(PlacementError):
 
 class Unavailable(SyncError):
     """Placement could not be reached, or kept failing, after keystoneauth's own retries."""
+
+
+class CredentialsRefused(SyncError):
+    """Keystone refused the [placement] credentials: an operator has to fix them."""
+
+
+class TlsVerificationFailed(SyncError):
+    """Placement's (or Keystone's) certificate could not be verified with [placement]cafile."""
+
+
+class NoEndpoint(SyncError):
+    """No Placement endpoint: none in the service catalog for the configured interface and
+    region, and no [placement]endpoint_override."""
+
+
+class CaFileUnreadable(ConfigError):
+    """[placement]cafile (or certfile, keyfile) cannot be read. Nothing is written."""
+
+
+class NotJson(SyncError):
+    """A success answer that is not Placement's JSON: the endpoint is some other web server."""
+
+
+NEEDS_OPERATOR: tuple[type[Exception], ...] = (CredentialsRefused, TlsVerificationFailed, NoEndpoint, NotJson)
+"""Failures that will not pass by themselves (besides Forbidden and VersionTooOld)."""
 
 
 REQUIRED_MICROVERSION = "1.26"

@@ -11,8 +11,17 @@ import threading
 import time
 
 
+class Applied:
+    """A fault: Placement applies the request, then the client gets ``status`` instead of its
+    answer (a proxy that lost the answer), so a retry replays a write that was applied."""
+
+    def __init__(self, status):
+        self.status = status
+
+
 class Faults:
-    """WSGI middleware. ``inject(n, fault)`` makes the next n matching requests fail."""
+    """WSGI middleware. ``inject(n, fault)`` makes the next n matching requests fail: an int is
+    that status without reaching Placement, a float a delay in seconds, ``Applied`` see there."""
 
     def __init__(self):
         self._queue = []
@@ -27,28 +36,33 @@ class Faults:
             self.after_write = None
             self.writes = 0
 
-    def inject(self, count, fault, method=None):
+    def inject(self, count, fault, method=None, path_end=None):
         with self._lock:
-            self._queue.extend([(method, fault)] * count)
+            self._queue.extend([(method, path_end, fault)] * count)
 
-    def _take(self, method):
+    def _take(self, method, path):
         with self._lock:
-            for i, (want, fault) in enumerate(self._queue):
-                if want in (None, method):
-                    return self._queue.pop(i)[1]
+            for i, (want, end, fault) in enumerate(self._queue):
+                if want in (None, method) and (end is None or path.endswith(end)):
+                    return self._queue.pop(i)[2]
         return None
 
     def __call__(self, app):
         def wrapped(environ, start_response):
             method = environ["REQUEST_METHOD"]
-            fault = self._take(method)
+            fault = self._take(method, environ.get("PATH_INFO", ""))
             if isinstance(fault, int):
                 body = json.dumps({"errors": [{"status": fault, "title": "injected", "detail": "injected fault"}]})
                 start_response(f"{fault} Injected", [("Content-Type", "application/json")])
                 return [body.encode()]
             if isinstance(fault, float):
                 time.sleep(fault)  # a slow Placement
-            result = list(app(environ, start_response))
+            if isinstance(fault, Applied):
+                list(app(environ, lambda *args, **kwargs: None))
+                start_response(f"{fault.status} Injected", [("Content-Type", "text/html")])
+                result = [b"<html>answer lost</html>"]
+            else:
+                result = list(app(environ, start_response))
             if method != "GET":
                 self.writes += 1
                 if self.after_write is not None:

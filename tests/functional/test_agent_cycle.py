@@ -93,3 +93,23 @@ def test_another_writer_is_reported_once(node, agent, admin, caplog):
     assert len(warnings) == 1 and "configured on more than one host" in warnings[0]
     assert a.status.state == "degraded" and a.status.last_error["kind"] == "another_writer"
     assert a.cycle() and a.status.state == "in_sync"  # left alone: back to normal
+
+
+def test_a_status_file_in_a_state_dir_that_does_not_exist_yet_is_written(node, agent):
+    state_dir = node.dir / "custom" / "state"
+    node.configure(agent={"state_dir": str(state_dir)}, pmem={"namespaces": "4GB:ns_9"})
+    a = agent()
+    assert not a.cycle()  # a configuration error, before the lock would have created state_dir
+    status = json.loads((state_dir / "status.json").read_text())
+    assert status["state"] == "error" and status["last_error"]["kind"] == "config_error"
+
+
+def test_a_status_file_that_cannot_be_written_never_ends_a_cycle(node, agent, caplog):
+    (node.dir / "status-dir").mkdir()
+    node.configure(agent={"status_file": str(node.dir / "status-dir")})  # a directory: never writable
+    a = agent()
+    caplog.set_level(logging.INFO, logger="pmem_placement")
+    assert a.cycle() and a.cycle()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and warnings[0].startswith("[agent]status_file: cannot write ")
+    assert a.status.state == "error" and a.status.last_error["kind"] == "status_file_not_writable"

@@ -1,5 +1,6 @@
-"""Placement faults: the one-shot exits 1 within a bounded time with one readable line, writes
-nothing half-way that a rerun cannot finish, and leaves transport retries to keystoneauth."""
+"""Placement faults: transient ones (a restart: refused connections, 502/503/504) are ridden out
+by keystoneauth's retries, on by default; lasting ones make the one-shot exit 1 within a bounded
+time with one readable line, and nothing is written half-way that a rerun cannot finish."""
 
 import threading
 import time
@@ -7,6 +8,7 @@ import time
 import pytest
 
 from pmem_placement.desired import identity
+from tests.functional.faults import Applied
 
 A4GB = "CUSTOM_PMEM_NAMESPACE_4GB"
 SMALL = "CUSTOM_PMEM_NAMESPACE_SMALL"
@@ -24,14 +26,53 @@ def assert_one_line(result):
     assert "Traceback" not in result.err
 
 
-def test_503s_exit_1_and_are_not_retried_by_us(node, faults):
+def test_two_503s_then_success_exit_0_with_the_default_retries(node, admin, faults):
+    faults.inject(2, 503)
+    result = node.run("reconcile")
+    assert result.status == 0, result.err
+    assert result.err == ""  # retries are silent without --debug
+    assert len(result.requests) == 9 + 2  # the first sync plus keystoneauth's two retries
+    assert admin.totals(identity(admin.root_uuid(node.name), node.name).uuid) == {A4GB: 1, SMALL: 2}
+
+
+@pytest.mark.parametrize("method, path_end", [("POST", "/resource_providers"), ("PUT", "/traits"),
+                                              ("PUT", "/inventories")])
+def test_a_retried_write_that_placement_had_applied_is_a_conflict_that_re_reads(node, admin, faults, method,
+                                                                                path_end):
+    # The write is applied, its answer lost (502), and keystoneauth sends it again: the replay
+    # carries a generation (or a uuid) that is no longer current, which is a conflict, which re-reads.
+    faults.inject(1, Applied(502), method=method, path_end=path_end)
+    result = node.run("reconcile")
+    assert result.status == 0, result.err
+    root = admin.root_uuid(node.name)
+    assert [rp["name"] for rp in admin.tree(root)] == [node.name, f"{node.name}:pmem"]
+    assert admin.totals(identity(root, node.name).uuid) == {A4GB: 1, SMALL: 2}
+    replayed = [r for r in result.requests if r[0] == method and r[1].endswith(path_end)]
+    assert len(replayed) == 2 and replayed[0] == replayed[1]  # the same write, sent twice
+
+
+@pytest.mark.parametrize("status", [502, 504])
+def test_gateway_errors_are_retried_by_default(node, faults, status):
+    faults.inject(1, status)
+    result = node.run("reconcile")
+    assert result.status == 0, result.err
+
+
+def test_debug_shows_each_retry(node, faults):
+    faults.inject(2, 503)
+    result = node.run("--debug", "reconcile")
+    assert result.status == 0, result.err
+    assert result.err.count("Retriable status code 503. Retrying in") == 2
+
+
+def test_lasting_503s_exit_1_with_one_line(node, faults):
     faults.inject(3, 503)
-    node.configure(placement={"status_code_retries": 0})
+    node.configure(placement={"status_code_retries": 2, "status_code_retry_delay": 0.01})
     result = node.run("reconcile")
     assert result.status == 1
     assert_one_line(result)
     assert "answered GET /resource_providers?name=" in result.err and "with 503" in result.err
-    assert len(result.requests) == 1  # transport retries are keystoneauth's business, not ours
+    assert len(result.requests) == 3  # keystoneauth's retries, none of ours on top
 
 
 def test_keystoneauth_status_code_retries_are_honoured(node, admin, faults):
@@ -114,9 +155,9 @@ def test_placement_restarted_mid_reconcile(node, admin, faults, placement, write
     assert admin.totals(identity(root, node.name).uuid) == {A4GB: 1, SMALL: 2}
 
 
-def test_keystoneauth_connect_retries_ride_out_a_restart(node, admin, faults, placement):
-    restart_after_write(faults, placement, 2, down_for=0.3)
-    node.configure(placement={"connect_retries": 10, "connect_retry_delay": 0.2})
+def test_a_placement_restart_of_a_few_seconds_is_ridden_out_by_default(node, admin, faults, placement):
+    restarted = restart_after_write(faults, placement, 2, down_for=2.0)
     result = node.run("reconcile")
+    assert restarted.wait(timeout=10)
     assert result.status == 0, result.err
     assert admin.totals(identity(admin.root_uuid(node.name), node.name).uuid) == {A4GB: 1, SMALL: 2}

@@ -134,3 +134,55 @@ def test_create_provider_sends_parent_and_returns_generation(client, mock):
     assert client.create_provider("cn:pmem", RP, "11111111-2222-3333-4444-555555555555") == 0
     assert mock.last_request.json() == {"name": "cn:pmem", "uuid": RP,
                                         "parent_provider_uuid": "11111111-2222-3333-4444-555555555555"}
+
+
+def test_tls_verification_failure_is_its_own_error(client, mock):
+    mock.get(f"{URL}/resource_providers?in_tree={RP}",
+             exc=requests.exceptions.SSLError("certificate verify failed: self-signed certificate"))
+    with pytest.raises(errors.TlsVerificationFailed, match=r"certificate verify failed.*\[placement\]cafile"):
+        client.tree(RP)
+
+
+def test_an_unreadable_ca_file_is_a_configuration_error(client, mock):
+    mock.get(f"{URL}/resource_providers?in_tree={RP}",
+             exc=OSError("Could not find a suitable TLS CA certificate bundle, invalid path: /nope"))
+    with pytest.raises(errors.CaFileUnreadable, match="/nope") as info:
+        client.tree(RP)
+    assert info.value.exit_status == 2
+
+
+def test_no_endpoint_in_the_catalog_is_its_own_error():
+    from keystoneauth1 import exceptions as ks_exc
+
+    class NoCatalog(adapter.Adapter):
+        def request(self, *args, **kwargs):
+            raise ks_exc.EmptyCatalog("The service catalog is empty.")
+
+        def get_endpoint(self, *args, **kwargs):
+            raise ks_exc.EmptyCatalog("The service catalog is empty.")
+
+    client = Client(NoCatalog(session.Session(), service_type="placement"))
+    with pytest.raises(errors.NoEndpoint, match="catalog is empty.*endpoint_override"):
+        client.tree(RP)
+    with pytest.raises(errors.NoEndpoint):
+        client.endpoint
+
+
+@pytest.mark.parametrize("body, content_type", [("<html>It works!</html>", "text/html"),
+                                                ("[1, 2]", "application/json")])
+def test_an_answer_that_is_not_a_json_object_names_url_and_content_type(client, mock, body, content_type):
+    mock.get(f"{URL}/resource_providers?in_tree={RP}", text=body, headers={"Content-Type": content_type})
+    with pytest.raises(errors.NotJson) as info:
+        client.tree(RP)
+    assert f"GET {URL}/resource_providers?in_tree={RP} answered 200 with {content_type}" in str(info.value)
+
+
+def test_each_request_calls_the_heartbeat_first(mock):
+    beats = []
+    auth = token_endpoint.Token(URL, "secret-token")
+    client = Client(adapter.Adapter(session.Session(auth=auth), service_type="placement"),
+                    on_request=lambda: beats.append(len(mock.request_history)))
+    mock.get(f"{URL}/resource_providers?in_tree={RP}", json={"resource_providers": []})
+    client.tree(RP)
+    client.tree(RP)
+    assert beats == [0, 1]

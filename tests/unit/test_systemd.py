@@ -35,3 +35,17 @@ def test_security_exposure_is_at_most_2():
     match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", proc.stdout)
     assert match, proc.stdout + proc.stderr
     assert float(match.group(1)) <= 2.0, proc.stdout
+
+
+def test_unit_waits_for_ready_from_the_worker_and_has_a_watchdog():
+    service = unit()["Service"]
+    assert service["Type"] == "notify"
+    assert service["NotifyAccess"] == "all"  # READY and WATCHDOG come from the worker, not the main pid
+    assert int(service["WatchdogSec"]) >= 2 * 30 * 2  # above a request's timeout with its retries
+
+
+def test_unit_lets_a_graceful_stop_finish():
+    from oslo_service import _options  # [DEFAULT]graceful_shutdown_timeout, registered by the launcher
+
+    graceful = next(o.default for o in _options.service_opts if o.dest == "graceful_shutdown_timeout")
+    assert int(unit()["Service"]["TimeoutStopSec"]) > graceful
