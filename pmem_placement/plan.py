@@ -5,6 +5,12 @@ Pure: no I/O, no clock, no logging. The rules that keep everyone's data:
 - a class that has allocations is never removed: it is *retired* (reserved = total) until its
   consumers are gone, then removed by a later plan;
 - the provider is deleted only when nothing is desired and nothing is allocated from it;
+- an older PMEM provider of the same compute node (renamed compute node, 0.1.0 identity) is
+  retired the same way and deleted once free;
+- units still in use where the host no longer offers them (a retiring class, a class shrunk below
+  its usage, an older provider) are reserved on today's classes (``reservations``), so that
+  Placement never offers more namespaces than the host has;
+- fenced (another provider of the tree reports PMEM): every class reserved = total, nothing created;
 - nothing is written when nothing differs.
 
 Order matters for crash safety: resource classes and traits exist before they are used, and a
@@ -73,11 +79,43 @@ class SetTraits:
 
 
 @dataclasses.dataclass(frozen=True)
+class RenameProvider:
+    """The compute node was renamed: its PMEM provider follows (one PUT of the name)."""
+
+    identity: Identity
+    before: str
+
+    def changes(self) -> list[Change]:
+        return [Change("update", "resource_provider", self.identity.name, before={"name": self.before},
+                       after={"name": self.identity.name}, note="its compute node was renamed")]
+
+
+@dataclasses.dataclass(frozen=True)
+class RetireProvider:
+    """An older PMEM provider of ours: closed to new allocations (reserved = total), kept for its
+    consumers, deleted by a later plan once free."""
+
+    identity: Identity
+    generation: int
+    before: Inventories
+    after: Inventories
+    usages: typing.Mapping[str, int]
+
+    def changes(self) -> list[Change]:
+        used = sum(self.usages.get(rc, 0) for rc in self.after)
+        return [Change("update", "resource_provider", self.identity.name,
+                       note=f"older PMEM provider of this compute node: closed to new allocations "
+                       f"({used} in use), deleted once free")]
+
+
+@dataclasses.dataclass(frozen=True)
 class SetInventories:
     identity: Identity
     before: Inventories
     after: Inventories
     usages: typing.Mapping[str, int]
+    notes: typing.Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """Why a class is reserved, by class."""
 
     def changes(self) -> list[Change]:
         result = []
@@ -87,13 +125,13 @@ class SetInventories:
                 continue
             if old is None:
                 assert new is not None
-                result.append(Change("create", "inventory", rc, after=new.as_dict()))
+                result.append(Change("create", "inventory", rc, after=new.as_dict(), note=self.notes.get(rc)))
             elif new is None:
                 result.append(Change("delete", "inventory", rc, before=old.as_dict()))
             else:
                 fields = [f for f in Inventory.FIELDS if getattr(old, f) != getattr(new, f)]
-                note = None
-                if new.retiring and not old.retiring:
+                note = self.notes.get(rc)
+                if note is None and new.retiring and not old.retiring:
                     note = f"retiring: {self.usages.get(rc, 0)} in use, removed once free"
                 result.append(
                     Change(
@@ -116,16 +154,16 @@ class DeleteProvider:
         return [Change("delete", "resource_provider", self.identity.name, before={"uuid": self.identity.uuid})]
 
 
-Operation = EnsureResourceClasses | EnsureTraits | CreateProvider | SetTraits | SetInventories | DeleteProvider
+Operation = (EnsureResourceClasses | EnsureTraits | CreateProvider | RenameProvider | SetTraits | SetInventories
+             | RetireProvider | DeleteProvider)
 
 
-def needs_usages(current: Current | None, desired: Desired | None) -> bool:
-    """Whether planning must know usages: only when a class (or the provider) may go away."""
+def needs_usages(current: Current | None, desired: Desired | None, stale: bool = False) -> bool:
+    """Whether planning must know usages: whenever the provider is not exactly as desired (a
+    class may go, shrink, or have to make room for units held elsewhere)."""
     if current is None:
         return False
-    if desired is None:
-        return True
-    return any(rc not in desired.inventories for rc in current.inventories)
+    return desired is None or stale or dict(current.inventories) != dict(desired.inventories)
 
 
 def _in_use(current: Current, rc: str) -> int:
@@ -134,19 +172,104 @@ def _in_use(current: Current, rc: str) -> int:
     return current.usages.get(rc, 0)
 
 
-def plan(current: Current | None, desired: Desired | None) -> list[Operation]:
-    """The operations, in order, that turn ``current`` into ``desired``; [] when in sync."""
+def reservations(
+    totals: typing.Mapping[str, int],
+    before: Inventories,
+    used: typing.Mapping[str, int],
+    held_elsewhere: typing.Mapping[str, int],
+) -> dict[str, int]:
+    """The remap rule: units to reserve on each desired class so that namespaces still in use
+    where they are no longer offered are not offered a second time.
+
+    ``totals``: desired class -> namespaces; ``before``: today's provider as it is; ``used``:
+    its usages; ``held_elsewhere``: class -> units in use on a retiring class or on an older
+    provider. Units held beyond a class's new total (it shrank below its usage) count as held
+    elsewhere too. Each held unit is reserved on a class with free units: first on the same
+    class (an older provider's units), then on the classes that took the namespaces, that is
+    the classes already reserving, then those that grew most, then by name. A class never
+    reserves units its own consumers use. When every free unit is reserved and some held units
+    are still not covered, Placement was overcommitted before: nothing more can be closed.
+    """
+    free = {rc: max(0, total - used.get(rc, 0)) for rc, total in totals.items()}
+    reserved = dict.fromkeys(totals, 0)
+    pool = sum(max(0, used.get(rc, 0) - total) for rc, total in totals.items())
+    for rc, units in sorted(held_elsewhere.items()):
+        if rc in totals:
+            take = min(units, free[rc])
+            reserved[rc] += take
+            units -= take
+        pool += units
+
+    def order(rc: str) -> tuple[int, int, str]:
+        old = before.get(rc)
+        return (-(old.reserved if old and not old.retiring else 0), -(totals[rc] - (old.total if old else 0)), rc)
+
+    for rc in sorted(totals, key=order):
+        take = min(pool, free[rc] - reserved[rc])
+        reserved[rc] += take
+        pool -= take
+    return reserved
+
+
+def _retire_or_delete(old: Current) -> list[Operation]:
+    """An older PMEM provider of ours: deleted when free, else only its classes in use, retired."""
+    used = {rc: inv.retired() for rc, inv in old.inventories.items() if _in_use(old, rc) > 0}
+    if not used:
+        return [DeleteProvider(old.identity)]
+    if used == dict(old.inventories):
+        return []
+    return [RetireProvider(old.identity, old.generation, old.inventories, used, old.usages or {})]
+
+
+def _held(stale: typing.Sequence[Current]) -> tuple[dict[str, int], list[str]]:
+    held: dict[str, int] = {}
+    where = []
+    for old in stale:
+        units = 0
+        for rc in old.inventories:
+            n = _in_use(old, rc)
+            if n > 0:
+                held[rc] = held.get(rc, 0) + n
+                units += n
+        if units:
+            where.append(f"{units} on {old.identity.name}")
+    return held, where
+
+
+def plan(
+    current: Current | None,
+    desired: Desired | None,
+    stale: typing.Sequence[Current] = (),
+    fence: str | None = None,
+) -> list[Operation]:
+    """The operations, in order, that turn ``current`` into ``desired``; [] when in sync.
+
+    ``stale``: older PMEM providers of ours in the tree, with usages. ``fence``: why PMEM must not
+    be offered from here (another provider of the tree reports it), or None. Older providers
+    are closed first, so that a run stopped half-way never offers more than before.
+    """
+    ops: list[Operation] = []
+    for old in stale:
+        ops += _retire_or_delete(old)
+    if fence is not None:
+        if current is not None:
+            after = {rc: inv.retired() for rc, inv in current.inventories.items()}
+            if after != dict(current.inventories):
+                notes = {rc: f"fenced: {fence}" for rc, inv in current.inventories.items() if not inv.retiring}
+                ops.append(SetInventories(current.identity, current.inventories, after, current.usages or {}, notes))
+        return ops
+    if current is not None and current.usages is None and needs_usages(current, desired, bool(stale)):
+        raise ValueError("usages must be read before planning this change")
     if desired is None:
         if current is None:
-            return []
+            return ops
         used = {rc: inv.retired() for rc, inv in current.inventories.items() if _in_use(current, rc) > 0}
         if not used:
-            return [DeleteProvider(current.identity)]
+            return ops + [DeleteProvider(current.identity)]
         if used == dict(current.inventories):
-            return []
-        return [SetInventories(current.identity, current.inventories, used, current.usages or {})]
+            return ops
+        return ops + [SetInventories(current.identity, current.inventories, used, current.usages or {})]
 
-    ops: list[Operation] = []
     cur_inv: Inventories = current.inventories if current else {}
     cur_traits = current.traits if current else frozenset()
 
@@ -158,18 +281,32 @@ def plan(current: Current | None, desired: Desired | None) -> list[Operation]:
         ops.append(EnsureTraits(new_traits))
     if current is None:
         ops.append(CreateProvider(desired.identity))
+    elif current.identity.name != desired.identity.name:
+        ops.append(RenameProvider(desired.identity, current.identity.name))
     if desired.traits != cur_traits:
         ops.append(SetTraits(desired.identity, cur_traits, desired.traits))
 
     after = dict(desired.inventories)
-    usages: typing.Mapping[str, int] = {}
+    usages: typing.Mapping[str, int] = (current.usages or {}) if current is not None else {}
+    held, where = _held(stale)
     if current is not None:
         for rc, inv in current.inventories.items():
             if rc not in desired.inventories and _in_use(current, rc) > 0:
                 after[rc] = inv.retired()
-        usages = current.usages or {}
+                held[rc] = held.get(rc, 0) + _in_use(current, rc)
+                where.append(f"{_in_use(current, rc)} under retiring {rc}")
+    for rc, inv in desired.inventories.items():
+        if usages.get(rc, 0) > inv.total:
+            where.append(f"{usages[rc] - inv.total} beyond the new total of {rc}")
+    reserve = reservations({rc: inv.total for rc, inv in desired.inventories.items()}, cur_inv, usages, held)
+    notes = {}
+    for rc, units in reserve.items():
+        if units:
+            after[rc] = dataclasses.replace(after[rc], reserved=units)
+            notes[rc] = (f"{units} reserved: namespaces it took are still in use elsewhere "
+                         f"({', '.join(where)}), released once free")
     if after != dict(cur_inv):
-        ops.append(SetInventories(desired.identity, cur_inv, after, usages))
+        ops.append(SetInventories(desired.identity, cur_inv, after, usages, notes))
     return ops
 
 

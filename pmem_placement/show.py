@@ -57,7 +57,7 @@ def placement_view(client: Client, host: str, root_uuid: str | None) -> Placemen
         root = find_root(client, host, root_uuid)
     except RootProviderNotFound:
         return None
-    ident = desired_mod.identity(root.uuid, root.name)
+    ident = desired_mod.identity_in_tree(root.uuid, root.name, root.tree)
     if not any(p["uuid"] == ident.uuid for p in root.tree):
         return PlacementView(root.name, root.uuid, None, None, {}, [])
     _, inventories = client.inventories(ident.uuid)

@@ -71,8 +71,7 @@ class Agent:
         outcome: Outcome | None = None
         failure: BaseException | None = None
         try:
-            spec, _ = common.host_spec(self.conf)
-            outcome = self._reconciler_for().run(spec)
+            outcome = self._reconciler_for().run(lambda: common.host_spec(self.conf)[0], trust_cache=True)
         except errors.PmemPlacementError as exc:
             failure = exc
         except Exception as exc:  # a bug: keep the traceback, keep the agent alive

@@ -114,12 +114,14 @@ def reconcile(conf: cfg.ConfigOpts) -> int:
     as_json = args.format == "json"
     client = None
     try:
-        spec, _ = common.host_spec(conf)
         client = _client(conf)
-        outcome = common.reconciler(conf, client).run(spec, dry_run=args.dry_run)
+        outcome = common.reconciler(conf, client).run(lambda: common.host_spec(conf)[0], dry_run=args.dry_run)
     except errors.PmemPlacementError as exc:
+        done = exc.outcome if isinstance(exc, errors.Fenced) else None  # fencing wrote, then failed
         if as_json:
-            print(output.reconcile_json(conf.host, None, args.dry_run, client.requests if client else {}, exc))
+            print(output.reconcile_json(conf.host, done, args.dry_run, client.requests if client else {}, exc))
+        elif done is not None and done.ops:
+            print(output.reconcile_text(done, args.dry_run, sum(client.requests.values()) if client else 0))
         return _fail(exc, exc.exit_status)
     if outcome.another_writer:
         from pmem_placement.reconcile import another_writer_warning

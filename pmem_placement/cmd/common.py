@@ -145,4 +145,5 @@ def _cloud_adapter(name: str) -> ks_adapter.Adapter:
 
 def reconciler(conf: cfg.ConfigOpts, client: Client) -> Reconciler:
     policy = RetryPolicy(attempts=conf.pmem.conflict_retries + 1)
-    return Reconciler(client, StateStore(conf.agent.state_dir or None), policy)
+    return Reconciler(client, StateStore(conf.agent.state_dir or None), policy,
+                      verify_interval=conf.agent.verify_interval)

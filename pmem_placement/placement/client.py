@@ -146,3 +146,10 @@ class Client:
             missing = [n for n in missing if n not in existing]
         for name in missing:
             self._call("PUT", f"/traits/{name}", ok=(201, 204))
+
+    def rename_provider(self, uuid: str, name: str, parent_uuid: str | None) -> int:
+        """Give a provider a new name (its generation does not move; it is returned)."""
+        body: dict[str, str] = {"name": name}
+        if parent_uuid:
+            body["parent_provider_uuid"] = parent_uuid
+        return int(self._call("PUT", f"/resource_providers/{uuid}", body)["generation"])

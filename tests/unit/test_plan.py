@@ -1,12 +1,17 @@
 """plan(current, desired): tables of starting states and the operations they need."""
 
+import uuid
+
 import pytest
 
 from pmem_placement import plan
 from pmem_placement.desired import Current
+from pmem_placement.desired import Identity
 from pmem_placement.desired import Inventory
 from pmem_placement.desired import desired
 from pmem_placement.desired import identity
+from pmem_placement.desired import identity_in_tree
+from pmem_placement.desired import may_be_ours
 
 ROOT = "5a1d3e5e-7d4b-4b53-9a8c-0d6c3f1f2b11"
 IDENT = identity(ROOT, "compute-1")
@@ -27,10 +32,43 @@ def summary(ops):
     return [(c.action, c.kind, c.name, c.before, c.after) for c in plan.changes(ops)]
 
 
-def test_identity_is_deterministic_uuid5():
+def test_identity_is_deterministic_uuid5_of_the_root_alone():
     assert IDENT == identity(ROOT, "compute-1")
     assert IDENT.name == "compute-1:pmem" and IDENT.parent_uuid == ROOT
-    assert identity(ROOT, "compute-2").uuid != IDENT.uuid
+    assert IDENT.uuid == str(uuid.uuid5(uuid.UUID(ROOT), "pmem"))
+    renamed = identity(ROOT, "compute-2")
+    assert renamed.uuid == IDENT.uuid and renamed.name == "compute-2:pmem"  # a rename is one PUT
+    assert identity("0d6c3f1f-7d4b-4b53-9a8c-5a1d3e5e2b11", "compute-1").uuid != IDENT.uuid
+
+
+LEGACY = str(uuid.uuid5(uuid.UUID(ROOT), "compute-1:pmem"))  # what 0.1.0 derived
+
+
+@pytest.mark.parametrize(
+    "tree, expected_uuid",
+    [
+        pytest.param([{"uuid": ROOT}], IDENT.uuid, id="none-yet"),
+        pytest.param([{"uuid": ROOT}, {"uuid": IDENT.uuid}], IDENT.uuid, id="today's"),
+        pytest.param([{"uuid": ROOT}, {"uuid": LEGACY}], LEGACY, id="0.1.0-under-today's-name-adopted"),
+        pytest.param([{"uuid": ROOT}, {"uuid": LEGACY}, {"uuid": IDENT.uuid}], IDENT.uuid, id="today's-first"),
+    ],
+)
+def test_identity_in_tree(tree, expected_uuid):
+    ident = identity_in_tree(ROOT, "compute-1", tree)
+    assert (ident.uuid, ident.name, ident.parent_uuid) == (expected_uuid, "compute-1:pmem", ROOT)
+
+
+@pytest.mark.parametrize(
+    "provider, expected",
+    [
+        ({"uuid": str(uuid.uuid5(uuid.UUID(ROOT), "old-name:pmem")), "name": "old-name:pmem"}, True),
+        ({"uuid": str(uuid.uuid4()), "name": "old-name:pmem"}, True),
+        ({"uuid": str(uuid.uuid5(uuid.UUID(ROOT), "copy")), "name": "copy"}, True),
+        ({"uuid": str(uuid.uuid4()), "name": "compute-1:neutron"}, False),
+    ],
+)
+def test_older_providers_of_ours_are_recognised_from_the_tree_listing(provider, expected):
+    assert may_be_ours(ROOT, provider) is expected
 
 
 def test_inventory_fields_follow_the_design():
@@ -51,11 +89,11 @@ def test_first_sync_creates_classes_traits_provider_then_inventory():
     "current, classes, expected",
     [
         pytest.param(have({A: 1, B: 2}), {A: 1, B: 2}, [], id="in-sync"),
-        pytest.param(have({A: 1, B: 2}), {A: 2, B: 1},
+        pytest.param(have({A: 1, B: 2}, usages={}), {A: 2, B: 1},
                      [("update", "inventory", A, {"total": 1, "max_unit": 1}, {"total": 2, "max_unit": 2}),
                       ("update", "inventory", B, {"total": 2, "max_unit": 2}, {"total": 1, "max_unit": 1})],
                      id="remap-one-namespace"),
-        pytest.param(have({A: 1}), {A: 1, B: 1},
+        pytest.param(have({A: 1}, usages={}), {A: 1, B: 1},
                      [("ensure", "resource_class", B, None, None),
                       ("create", "inventory", B, None, Inventory.for_namespaces(1).as_dict())],
                      id="new-label"),
@@ -63,17 +101,18 @@ def test_first_sync_creates_classes_traits_provider_then_inventory():
                      [("delete", "inventory", B, Inventory.for_namespaces(1).as_dict(), None)],
                      id="unused-class-removed"),
         pytest.param(have({A: 1, B: 2}, usages={B: 1}), {A: 1},
-                     [("update", "inventory", B, {"reserved": 0}, {"reserved": 2})],
-                     id="used-class-retired"),
-        pytest.param(have({A: 1, B: Inventory(2, reserved=2, max_unit=2)}, usages={B: 1}), {A: 1}, [],
-                     id="retiring-class-still-used-stays"),
+                     [("update", "inventory", A, {"reserved": 0}, {"reserved": 1}),
+                      ("update", "inventory", B, {"reserved": 0}, {"reserved": 2})],
+                     id="used-class-retired-its-units-in-use-reserved-on-the-rest"),
+        pytest.param(have({A: Inventory(1, reserved=1), B: Inventory(2, reserved=2, max_unit=2)}, usages={B: 1}),
+                     {A: 1}, [], id="retiring-class-still-used-stays"),
         pytest.param(have({A: 1, B: Inventory(2, reserved=2, max_unit=2)}, usages={}), {A: 1},
                      [("delete", "inventory", B, Inventory(2, reserved=2, max_unit=2).as_dict(), None)],
                      id="retired-class-freed-is-removed"),
         pytest.param(have({A: 1, B: Inventory(2, reserved=2, max_unit=2)}, usages={B: 1}), {A: 1, B: 2},
                      [("update", "inventory", B, {"reserved": 2}, {"reserved": 0})],
                      id="retiring-class-wanted-again"),
-        pytest.param(have({A: Inventory(1, reserved=1)}), {A: 1},
+        pytest.param(have({A: Inventory(1, reserved=1)}, usages={}), {A: 1},
                      [("update", "inventory", A, {"reserved": 1}, {"reserved": 0})],
                      id="someone-edited-our-inventory"),
         pytest.param(have({A: 1}, traits=()), {A: 1},
@@ -111,19 +150,112 @@ def test_nothing_configured(current, expected):
         assert ops[0].after == {B: Inventory.for_namespaces(1).retired()}
 
 
-def test_removal_without_usages_is_refused():
+@pytest.mark.parametrize("current, classes", [(have({A: 1, B: 1}), {A: 1}), (have({A: 2}), {A: 1}),
+                                              (have({A: 1}), {A: 1, B: 1})])
+def test_a_change_without_usages_is_refused(current, classes):
     with pytest.raises(ValueError):
-        plan.plan(have({A: 1, B: 1}), want({A: 1}))
+        plan.plan(current, want(classes))
 
 
 @pytest.mark.parametrize(
     "current, classes, needed",
     [
         (None, {A: 1}, False),
-        (have({A: 1}), {A: 1, B: 1}, False),
+        (have({A: 1}), {A: 1}, False),
+        (have({A: 1}), {A: 1, B: 1}, True),
+        (have({A: 2}), {A: 1}, True),
+        (have({A: Inventory(1, reserved=1)}), {A: 1}, True),
         (have({A: 1, B: 1}), {A: 1}, True),
         (have({A: 1}), None, True),
     ],
 )
 def test_usages_are_read_only_when_something_may_go(current, classes, needed):
     assert plan.needs_usages(current, want(classes) if classes else None) is needed
+
+
+# The remap rule: (totals, before, used, held elsewhere) -> reserved per class.
+@pytest.mark.parametrize(
+    "totals, before, used, held, expected",
+    [
+        pytest.param({A: 2}, {A: Inventory.for_namespaces(2)}, {}, {}, {A: 0}, id="nothing-held"),
+        pytest.param({A: 2}, {A: Inventory.for_namespaces(1)}, {}, {B: 1}, {A: 1},
+                     id="retiring-class-held-reserved-on-the-class-that-took-it"),
+        pytest.param({A: 2, C: 2}, {A: Inventory.for_namespaces(1), C: Inventory.for_namespaces(2)}, {}, {B: 1},
+                     {A: 1, C: 0}, id="the-class-that-grew-reserves-first"),
+        pytest.param({A: 2, C: 2}, {A: Inventory(2, reserved=0, max_unit=2), C: Inventory(2, reserved=1, max_unit=2)},
+                     {}, {B: 1}, {A: 0, C: 1}, id="a-class-already-reserving-keeps-it:-no-flip-flop"),
+        pytest.param({A: 2}, {A: Inventory.for_namespaces(2)}, {A: 2}, {B: 1}, {A: 0},
+                     id="never-reserves-its-own-consumers'-units"),
+        pytest.param({A: 1, B: 2}, {A: Inventory.for_namespaces(2), B: Inventory.for_namespaces(1)}, {A: 2}, {},
+                     {A: 0, B: 1}, id="shrunk-below-usage:-the-excess-is-reserved-where-it-went"),
+        pytest.param({A: 2, B: 2}, {}, {}, {B: 1}, {A: 0, B: 1},
+                     id="older-provider's-units-reserved-on-the-same-class-first"),
+        pytest.param({A: 2, B: 1}, {}, {}, {B: 3}, {A: 2, B: 1},
+                     id="more-held-than-the-same-class-can-cover:-spills-over"),
+        pytest.param({A: 1}, {}, {A: 1}, {B: 5}, {A: 0}, id="overcommitted-before:-nothing-more-to-close"),
+    ],
+)
+def test_reservations_table(totals, before, used, held, expected):
+    assert plan.reservations(totals, before, used, held) == expected
+
+
+def test_remap_of_a_held_namespace_reserves_it_on_the_class_that_took_it():
+    """SMALL:ns_small (1 in use), then 4GB:ns_0|ns_small: SMALL retires and 4GB offers 1, not 2."""
+    ops = plan.plan(have({A: 1, B: 1}, usages={B: 1}), want({A: 2}))
+    [op] = ops
+    assert op.after == {A: Inventory(2, reserved=1, max_unit=2), B: Inventory.for_namespaces(1).retired()}
+    notes = {c.name: c.note for c in plan.changes(ops)}
+    assert notes[A] == (f"1 reserved: namespaces it took are still in use elsewhere (1 under retiring {B}), "
+                        "released once free")
+    assert notes[B] == "retiring: 1 in use, removed once free"
+    # Once free: the retiring class goes and the reservation is released, in one write.
+    [op] = plan.plan(have({A: Inventory(2, reserved=1, max_unit=2), B: Inventory.for_namespaces(1).retired()},
+                          usages={}), want({A: 2}))
+    assert op.after == {A: Inventory.for_namespaces(2)}
+
+
+OLD = identity(ROOT, "compute-0")
+OLD_LEGACY = Current(Identity(str(uuid.uuid5(uuid.UUID(ROOT), "compute-0:pmem")), "compute-0:pmem", ROOT), 3,
+                     {A: Inventory.for_namespaces(1), B: Inventory.for_namespaces(2)}, frozenset([MANAGED]))
+
+
+@pytest.mark.parametrize(
+    "old_usages, expected",
+    [
+        pytest.param({}, [("delete", "resource_provider", "compute-0:pmem", {"uuid": OLD_LEGACY.identity.uuid}, None)],
+                     id="free:-deleted"),
+        pytest.param({B: 1}, [("update", "resource_provider", "compute-0:pmem", None, None),
+                              ("update", "inventory", B, {"reserved": 0}, {"reserved": 1})],
+                     id="in-use:-retired,-its-units-reserved-on-today's"),
+    ],
+)
+def test_an_older_provider_after_a_rename(old_usages, expected):
+    import dataclasses
+
+    old = dataclasses.replace(OLD_LEGACY, usages=old_usages)
+    ops = plan.plan(have({A: 1, B: 2}, usages={}), want({A: 1, B: 2}), stale=[old])
+    assert summary(ops) == expected
+    if old_usages:
+        assert ops[0].after == {B: Inventory.for_namespaces(2).retired()}  # only its class in use stays
+
+
+def test_rename_is_one_put_of_the_name():
+    current = Current(OLD, 7, {A: Inventory.for_namespaces(1)}, frozenset([MANAGED]), {})
+    assert summary(plan.plan(current, want({A: 1}))) == [
+        ("update", "resource_provider", "compute-1:pmem", {"name": "compute-0:pmem"}, {"name": "compute-1:pmem"})]
+
+
+@pytest.mark.parametrize(
+    "current, expected",
+    [
+        pytest.param(None, [], id="first-sync-creates-nothing"),
+        pytest.param(have({A: 1, B: 2}), [("update", "inventory", A, {"reserved": 0}, {"reserved": 1}),
+                                          ("update", "inventory", B, {"reserved": 0}, {"reserved": 2})],
+                     id="every-class-reserved"),
+        pytest.param(have({A: Inventory(1, reserved=1)}), [], id="already-fenced"),
+    ],
+)
+def test_fence(current, expected):
+    ops = plan.plan(current, want({A: 1, B: 2}), fence="the compute node provider 'compute-1' has X")
+    assert summary(ops) == expected
+    assert all(c.note == "fenced: the compute node provider 'compute-1' has X" for c in plan.changes(ops))
