@@ -159,11 +159,17 @@ Operation = (EnsureResourceClasses | EnsureTraits | CreateProvider | RenameProvi
 
 
 def needs_usages(current: Current | None, desired: Desired | None, stale: bool = False) -> bool:
-    """Whether planning must know usages: whenever the provider is not exactly as desired (a
-    class may go, shrink, or have to make room for units held elsewhere)."""
+    """Whether planning must know usages: when a class (or the provider) may go, a class
+    shrinks, a class carries a reservation to reconsider, or an older provider holds units."""
     if current is None:
         return False
-    return desired is None or stale or dict(current.inventories) != dict(desired.inventories)
+    if desired is None or stale:
+        return True
+    for rc, inv in current.inventories.items():
+        wanted = desired.inventories.get(rc)
+        if wanted is None or wanted.total < inv.total or inv.reserved > 0:
+            return True
+    return False
 
 
 def _in_use(current: Current, rc: str) -> int:

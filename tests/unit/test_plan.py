@@ -151,7 +151,7 @@ def test_nothing_configured(current, expected):
 
 
 @pytest.mark.parametrize("current, classes", [(have({A: 1, B: 1}), {A: 1}), (have({A: 2}), {A: 1}),
-                                              (have({A: 1}), {A: 1, B: 1})])
+                                              (have({A: Inventory(1, reserved=1)}), {A: 1})])
 def test_a_change_without_usages_is_refused(current, classes):
     with pytest.raises(ValueError):
         plan.plan(current, want(classes))
@@ -162,7 +162,8 @@ def test_a_change_without_usages_is_refused(current, classes):
     [
         (None, {A: 1}, False),
         (have({A: 1}), {A: 1}, False),
-        (have({A: 1}), {A: 1, B: 1}, True),
+        (have({A: 1}), {A: 1, B: 1}, False),
+        (have({A: 1}), {A: 2}, False),
         (have({A: 2}), {A: 1}, True),
         (have({A: Inventory(1, reserved=1)}), {A: 1}, True),
         (have({A: 1, B: 1}), {A: 1}, True),
