@@ -1,0 +1,306 @@
+"""Placement tells the truth on the unhappy paths: never a PMEM namespace offered twice, or one
+that is not there. Each numbered scenario against the real Placement, the invariant checked
+after every run (tests/functional/truth.py), and no allocation ever lost.
+"""
+
+import json
+import threading
+import uuid
+
+from pmem_placement.placement.client import Client
+from pmem_placement.reconcile import HostSpec
+from pmem_placement.reconcile import Reconciler
+from pmem_placement.state import StateStore
+from tests import helpers
+from tests.functional.conftest import Host
+from tests.functional.truth import assert_fenced
+from tests.functional.truth import assert_truthful
+from tests.functional.truth import forked_history
+from tests.functional.truth import offered
+from tests.functional.truth import pmem_view
+
+A4GB = "CUSTOM_PMEM_NAMESPACE_4GB"
+SMALL = "CUSTOM_PMEM_NAMESPACE_SMALL"
+NOVA6GB = "CUSTOM_PMEM_NAMESPACE_6GB"
+MANAGED = "CUSTOM_PMEM_PLACEMENT_MANAGED"
+USABLE = 3  # ns_0, ns_1, ns_2 in the default mapping 4GB:ns_0,SMALL:ns_1|ns_2
+
+
+def rename_root(admin, root, new_name):
+    admin.call("PUT", f"/resource_providers/{root}", {"name": new_name})
+
+
+def allocate(admin, rp_uuid, resources):
+    consumer = str(uuid.uuid4())
+    admin.allocate(consumer, rp_uuid, resources)
+    return consumer
+
+
+def nova_reports(admin, root, inventory):
+    """nova-compute rewrites the root's whole inventory, with its PMEM classes or without."""
+    for rc in inventory:
+        if rc.startswith("CUSTOM_"):
+            admin.call("PUT", f"/resource_classes/{rc}")
+    current = admin.call("GET", f"/resource_providers/{root}/inventories")
+    base = {rc: inv for rc, inv in current["inventories"].items() if not rc.startswith("CUSTOM_PMEM")}
+    admin.call("PUT", f"/resource_providers/{root}/inventories",
+               {"resource_provider_generation": current["resource_provider_generation"],
+                "inventories": {**base, **inventory}})
+
+
+# 1. The compute node is renamed.
+
+def test_rename_the_provider_follows_its_compute_node(node, admin):
+    assert node.run("reconcile").status == 0
+    root, child = admin.root_uuid(node.name), admin.child_uuid(node.name)
+    consumer = allocate(admin, child, {SMALL: 1})
+    new = f"{node.name}-renamed"
+    rename_root(admin, root, new)
+    node.configure(DEFAULT={"host": new})
+    result = node.run("reconcile")
+    assert result.status == 0, result.err
+    assert_truthful(admin, root, USABLE)
+    assert f"~ resource provider {new}:pmem: name {node.name}:pmem -> {new}:pmem" in result.out
+    assert result.writes == [("PUT", f"/resource_providers/{child}")]  # one PUT of the name
+    assert sorted(rp["name"] for rp in admin.tree(root)) == [new, f"{new}:pmem"]
+    assert admin.child_uuid(new) == child
+    assert admin.allocations(consumer)[child]["resources"] == {SMALL: 1}
+    assert_truthful(admin, root, USABLE)
+    assert node.run("reconcile").writes == []
+
+
+def test_rename_with_root_provider_uuid_and_host_unchanged(node, admin):
+    root = admin.root_uuid(node.name)
+    node.configure(pmem={"root_provider_uuid": root})
+    assert node.run("reconcile").status == 0
+    rename_root(admin, root, f"{node.name}-b")
+    result = node.run("reconcile")
+    assert result.status == 0, result.err
+    assert sorted(rp["name"] for rp in admin.tree(root)) == [f"{node.name}-b", f"{node.name}-b:pmem"]
+    assert_truthful(admin, root, USABLE)
+
+
+def make_legacy_provider(admin, root, name, inventory):
+    """A PMEM provider exactly as pmem-placement 0.1.0 created it."""
+    rp = str(uuid.uuid5(uuid.UUID(root), name))
+    admin.call("PUT", f"/traits/{MANAGED}")
+    admin.call("POST", "/resource_providers", {"name": name, "uuid": rp, "parent_provider_uuid": root})
+    gen = admin.call("PUT", f"/resource_providers/{rp}/traits",
+                     {"resource_provider_generation": 0, "traits": [MANAGED]})["resource_provider_generation"]
+    for rc in inventory:
+        admin.call("PUT", f"/resource_classes/{rc}")
+    admin.call("PUT", f"/resource_providers/{rp}/inventories",
+               {"resource_provider_generation": gen,
+                "inventories": {rc: {"total": n, "max_unit": n} for rc, n in inventory.items()}})
+    return rp
+
+
+def test_a_0_1_0_provider_under_today_s_name_is_adopted(node, admin):
+    root = admin.root_uuid(node.name)
+    old = make_legacy_provider(admin, root, f"{node.name}:pmem", {A4GB: 1, SMALL: 2})
+    result = node.run("reconcile")
+    assert result.status == 0, result.err
+    assert result.writes == []
+    assert [rp["uuid"] for rp in admin.tree(root)] == [root, old]
+
+
+def test_rename_retires_an_older_provider_in_use_then_deletes_it_once_free(node, admin):
+    """A 0.1.0 provider of the old name, 1 namespace in use: closed, its unit reserved on today's
+    provider, deleted once free. On today's code: 3 namespaces offered as 6."""
+    root = admin.root_uuid(node.name)
+    old = make_legacy_provider(admin, root, f"{node.name}:pmem", {A4GB: 1, SMALL: 2})
+    consumer = allocate(admin, old, {SMALL: 1})
+    new = f"{node.name}-new"
+    rename_root(admin, root, new)
+    node.configure(DEFAULT={"host": new})
+    result = node.run("reconcile")
+    assert result.status == 0, result.err
+    assert f"~ resource provider {node.name}:pmem (older PMEM provider of this compute node" in result.out
+    assert pmem_view(admin, root) == {new: {}, f"{node.name}:pmem": {SMALL: (2, 2, 1)},
+                                      f"{new}:pmem": {A4GB: (1, 0, 0), SMALL: (2, 1, 0)}}
+    assert admin.allocations(consumer)[old]["resources"] == {SMALL: 1}
+    assert_truthful(admin, root, USABLE)
+    assert node.run("reconcile").writes == []
+
+    admin.free(consumer)
+    result = node.run("reconcile")
+    assert result.status == 0, result.err
+    assert f"- resource provider {node.name}:pmem" in result.out
+    assert pmem_view(admin, root) == {new: {}, f"{new}:pmem": {A4GB: (1, 0, 0), SMALL: (2, 0, 0)}}
+    assert node.run("reconcile").writes == []
+
+
+# 2. nova reports PMEM under other labels; 3. nova starts reporting after us.
+
+def test_nova_reporting_other_labels_before_us_creates_nothing(tmp_path, placement, admin):
+    name = f"compute-{uuid.uuid4().hex[:8]}"
+    admin.call("PUT", f"/resource_classes/{NOVA6GB}")
+    admin.create_compute_node(name, {NOVA6GB: {"total": 3}})
+    node = Host(tmp_path, placement, name)
+    root = admin.root_uuid(name)
+    before = admin.snapshot(root)
+    result = node.run("reconcile")
+    assert result.status == 1
+    assert NOVA6GB in result.err and "[libvirt]pmem_namespaces" in result.err
+    assert result.err.count("\n") == 1
+    assert result.writes == [] and admin.snapshot(root) == before
+    assert_truthful(admin, root, USABLE)
+
+
+def test_nova_reporting_after_us_fences_ours_then_it_is_unfenced(node, admin):
+    assert node.run("reconcile").status == 0
+    root, child = admin.root_uuid(node.name), admin.child_uuid(node.name)
+    consumer = allocate(admin, child, {SMALL: 1})
+    nova_reports(admin, root, {NOVA6GB: {"total": 3}})
+
+    result = node.run("reconcile")
+    assert result.status == 1
+    assert "[libvirt]pmem_namespaces" in result.err and NOVA6GB in result.err
+    assert f"{node.name}:pmem was fenced (every class reserved = total, allocations kept)" in result.err
+    assert f"~ inventory {A4GB}: reserved 0 -> 1 (fenced: " in result.out  # the write is reported
+    assert result.writes == [("PUT", f"/resource_providers/{child}/inventories")]
+    assert_fenced(admin, root, f"{node.name}:pmem")
+    assert admin.allocations(consumer)[child]["resources"] == {SMALL: 1}
+    assert offered(admin, root) == 3 + 1  # nova's 3, and our 1 unit in use: no new allocation of ours
+
+    again = node.run("reconcile", "--format", "json")
+    assert again.status == 1 and again.writes == []
+    assert json.loads(again.out)["error"]["type"] == "Fenced"
+
+    nova_reports(admin, root, {})
+    result = node.run("reconcile")
+    assert result.status == 0, result.err
+    assert pmem_view(admin, root)[f"{node.name}:pmem"] == {A4GB: (1, 0, 0), SMALL: (2, 0, 1)}
+    assert_truthful(admin, root, USABLE)
+
+
+def test_the_agent_state_is_error_while_fenced(node, admin):
+    from oslo_config import cfg
+
+    from pmem_placement import conf as conf_mod
+    from pmem_placement.agent.cycle import Agent
+
+    assert node.run("reconcile").status == 0
+    nova_reports(admin, admin.root_uuid(node.name), {NOVA6GB: {"total": 3}})
+    conf = cfg.ConfigOpts()
+    conf_mod.register_opts(conf)
+    conf(["--config-file", str(node.config_file)])
+    agent = Agent(conf)
+    assert not agent.cycle()
+    assert agent.status.state == "error" and "[libvirt]pmem_namespaces" in agent.status.last_error["message"]
+    assert_fenced(admin, admin.root_uuid(node.name), f"{node.name}:pmem")
+
+
+# 4. A namespace held under one class is remapped to another.
+
+def test_remap_of_a_held_namespace_is_not_offered_twice(node, admin):
+    node.configure(pmem={"namespaces": "4GB:ns_0,SMALL:ns_1"})
+    assert node.run("reconcile").status == 0
+    root, child = admin.root_uuid(node.name), admin.child_uuid(node.name)
+    consumer = allocate(admin, child, {SMALL: 1})
+    node.configure(pmem={"namespaces": "4GB:ns_0|ns_1"})
+    result = node.run("reconcile")
+    assert result.status == 0, result.err
+    assert pmem_view(admin, root)[f"{node.name}:pmem"] == {A4GB: (2, 1, 0), SMALL: (1, 1, 1)}
+    assert f"~ inventory {A4GB}: total 1 -> 2, reserved 0 -> 1, max_unit 1 -> 2 (1 reserved: namespaces it " \
+           f"took are still in use elsewhere (1 under retiring {SMALL}), released once free)" in result.out
+    assert_truthful(admin, root, 2)
+    assert node.run("reconcile").writes == []
+
+    admin.free(consumer)
+    assert node.run("reconcile").status == 0
+    assert pmem_view(admin, root)[f"{node.name}:pmem"] == {A4GB: (2, 0, 0)}
+    assert_truthful(admin, root, 2)
+
+
+# 5. Placement's history forks.
+
+def test_a_forked_history_is_seen_by_the_one_shot(node, admin, placement):
+    assert node.run("reconcile").status == 0
+    root, child = admin.root_uuid(node.name), admin.child_uuid(node.name)
+    with forked_history(placement):
+        node.configure(pmem={"namespaces": "4GB:ns_0|ns_1,SMALL:ns_2"})
+        assert node.run("reconcile").status == 0
+        remembered = admin.provider(child)["generation"]
+    consumer = allocate(admin, child, {A4GB: 1})  # the generation matches the remembered one again
+    assert admin.provider(child)["generation"] == remembered
+    assert admin.totals(child) == {A4GB: 1, SMALL: 2}  # but the content is the old one
+
+    dry = node.run("reconcile", "--dry-run")
+    assert dry.status == 3 and "in sync" not in dry.out
+    result = node.run("reconcile")
+    assert result.status == 0, result.err
+    assert admin.totals(child) == {A4GB: 2, SMALL: 1}
+    assert admin.allocations(consumer)[child]["resources"] == {A4GB: 1}
+    assert_truthful(admin, root, USABLE)
+
+
+def test_a_compute_node_recreated_with_its_uuid_reporting_pmem_is_seen(node, admin, placement):
+    root = admin.root_uuid(node.name)
+    admin.call("PUT", f"/resource_classes/{NOVA6GB}")
+    with forked_history(placement):
+        nova_reports(admin, root, {"VCPU": {"total": 16}})  # the root's generation moves
+        assert node.run("reconcile").status == 0
+        remembered = admin.provider(root)["generation"]
+    nova_reports(admin, root, {NOVA6GB: {"total": 3}})  # one write: the same generation again
+    assert admin.provider(root)["generation"] == remembered
+    result = node.run("reconcile")
+    assert result.status == 1 and NOVA6GB in result.err
+    assert_truthful(admin, root, USABLE)
+
+
+def test_the_agent_corrects_a_forked_history_within_verify_interval(node, admin, placement):
+    from keystoneauth1 import adapter
+    from keystoneauth1 import session
+    from keystoneauth1.token_endpoint import Token
+
+    from pmem_placement.embedded import TOKEN
+
+    now = [1000.0]
+    client = Client(adapter.Adapter(session.Session(auth=Token(placement.url, TOKEN)), service_type="placement"))
+    reconciler = Reconciler(client, StateStore(str(node.dir / "state")), clock=lambda: now[0], verify_interval=600)
+    spec = HostSpec(node.name, None, {A4GB: 1, SMALL: 2}, frozenset({MANAGED}))
+    assert reconciler.run(lambda: spec, trust_cache=True).ops  # first sync, a full read
+    root, child = admin.root_uuid(node.name), admin.child_uuid(node.name)
+    with forked_history(placement):
+        spec = HostSpec(node.name, None, {A4GB: 2, SMALL: 1}, frozenset({MANAGED}))
+        assert reconciler.run(lambda: spec, trust_cache=True).ops
+    allocate(admin, child, {A4GB: 1})
+    before = sum(client.requests.values())
+    now[0] += 599
+    assert reconciler.run(lambda: spec, trust_cache=True).ops == []  # trusted: 1 request, still wrong
+    assert sum(client.requests.values()) - before == 1
+    now[0] += 1
+    assert reconciler.run(lambda: spec, trust_cache=True).ops  # verified in full: corrected
+    assert admin.totals(child) == {A4GB: 2, SMALL: 1}
+    assert_truthful(admin, root, USABLE)
+    before = sum(client.requests.values())
+    now[0] += 60
+    assert reconciler.run(lambda: spec, trust_cache=True).ops == []
+    assert sum(client.requests.values()) - before == 1  # the steady cycle is one request again
+
+
+# 6. Discovery runs under the lock.
+
+def test_the_last_writer_wrote_from_the_newest_discovery(node, admin):
+    """The one-shot waits for the agent's lock; the namespaces change meanwhile. It must write
+    from what the host has once it holds the lock, not from what it saw before waiting."""
+    import fcntl
+    import os
+
+    (node.dir / "state").mkdir()
+    fd = os.open(node.dir / "state" / "lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    results = []
+    worker = threading.Thread(target=lambda: results.append(node.run("reconcile")))
+    worker.start()
+    worker.join(timeout=1.0)
+    assert worker.is_alive()
+    records = json.loads(helpers.nova_host())
+    records[2]["daxregion"]["devices"][0]["mode"] = "system-ram"  # ns_2 was onlined as RAM
+    node.namespaces_file.write_text(json.dumps(records))
+    os.close(fd)
+    worker.join(timeout=30)
+    assert results and results[0].status == 2, results[0].out
+    assert "ns_2" in results[0].err and results[0].writes == []
+    assert [rp["name"] for rp in admin.tree(admin.root_uuid(node.name))] == [node.name]
