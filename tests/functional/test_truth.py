@@ -249,16 +249,39 @@ def test_a_compute_node_recreated_with_its_uuid_reporting_pmem_is_seen(node, adm
     assert_truthful(admin, root, USABLE)
 
 
-def test_the_agent_corrects_a_forked_history_within_verify_interval(node, admin, placement):
+def agent_reconciler(placement, node, now):
+    """A Reconciler as the agent builds it, on a clock the test moves."""
     from keystoneauth1 import adapter
     from keystoneauth1 import session
     from keystoneauth1.token_endpoint import Token
 
     from pmem_placement.embedded import TOKEN
 
-    now = [1000.0]
     client = Client(adapter.Adapter(session.Session(auth=Token(placement.url, TOKEN)), service_type="placement"))
-    reconciler = Reconciler(client, StateStore(str(node.dir / "state")), clock=lambda: now[0], verify_interval=600)
+    return client, Reconciler(client, StateStore(str(node.dir / "state")), clock=lambda: now[0], verify_interval=600)
+
+
+def test_the_agent_request_counts_of_the_readme(node, admin, placement):
+    now = [1000.0]
+    client, reconciler = agent_reconciler(placement, node, now)
+
+    def cost(classes, advance=10):
+        now[0] += advance
+        before = sum(client.requests.values())
+        reconciler.run(lambda: HostSpec(node.name, None, classes, frozenset({MANAGED})), trust_cache=True)
+        return sum(client.requests.values()) - before
+
+    assert cost({A4GB: 1, SMALL: 2}) == 9  # first sync
+    assert cost({A4GB: 1, SMALL: 2}) == 1  # steady
+    assert cost({A4GB: 2, SMALL: 1}) == 3  # remap: the tree, the usages, the write
+    assert cost({A4GB: 2, SMALL: 1}) == 1
+    assert cost({A4GB: 2, SMALL: 1}, advance=600) == 5  # the full read, no write
+    assert cost({A4GB: 2, SMALL: 1}) == 1
+
+
+def test_the_agent_corrects_a_forked_history_within_verify_interval(node, admin, placement):
+    now = [1000.0]
+    client, reconciler = agent_reconciler(placement, node, now)
     spec = HostSpec(node.name, None, {A4GB: 1, SMALL: 2}, frozenset({MANAGED}))
     assert reconciler.run(lambda: spec, trust_cache=True).ops  # first sync, a full read
     root, child = admin.root_uuid(node.name), admin.child_uuid(node.name)
