@@ -253,9 +253,9 @@ class Reconciler:
                 "pmem-placement does not modify providers it does not manage"
             )
         stale, foreign = self._neighbours(root, neighbours, cache, full)
-        fence = None
-        if foreign and (want is not None or current is not None):
-            fence = self._fence_reason(root, foreign)
+        # Nothing configured here: ours offers nothing anyway (classes in use retired, the rest
+        # removed), so there is nothing to fence, and handing PMEM over to nova ends cleanly.
+        fence = self._fence_reason(root, foreign) if foreign and want is not None else None
         if current is not None and current.usages is None and (
             full or (fence is None and plan_mod.needs_usages(current, want, bool(stale)))
         ):

@@ -327,3 +327,17 @@ def test_the_last_writer_wrote_from_the_newest_discovery(node, admin):
     assert results and results[0].status == 2, results[0].out
     assert "ns_2" in results[0].err and results[0].writes == []
     assert [rp["name"] for rp in admin.tree(admin.root_uuid(node.name))] == [node.name]
+
+
+def test_handing_pmem_over_to_nova_ends_cleanly(node, admin):
+    """nova now reports PMEM and [pmem]namespaces is emptied: ours is removed once free, exit 0."""
+    assert node.run("reconcile").status == 0
+    root, child = admin.root_uuid(node.name), admin.child_uuid(node.name)
+    consumer = allocate(admin, child, {SMALL: 1})
+    nova_reports(admin, root, {NOVA6GB: {"total": 3}})
+    node.configure(pmem={"namespaces": ""})
+    assert node.run("reconcile").status == 0
+    assert pmem_view(admin, root)[f"{node.name}:pmem"] == {SMALL: (2, 2, 1)}
+    admin.free(consumer)
+    assert node.run("reconcile").status == 0
+    assert [rp["uuid"] for rp in admin.tree(root)] == [root]
