@@ -17,9 +17,9 @@ import time
 import typing
 
 from pmem_placement import desired as desired_mod
+from pmem_placement import fence as fence_mod
 from pmem_placement import mapping
 from pmem_placement import plan as plan_mod
-from pmem_placement.desired import PMEM_CLASS_PREFIX
 from pmem_placement.desired import Current
 from pmem_placement.desired import Identity
 from pmem_placement.errors import ConflictsDidNotSettle
@@ -255,7 +255,7 @@ class Reconciler:
         stale, foreign = self._neighbours(root, neighbours, cache, full)
         # Nothing configured here: ours offers nothing anyway (classes in use retired, the rest
         # removed), so there is nothing to fence, and handing PMEM over to nova ends cleanly.
-        fence = self._fence_reason(root, foreign) if foreign and want is not None else None
+        fence = fence_mod.reason(root.name, foreign) if want is not None else None
         if current is not None and current.usages is None and (
             full or (fence is None and plan_mod.needs_usages(current, want, bool(stale)))
         ):
@@ -287,35 +287,8 @@ class Reconciler:
                 self.store.save(cache)  # steady state writes nothing, not even locally
         outcome = Outcome(ident, ops, current, cache.foreign_writes)
         if fence is not None:
-            raise Fenced(self._fence_message(root, ident, fence, current is not None, ops, dry_run), outcome)
+            raise Fenced(fence_mod.message(fence, ident.name, current is not None, bool(ops), dry_run), outcome)
         return outcome
-
-    @staticmethod
-    def _fence_reason(root: Root, foreign: dict[str, frozenset[str]]) -> str:
-        where = "; ".join(
-            f"{'the compute node provider ' if name == root.name else 'provider '}{name!r} has "
-            f"{', '.join(sorted(classes))}"
-            for name, classes in sorted(foreign.items())
-        )
-        return where
-
-    @staticmethod
-    def _fence_message(
-        root: Root, ident: Identity, reason: str, exists: bool, ops: list[plan_mod.Operation], dry_run: bool
-    ) -> str:
-        if not exists:
-            done = f"{ident.name} is not created meanwhile"
-        elif not ops:
-            done = f"{ident.name} stays fenced meanwhile (every class reserved = total, allocations kept)"
-        elif dry_run:
-            done = f"{ident.name} would be fenced (every class reserved = total, allocations kept; dry run)"
-        else:
-            done = f"{ident.name} was fenced (every class reserved = total, allocations kept)"
-        return (
-            f"{reason}: nova reports PMEM itself ([libvirt]pmem_namespaces is set in nova.conf) and "
-            f"{PMEM_CLASS_PREFIX}* must be reported from one place only: empty nova's "
-            f"[libvirt]pmem_namespaces, or unset [pmem]namespaces here; {done}"
-        )
 
     def _apply(self, ops: list[plan_mod.Operation], current: Current | None) -> Current | None:
         for op in ops:
