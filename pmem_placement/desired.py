@@ -67,6 +67,8 @@ class Desired:
     identity: Identity
     inventories: Inventories
     traits: frozenset[str]
+    namespaces: typing.Mapping[str, frozenset[str]] | None = None
+    """Resource class -> the names of its namespaces; None when not known."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,10 +128,19 @@ def pmem_classes(inventories: typing.Iterable[str]) -> frozenset[str]:
 
 def desired(
     root_uuid: str, root_name: str, classes: typing.Mapping[str, int], traits: frozenset[str],
-    ident: Identity | None = None,
+    ident: Identity | None = None, namespaces: typing.Mapping[str, typing.Iterable[str]] | None = None,
 ) -> Desired | None:
-    """The provider for ``classes`` (resource class -> usable namespaces); None for no classes."""
+    """The provider for ``classes`` (resource class -> usable namespaces); None for no classes.
+    ``namespaces``: resource class -> the names of its namespaces, when known."""
     if not classes:
         return None
     inventories = {rc: Inventory.for_namespaces(count) for rc, count in sorted(classes.items())}
-    return Desired(ident or identity(root_uuid, root_name), types.MappingProxyType(inventories), traits)
+    names = None if namespaces is None else {rc: frozenset(namespaces.get(rc, ())) for rc in inventories}
+    return Desired(ident or identity(root_uuid, root_name), types.MappingProxyType(inventories), traits, names)
+
+
+def aside_name(name: str, uuid_: str) -> str:
+    """A unique name for a PMEM provider that must leave ``name`` to another (an older provider
+    of ours holding today's name; ours while another host's provider holds the name it wants)."""
+    base = name[: -len(CHILD_SUFFIX)] if name.endswith(CHILD_SUFFIX) else name
+    return f"{base}-{uuid_[:8]}{CHILD_SUFFIX}"

@@ -60,5 +60,10 @@ class ForeignProvider(SyncError):
     """A provider that pmem-placement does not manage stands where its provider should."""
 
 
+class NameTaken(SyncError):
+    """Another compute node's PMEM provider still holds the name ours should have (two hosts
+    swapped names): ours was updated under a temporary name, renamed by a later run."""
+
+
 class ConflictsDidNotSettle(SyncError):
     """Concurrent writers kept changing the provider for every attempt."""

@@ -7,9 +7,12 @@ Pure: no I/O, no clock, no logging. The rules that keep everyone's data:
 - the provider is deleted only when nothing is desired and nothing is allocated from it;
 - an older PMEM provider of the same compute node (renamed compute node, 0.1.0 identity) is
   retired the same way and deleted once free;
-- units still in use where the host no longer offers them (a retiring class, a class shrunk below
-  its usage, an older provider) are reserved on today's classes (``reservations``), so that
-  Placement never offers more namespaces than the host has;
+- units still in use where the host no longer offers them are reserved on today's classes
+  (``reservations``), so that Placement never offers a namespace twice: a class that took
+  namespaces from a class in use reserves as many of them as that class's consumers may hold
+  (``taken``, from the namespaces each class's consumers may hold, remembered by ``holders``);
+  where that is not known (no state directory, an older provider), the units beyond a class's
+  new total are reserved on the classes that grew;
 - fenced (another provider of the tree reports PMEM): every class reserved = total, nothing created;
 - nothing is written when nothing differs.
 
@@ -26,6 +29,7 @@ from pmem_placement.desired import Desired
 from pmem_placement.desired import Identity
 from pmem_placement.desired import Inventories
 from pmem_placement.desired import Inventory
+from pmem_placement.desired import aside_name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,14 +84,16 @@ class SetTraits:
 
 @dataclasses.dataclass(frozen=True)
 class RenameProvider:
-    """The compute node was renamed: its PMEM provider follows (one PUT of the name)."""
+    """The compute node was renamed: its PMEM provider follows (one PUT of the name). Also: an
+    older provider of ours leaves today's name to today's provider."""
 
     identity: Identity
     before: str
+    note: str = "its compute node was renamed"
 
     def changes(self) -> list[Change]:
         return [Change("update", "resource_provider", self.identity.name, before={"name": self.before},
-                       after={"name": self.identity.name}, note="its compute node was renamed")]
+                       after={"name": self.identity.name}, note=self.note)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,13 +164,23 @@ Operation = (EnsureResourceClasses | EnsureTraits | CreateProvider | RenameProvi
              | RetireProvider | DeleteProvider)
 
 
-def needs_usages(current: Current | None, desired: Desired | None, stale: bool = False) -> bool:
+Holders = typing.Mapping[str, frozenset[str]]
+"""Resource class -> the namespaces its consumers may hold (names)."""
+
+
+def needs_usages(
+    current: Current | None, desired: Desired | None, stale: bool = False, previous: Holders | None = None
+) -> bool:
     """Whether planning must know usages: when a class (or the provider) may go, a class
-    shrinks, a class carries a reservation to reconsider, or an older provider holds units."""
+    shrinks, a class carries a reservation to reconsider, an older provider holds units, or a
+    namespace left the class whose consumers may hold it."""
     if current is None:
         return False
     if desired is None or stale:
         return True
+    if previous is not None and desired.namespaces is not None:
+        if any(names - desired.namespaces.get(rc, frozenset()) for rc, names in previous.items()):
+            return True
     for rc, inv in current.inventories.items():
         wanted = desired.inventories.get(rc)
         if wanted is None or wanted.total < inv.total or inv.reserved > 0:
@@ -178,14 +194,57 @@ def _in_use(current: Current, rc: str) -> int:
     return current.usages.get(rc, 0)
 
 
+def holders(
+    previous: Holders | None,
+    assignment: typing.Mapping[str, frozenset[str]] | None,
+    usages: typing.Mapping[str, int] | None,
+) -> dict[str, frozenset[str]] | None:
+    """What to remember for the next run: the namespaces each class's consumers may hold.
+
+    A class without consumers holds nothing but its namespaces of today; a class in use (or
+    whose usages were not read) may also hold every namespace it had since it was last free.
+    None when today's assignment is not known."""
+    if assignment is None:
+        return None
+    previous = previous or {}
+    result = {}
+    for rc in sorted(set(previous) | set(assignment)):
+        now = assignment.get(rc, frozenset())
+        in_use = usages is None or usages.get(rc, 0) > 0
+        names = previous.get(rc, frozenset()) | now if in_use else now
+        if names:
+            result[rc] = names
+    return result
+
+
+def taken(
+    previous: Holders, assignment: typing.Mapping[str, frozenset[str]], used: typing.Mapping[str, int]
+) -> dict[str, dict[str, frozenset[str]]]:
+    """Class D -> class C -> the namespaces D has today that C's consumers may hold (C in use)."""
+    result: dict[str, dict[str, frozenset[str]]] = {}
+    for c, names in sorted(previous.items()):
+        if used.get(c, 0) <= 0:
+            continue
+        for d, now in sorted(assignment.items()):
+            if d != c and names & now:
+                result.setdefault(d, {})[c] = names & now
+    return result
+
+
 def reservations(
     totals: typing.Mapping[str, int],
     before: Inventories,
     used: typing.Mapping[str, int],
     held_elsewhere: typing.Mapping[str, int],
+    took: typing.Mapping[str, typing.Mapping[str, frozenset[str]]] | None = None,
+    known: typing.AbstractSet[str] = frozenset(),
 ) -> dict[str, int]:
     """The remap rule: units to reserve on each desired class so that namespaces still in use
     where they are no longer offered are not offered a second time.
+
+    ``took`` (from ``taken``): a class D that took namespaces from a class C in use reserves
+    min(units in use on C, namespaces it took from C), summed over C; ``known``: the classes
+    whose consumers' namespaces are known this way. For the others:
 
     ``totals``: desired class -> namespaces; ``before``: today's provider as it is; ``used``:
     its usages; ``held_elsewhere``: class -> units in use on a retiring class or on an older
@@ -198,10 +257,13 @@ def reservations(
     """
     free = {rc: max(0, total - used.get(rc, 0)) for rc, total in totals.items()}
     reserved = dict.fromkeys(totals, 0)
-    pool = sum(max(0, used.get(rc, 0) - total) for rc, total in totals.items())
+    for d, by_class in (took or {}).items():
+        if d in totals:
+            reserved[d] = min(free[d], sum(min(used.get(c, 0), len(ns)) for c, ns in by_class.items()))
+    pool = sum(max(0, used.get(rc, 0) - total) for rc, total in totals.items() if rc not in known)
     for rc, units in sorted(held_elsewhere.items()):
         if rc in totals:
-            take = min(units, free[rc])
+            take = min(units, free[rc] - reserved[rc])
             reserved[rc] += take
             units -= take
         pool += units
@@ -247,16 +309,25 @@ def plan(
     desired: Desired | None,
     stale: typing.Sequence[Current] = (),
     fence: str | None = None,
+    previous: Holders | None = None,
 ) -> list[Operation]:
     """The operations, in order, that turn ``current`` into ``desired``; [] when in sync.
 
     ``stale``: older PMEM providers of ours in the tree, with usages. ``fence``: why PMEM must not
-    be offered from here (another provider of the tree reports it), or None. Older providers
-    are closed first, so that a run stopped half-way never offers more than before.
+    be offered from here (another provider of the tree reports it), or None. ``previous``: the
+    namespaces each class's consumers may hold, as remembered (``holders``); None when not
+    known. Older providers are closed first, so that a run stopped half-way never offers more
+    than before; one that holds today's name is first renamed out of its way.
     """
     ops: list[Operation] = []
     for old in stale:
-        ops += _retire_or_delete(old)
+        retire = _retire_or_delete(old)
+        if (desired is not None and fence is None and old.identity.name == desired.identity.name
+                and not any(isinstance(op, DeleteProvider) for op in retire)):
+            aside = dataclasses.replace(old.identity, name=aside_name(old.identity.name, old.identity.uuid))
+            ops.append(RenameProvider(aside, old.identity.name, "older PMEM provider of this compute node: "
+                                      "it leaves today's name to today's provider"))
+        ops += retire
     if fence is not None:
         if current is not None:
             after = {rc: inv.retired() for rc, inv in current.inventories.items()}
@@ -264,7 +335,7 @@ def plan(
                 notes = {rc: f"fenced: {fence}" for rc, inv in current.inventories.items() if not inv.retiring}
                 ops.append(SetInventories(current.identity, current.inventories, after, current.usages or {}, notes))
         return ops
-    if current is not None and current.usages is None and needs_usages(current, desired, bool(stale)):
+    if current is not None and current.usages is None and needs_usages(current, desired, bool(stale), previous):
         raise ValueError("usages must be read before planning this change")
     if desired is None:
         if current is None:
@@ -294,26 +365,47 @@ def plan(
 
     after = dict(desired.inventories)
     usages: typing.Mapping[str, int] = (current.usages or {}) if current is not None else {}
+    known = frozenset(previous or ()) if previous is not None and desired.namespaces is not None else frozenset()
+    took = taken({rc: previous[rc] for rc in known} if previous else {}, desired.namespaces or {}, usages)
     held, where = _held(stale)
     if current is not None:
         for rc, inv in current.inventories.items():
             if rc not in desired.inventories and _in_use(current, rc) > 0:
                 after[rc] = inv.retired()
-                held[rc] = held.get(rc, 0) + _in_use(current, rc)
-                where.append(f"{_in_use(current, rc)} under retiring {rc}")
+                if rc not in known:
+                    held[rc] = held.get(rc, 0) + _in_use(current, rc)
+                    where.append(f"{_in_use(current, rc)} under retiring {rc}")
     for rc, inv in desired.inventories.items():
-        if usages.get(rc, 0) > inv.total:
+        if usages.get(rc, 0) > inv.total and rc not in known:
             where.append(f"{usages[rc] - inv.total} beyond the new total of {rc}")
-    reserve = reservations({rc: inv.total for rc, inv in desired.inventories.items()}, cur_inv, usages, held)
+    totals = {rc: inv.total for rc, inv in desired.inventories.items()}
+    reserve = reservations(totals, cur_inv, usages, held, took, known)
     notes = {}
     for rc, units in reserve.items():
         if units:
             after[rc] = dataclasses.replace(after[rc], reserved=units)
-            notes[rc] = (f"{units} reserved: namespaces it took are still in use elsewhere "
-                         f"({', '.join(where)}), released once free")
+            reasons = [f"it took {', '.join(sorted(ns))} from {c}, whose {usages.get(c, 0)} in use may be there"
+                       for c, ns in took.get(rc, {}).items()]
+            if units > reservations(totals, cur_inv, usages, {}, {rc: took.get(rc, {})}, totals.keys())[rc]:
+                reasons.append(f"namespaces it took are still in use elsewhere ({', '.join(where)})")
+            notes[rc] = f"{units} reserved: {'; '.join(reasons)}, released once free"
     if after != dict(cur_inv):
         ops.append(SetInventories(desired.identity, cur_inv, after, usages, notes))
     return ops
+
+
+def offers_more(ops: typing.Iterable[Operation]) -> bool:
+    """Whether the operations would let Placement offer more PMEM than before: a new provider,
+    or a class whose free units (total - reserved) grow."""
+    for op in ops:
+        if isinstance(op, CreateProvider):
+            return True
+        if isinstance(op, SetInventories):
+            for rc, inv in op.after.items():
+                old = op.before.get(rc)
+                if inv.total - inv.reserved > (old.total - old.reserved if old else 0):
+                    return True
+    return False
 
 
 def changes(ops: typing.Iterable[Operation]) -> list[Change]:

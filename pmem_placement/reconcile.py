@@ -25,6 +25,7 @@ from pmem_placement.desired import Identity
 from pmem_placement.errors import ConflictsDidNotSettle
 from pmem_placement.errors import Fenced
 from pmem_placement.errors import ForeignProvider
+from pmem_placement.errors import NameTaken
 from pmem_placement.errors import RootProviderNotFound
 from pmem_placement.placement import errors as perrors
 from pmem_placement.placement.client import Client
@@ -42,6 +43,9 @@ class HostSpec:
     classes: typing.Mapping[str, int]
     """Resource class -> number of usable namespaces; empty when nothing is configured."""
     traits: frozenset[str]
+    namespaces: typing.Mapping[str, typing.Sequence[str]] | None = None
+    """Resource class -> the names of its namespaces; None when not known (then the remap rule
+    falls back to counts)."""
 
     @property
     def lookup(self) -> str:
@@ -232,7 +236,10 @@ class Reconciler:
         if cache is None or cache.root_uuid != root.uuid:
             cache = Cache(self.client.endpoint, spec.lookup, root.uuid)
         ident = desired_mod.identity_in_tree(root.uuid, root.name, root.tree)
-        want = desired_mod.desired(root.uuid, root.name, spec.classes, spec.traits, ident)
+        assignment = None if spec.namespaces is None else {
+            rc: frozenset(names) for rc, names in spec.namespaces.items() if rc in spec.classes}
+        want = desired_mod.desired(root.uuid, root.name, spec.classes, spec.traits, ident, assignment)
+        previous = cache.holders if assignment is not None else None
 
         current = None
         neighbours = []
@@ -240,11 +247,6 @@ class Reconciler:
             if provider["uuid"] == ident.uuid:
                 seen = Identity(ident.uuid, provider["name"], provider.get("parent_provider_uuid") or root.uuid)
                 current = self._read_child(seen, provider["generation"], cache, full)
-            elif provider["name"] == ident.name:
-                raise ForeignProvider(
-                    f"provider {ident.name!r} in the tree of {root.name!r} has uuid {provider['uuid']}, "
-                    f"not {ident.uuid}: it was not created by pmem-placement and is left alone"
-                )
             else:
                 neighbours.append(provider)
         if current is not None and not (current.managed or current.blank):
@@ -253,11 +255,17 @@ class Reconciler:
                 "pmem-placement does not modify providers it does not manage"
             )
         stale, foreign = self._neighbours(root, neighbours, cache, full)
+        for provider in neighbours:
+            if provider["name"] == ident.name and not any(old.identity.uuid == provider["uuid"] for old in stale):
+                raise ForeignProvider(
+                    f"provider {ident.name!r} in the tree of {root.name!r} has uuid {provider['uuid']}, "
+                    f"not {ident.uuid}: it was not created by pmem-placement and is left alone"
+                )
         # Nothing configured here: ours offers nothing anyway (classes in use retired, the rest
         # removed), so there is nothing to fence, and handing PMEM over to nova ends cleanly.
         fence = fence_mod.reason(root.name, foreign) if want is not None else None
         if current is not None and current.usages is None and (
-            full or (fence is None and plan_mod.needs_usages(current, want, bool(stale)))
+            full or (fence is None and plan_mod.needs_usages(current, want, bool(stale), previous))
         ):
             current = self._read_usages(current)
 
@@ -272,15 +280,31 @@ class Reconciler:
         else:
             cache.foreign_writes = 0
 
-        ops = plan_mod.plan(current, want, stale, fence)
+        ops = plan_mod.plan(current, want, stale, fence, previous)
+        if not full and plan_mod.offers_more(ops):
+            # Never offer more on the word of remembered generations: a forked history may have
+            # given nova's PMEM classes a generation we remember without them. Read the other
+            # providers again (writes are rare), then plan again.
+            stale, foreign = self._neighbours(root, neighbours, cache, True)
+            fence = fence_mod.reason(root.name, foreign) if want is not None else None
+            if current is not None and current.usages is None and fence is None and plan_mod.needs_usages(
+                    current, want, bool(stale), previous):
+                current = self._read_usages(current)
+            ops = plan_mod.plan(current, want, stale, fence, previous)
+        aside: list[str] = []
         if not dry_run:
             if ops:
                 cache.child = None
-                self.store.clear()  # from here on Placement may differ from what we remember
-                current = self._apply(ops, current)
+                # From here on Placement may differ from what we remember: keep only what the
+                # remap rule needs, widened to what may be held whatever happens next.
+                self.store.save(Cache(cache.endpoint, cache.lookup, cache.root_uuid,
+                                      holders=plan_mod.holders(previous, assignment, None)))
+                current = self._apply(ops, current, aside)
                 if stale:
                     cache.others = {}  # older providers were written: look at them again
             cache.child = dataclasses.replace(current, usages=None) if current is not None else None
+            cache.holders = plan_mod.holders(previous, assignment, (
+                current.usages if current is not None else {}))
             if verify_at is not None:
                 cache.verified_at = verify_at
             if cache != remembered:
@@ -288,9 +312,11 @@ class Reconciler:
         outcome = Outcome(ident, ops, current, cache.foreign_writes)
         if fence is not None:
             raise Fenced(fence_mod.message(fence, ident.name, current is not None, bool(ops), dry_run), outcome)
+        if aside:
+            raise NameTaken(aside[0])
         return outcome
 
-    def _apply(self, ops: list[plan_mod.Operation], current: Current | None) -> Current | None:
+    def _apply(self, ops: list[plan_mod.Operation], current: Current | None, aside: list[str]) -> Current | None:
         for op in ops:
             if isinstance(op, plan_mod.EnsureResourceClasses):
                 self.client.ensure_resource_classes(op.names)
@@ -299,9 +325,10 @@ class Reconciler:
             elif isinstance(op, plan_mod.CreateProvider):
                 current = Current(op.identity, self._create(op.identity), usages={})
             elif isinstance(op, plan_mod.RenameProvider):
-                assert current is not None
-                self._rename(op.identity)
-                current = dataclasses.replace(current, identity=op.identity)
+                if current is None or current.identity.uuid != op.identity.uuid:
+                    self._rename(op.identity)  # an older provider leaves today's name
+                else:
+                    current = dataclasses.replace(current, identity=self._rename(op.identity, op.before, aside))
             elif isinstance(op, plan_mod.SetTraits):
                 assert current is not None
                 gen = self.client.set_traits(op.identity.uuid, current.generation, op.after)
@@ -318,11 +345,27 @@ class Reconciler:
                     current = None
         return current
 
-    def _rename(self, ident: Identity) -> None:
+    def _rename(self, ident: Identity, before: str | None = None, aside: list[str] | None = None) -> Identity:
+        """Rename; returns the identity as renamed. When the name is held by another compute
+        node's PMEM provider (two hosts swapped names), ours steps aside to a unique name, so
+        that the other host's next run can take ours, and the next run here takes its own."""
         try:
             self.client.rename_provider(ident.uuid, ident.name, ident.parent_uuid)
+            return ident
         except perrors.DuplicateName as exc:
             holder = self.client.provider_by_name(ident.name)
+            if (holder is not None and aside is not None and before is not None
+                    and holder.get("parent_provider_uuid") not in (None, ident.parent_uuid)
+                    and mapping.MANAGED_TRAIT in self.client.traits(holder["uuid"])[1]):
+                temporary = dataclasses.replace(ident, name=desired_mod.aside_name(ident.name, ident.uuid))
+                if before != temporary.name:
+                    self.client.rename_provider(ident.uuid, temporary.name, ident.parent_uuid)
+                aside.append(
+                    f"the PMEM provider {ident.uuid} is named {temporary.name!r} for now: {ident.name!r} "
+                    f"is still the PMEM provider of another compute node ({holder['uuid']}; two hosts "
+                    "swapped names?); its inventory is up to date, and once that host's "
+                    f"pmem-placement has renamed its own, the next run here takes {ident.name!r}")
+                return temporary
             raise ForeignProvider(
                 f"cannot rename the PMEM provider {ident.uuid} to {ident.name!r} after its compute node "
                 f"was renamed: a provider of that name already exists"

@@ -5,7 +5,9 @@ and a one-shot on the same host never interleave their writes. ``state.json`` re
 compute node's uuid and the PMEM provider exactly as last read or written, with its generation:
 when Placement still reports that generation, nothing on the provider has changed (every change
 to inventory, traits or allocations bumps it), so a run with nothing to do costs one request.
-Usages are not remembered: deleting an allocation does not bump the generation. The other
+Usages are not remembered: deleting an allocation does not bump the generation. ``holders``
+remembers, per class, the namespaces its consumers may hold (the remap rule); it survives a
+change of how the compute node is found, and a write stopped half-way. The other
 providers of the tree are remembered with their generation and their PMEM classes (fencing).
 A generation proves nothing once Placement's history forks (a database restored from a backup),
 so ``verified_at`` says when the agent last read everything in full; the one-shot never trusts
@@ -26,7 +28,7 @@ from pmem_placement.desired import Identity
 from pmem_placement.desired import Inventory
 from pmem_placement.errors import ConfigError
 
-_VERSION = 3  # 2: root_classes; 3: others, verified_at
+_VERSION = 4  # 2: root_classes; 3: others, verified_at; 4: holders
 
 
 @dataclasses.dataclass
@@ -43,6 +45,9 @@ class Cache:
     """Consecutive runs that found the provider's inventory or traits changed by another writer."""
     verified_at: float | None = None
     """When (clock seconds) everything was last read in full, trusting nothing remembered."""
+    holders: dict[str, frozenset[str]] | None = None
+    """Resource class -> the namespaces its consumers may hold, as of the last run (the remap
+    rule); None when not known."""
 
 
 def _current_to_json(cur: Current) -> dict[str, typing.Any]:
@@ -101,8 +106,14 @@ class StateStore:
         try:
             with open(self._path, encoding="utf-8") as f:
                 data = json.load(f)
-            if data.get("version") != _VERSION or data["endpoint"] != endpoint or data["lookup"] != lookup:
+            if data.get("version") != _VERSION or data["endpoint"] != endpoint:
                 return None
+            holders = None if data.get("holders") is None else {
+                rc: frozenset(names) for rc, names in data["holders"].items()}
+            if data["lookup"] != lookup:
+                # Found another way now ([DEFAULT]host or root_provider_uuid changed): trust
+                # nothing but what the remap rule needs; the root uuid is checked before use.
+                return Cache(endpoint, lookup, data["root_uuid"], holders=holders)
             child = data.get("child")
             return Cache(
                 endpoint=endpoint,
@@ -112,6 +123,7 @@ class StateStore:
                 child=_current_from_json(child) if child else None,
                 foreign_writes=int(data.get("foreign_writes", 0)),
                 verified_at=None if data.get("verified_at") is None else float(data["verified_at"]),
+                holders=holders,
             )
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None  # missing or damaged: read everything from Placement instead
@@ -128,6 +140,8 @@ class StateStore:
             "child": _current_to_json(cache.child) if cache.child else None,
             "foreign_writes": cache.foreign_writes,
             "verified_at": cache.verified_at,
+            "holders": None if cache.holders is None else {
+                rc: sorted(names) for rc, names in sorted(cache.holders.items())},
         }
         write_atomically(self._path, json.dumps(data, indent=1, sort_keys=True) + "\n")
 

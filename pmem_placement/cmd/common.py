@@ -40,6 +40,7 @@ def host_spec(conf: cfg.ConfigOpts) -> tuple[HostSpec, list[Namespace]]:
         root_uuid=root_uuid,
         classes={rc: len(nss) for rc, nss in classes.items()},
         traits=traits,
+        namespaces={rc: tuple(ns.name for ns in nss if ns.name) for rc, nss in classes.items()},
     )
     return spec, namespaces
 

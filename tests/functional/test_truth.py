@@ -202,8 +202,8 @@ def test_remap_of_a_held_namespace_is_not_offered_twice(node, admin):
     result = node.run("reconcile")
     assert result.status == 0, result.err
     assert pmem_view(admin, root)[f"{node.name}:pmem"] == {A4GB: (2, 1, 0), SMALL: (1, 1, 1)}
-    assert f"~ inventory {A4GB}: total 1 -> 2, reserved 0 -> 1, max_unit 1 -> 2 (1 reserved: namespaces it " \
-           f"took are still in use elsewhere (1 under retiring {SMALL}), released once free)" in result.out
+    assert f"~ inventory {A4GB}: total 1 -> 2, reserved 0 -> 1, max_unit 1 -> 2 (1 reserved: it took ns_1 " \
+           f"from {SMALL}, whose 1 in use may be there, released once free)" in result.out
     assert_truthful(admin, root, 2)
     assert node.run("reconcile").writes == []
 
@@ -273,7 +273,7 @@ def test_the_agent_request_counts_of_the_readme(node, admin, placement):
 
     assert cost({A4GB: 1, SMALL: 2}) == 9  # first sync
     assert cost({A4GB: 1, SMALL: 2}) == 1  # steady
-    assert cost({A4GB: 2, SMALL: 1}) == 3  # remap: the tree, the usages, the write
+    assert cost({A4GB: 2, SMALL: 1}) == 4  # remap: the tree, the usages, the root (it offers more), the write
     assert cost({A4GB: 2, SMALL: 1}) == 1
     assert cost({A4GB: 2, SMALL: 1}, advance=600) == 5  # the full read, no write
     assert cost({A4GB: 2, SMALL: 1}) == 1
@@ -341,3 +341,167 @@ def test_handing_pmem_over_to_nova_ends_cleanly(node, admin):
     admin.free(consumer)
     assert node.run("reconcile").status == 0
     assert [rp["uuid"] for rp in admin.tree(root)] == [root]
+
+
+# 4 (continued). The remap rule knows which namespaces moved (remembered in the state directory).
+
+def test_a_held_namespace_moved_while_its_old_class_still_fits_is_not_offered(node, admin):
+    """SMALL:ns_1|ns_2 with 1 in use, then 4GB:ns_0|ns_1,SMALL:ns_2: SMALL's guest may hold
+    ns_1, now under 4GB: 4GB offers 1 of 2 until that guest is gone."""
+    assert node.run("reconcile").status == 0
+    root, child = admin.root_uuid(node.name), admin.child_uuid(node.name)
+    consumer = allocate(admin, child, {SMALL: 1})
+    node.configure(pmem={"namespaces": "4GB:ns_0|ns_1,SMALL:ns_2"})
+    result = node.run("reconcile")
+    assert result.status == 0, result.err
+    assert pmem_view(admin, root)[f"{node.name}:pmem"] == {A4GB: (2, 1, 0), SMALL: (1, 0, 1)}
+    assert f"(1 reserved: it took ns_1 from {SMALL}, whose 1 in use may be there, released once free)" in result.out
+    assert_truthful(admin, root, USABLE)
+    assert node.run("reconcile").writes == []
+    admin.free(consumer)
+    assert node.run("reconcile").status == 0
+    assert pmem_view(admin, root)[f"{node.name}:pmem"] == {A4GB: (2, 0, 0), SMALL: (1, 0, 0)}
+
+
+def test_a_label_swap_of_a_held_namespace_is_not_offered(node, admin):
+    """4GB:ns_0,SMALL:ns_1 with SMALL in use, then 4GB:ns_1,SMALL:ns_0: the same counts, but
+    4GB now has the namespace SMALL's guest holds."""
+    node.configure(pmem={"namespaces": "4GB:ns_0,SMALL:ns_1"})
+    assert node.run("reconcile").status == 0
+    root, child = admin.root_uuid(node.name), admin.child_uuid(node.name)
+    consumer = allocate(admin, child, {SMALL: 1})
+    node.configure(pmem={"namespaces": "4GB:ns_1,SMALL:ns_0"})
+    result = node.run("reconcile")
+    assert result.status == 0, result.err
+    assert pmem_view(admin, root)[f"{node.name}:pmem"] == {A4GB: (1, 1, 0), SMALL: (1, 0, 1)}
+    assert node.run("reconcile").writes == []  # still reserved: the guest may still hold ns_1
+    admin.free(consumer)
+    assert node.run("reconcile").status == 0
+    assert pmem_view(admin, root)[f"{node.name}:pmem"] == {A4GB: (1, 0, 0), SMALL: (1, 0, 0)}
+
+
+def test_a_class_that_took_no_namespace_reserves_none(node, admin):
+    """SMALL (ns_1|ns_2, both in use) is de-configured: 4GB keeps only ns_0, which no SMALL
+    guest can hold, so it stays on offer."""
+    root, child = admin.root_uuid(node.name), admin.child_uuid(node.name)
+    assert node.run("reconcile").status == 0
+    consumer = allocate(admin, child, {SMALL: 2})
+    node.configure(pmem={"namespaces": "4GB:ns_0"})
+    result = node.run("reconcile")
+    assert result.status == 0, result.err
+    assert pmem_view(admin, root)[f"{node.name}:pmem"] == {A4GB: (1, 0, 0), SMALL: (2, 2, 2)}
+    assert admin.allocations(consumer)[child]["resources"] == {SMALL: 2}
+    node.configure(pmem={"namespaces": "4GB:ns_0|ns_1"})  # ns_1 comes back, under 4GB
+    assert node.run("reconcile").status == 0
+    assert pmem_view(admin, root)[f"{node.name}:pmem"] == {A4GB: (2, 1, 0), SMALL: (2, 2, 2)}
+
+
+def test_the_remap_memory_survives_a_rename(node, admin):
+    """A label swap of a held namespace, then the compute node is renamed ([DEFAULT]host
+    follows): the reservation stays until the guest is gone."""
+    node.configure(pmem={"namespaces": "4GB:ns_0,SMALL:ns_1"})
+    assert node.run("reconcile").status == 0
+    root, child = admin.root_uuid(node.name), admin.child_uuid(node.name)
+    consumer = allocate(admin, child, {SMALL: 1})
+    node.configure(pmem={"namespaces": "4GB:ns_1,SMALL:ns_0"})
+    assert node.run("reconcile").status == 0
+    new = f"{node.name}-renamed"
+    rename_root(admin, root, new)
+    node.configure(DEFAULT={"host": new})
+    assert node.run("reconcile").status == 0
+    assert pmem_view(admin, root)[f"{new}:pmem"] == {A4GB: (1, 1, 0), SMALL: (1, 0, 1)}
+    admin.free(consumer)
+    assert node.run("reconcile").status == 0
+    assert pmem_view(admin, root)[f"{new}:pmem"] == {A4GB: (1, 0, 0), SMALL: (1, 0, 0)}
+
+
+# 1 (continued). Renamed back to the name of a 0.1.0 provider of ours.
+
+def test_renamed_back_to_the_name_of_an_older_provider_of_ours(node, admin):
+    """A 0.1.0 provider in use is retired after a rename; renamed back to its name, today's
+    provider takes the name (the older one steps aside), and the older one goes once free."""
+    root = admin.root_uuid(node.name)
+    first = node.name
+    old = make_legacy_provider(admin, root, f"{first}:pmem", {A4GB: 1, SMALL: 2})
+    consumer = allocate(admin, old, {SMALL: 1, A4GB: 1})
+    assert node.run("reconcile").status == 0  # adopted
+    rename_root(admin, root, f"{first}-b")
+    node.configure(DEFAULT={"host": f"{first}-b"})
+    assert node.run("reconcile").status == 0
+    rename_root(admin, root, first)
+    node.configure(DEFAULT={"host": first})
+    result = node.run("reconcile")
+    assert result.status == 0, result.err
+    names = {rp["uuid"]: rp["name"] for rp in admin.tree(root)}
+    assert names[admin.child_uuid(first)] == f"{first}:pmem"
+    assert names[old] == f"{first}-{old[:8]}:pmem"
+    assert_truthful(admin, root, USABLE)
+    assert node.run("reconcile").writes == []
+    admin.free(consumer)
+    result = node.run("reconcile")
+    assert result.status == 0, result.err
+    assert sorted(rp["name"] for rp in admin.tree(root)) == [first, f"{first}:pmem"]
+    assert pmem_view(admin, root)[f"{first}:pmem"] == {A4GB: (1, 0, 0), SMALL: (2, 0, 0)}
+
+
+# 4 (edge). Two compute nodes swap their names.
+
+def test_two_compute_nodes_that_swap_names_converge(tmp_path, placement, admin):
+    names = [f"swap-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    roots = [admin.create_compute_node(n) for n in names]
+    nodes = []
+    for i, name in enumerate(names):
+        (tmp_path / str(i)).mkdir()
+        nodes.append(Host(tmp_path / str(i), placement, name))
+        assert nodes[i].run("reconcile").status == 0
+    consumer = allocate(admin, admin.child_uuid(names[1]), {SMALL: 1})
+    rename_root(admin, roots[0], "swapping")
+    rename_root(admin, roots[1], names[0])
+    rename_root(admin, roots[0], names[1])
+    nodes[0].configure(DEFAULT={"host": names[1]})
+    nodes[1].configure(DEFAULT={"host": names[0]})
+
+    first = nodes[0].run("reconcile")
+    assert first.status == 1
+    assert f"{names[1]}:pmem" in first.err and "swapped names" in first.err and first.err.count("\n") == 1
+    for root in roots:
+        assert_truthful(admin, root, USABLE)
+    assert nodes[1].run("reconcile").status == 0  # the name it wants was freed
+    assert nodes[0].run("reconcile").status == 0  # and now this one's is free
+    for root, name in zip(roots, [names[1], names[0]]):
+        assert sorted(rp["name"] for rp in admin.tree(root)) == [name, f"{name}:pmem"]
+        assert_truthful(admin, root, USABLE)
+    assert list(admin.allocations(consumer)) == [identity_of(roots[1])]
+
+
+def identity_of(root):
+    from pmem_placement.desired import identity
+
+    return identity(root, "any").uuid
+
+
+# 2 (continued). The agent, trusting remembered generations, never offers more on their word.
+
+def test_the_agent_creates_nothing_when_a_forked_history_hides_nova_s_pmem(node, admin, placement):
+    """The agent remembers the root without PMEM at some generation; the database is restored
+    and nova, now reporting PMEM, brings the root back to that generation. A first sync (or any
+    write that offers more) reads the other providers again first: nothing is created."""
+    now = [1000.0]
+    client, reconciler = agent_reconciler(placement, node, now)
+    root = admin.root_uuid(node.name)
+    admin.call("PUT", f"/resource_classes/{NOVA6GB}")
+    empty = HostSpec(node.name, None, {}, frozenset({MANAGED}))
+    spec = HostSpec(node.name, None, {A4GB: 1, SMALL: 2}, frozenset({MANAGED}))
+    with forked_history(placement):
+        nova_reports(admin, root, {"VCPU": {"total": 16}})
+        assert reconciler.run(lambda: empty, trust_cache=True).ops == []  # remembers the root
+    nova_reports(admin, root, {NOVA6GB: {"total": 3}})  # the remembered generation again
+    now[0] += 60
+    outcome = None
+    try:
+        outcome = reconciler.run(lambda: spec, trust_cache=True)
+    except Exception as exc:  # noqa: BLE001 - the error is the point
+        assert type(exc).__name__ == "Fenced" and "is not created" in str(exc)
+    assert outcome is None
+    assert [rp["uuid"] for rp in admin.tree(root)] == [root]
+    assert_truthful(admin, root, USABLE)

@@ -1,5 +1,6 @@
 """plan(current, desired): tables of starting states and the operations they need."""
 
+import dataclasses
 import uuid
 
 import pytest
@@ -260,3 +261,86 @@ def test_fence(current, expected):
     ops = plan.plan(current, want({A: 1, B: 2}), fence="the compute node provider 'compute-1' has X")
     assert summary(ops) == expected
     assert all(c.note == "fenced: the compute node provider 'compute-1' has X" for c in plan.changes(ops))
+
+
+# The remap rule with the namespaces known: (classes' namespaces before -> after, units in use)
+# -> reserved per class. A class reserves min(units in use on C, namespaces it took from C),
+# summed over the classes C in use; a class that took nothing reserves nothing.
+def ns(**classes):
+    return {getattr_class(k): frozenset(v.split("|")) for k, v in classes.items()}
+
+
+def getattr_class(label):
+    return {"A": A, "B": B, "C": C}[label]
+
+
+@pytest.mark.parametrize(
+    "previous, after, used, expected",
+    [
+        pytest.param(ns(A="n0", B="n1|n2"), ns(A="n0|n1", B="n2"), {B: 1}, {A: 1, B: 0},
+                     id="held-namespace-moved-while-its-old-class-still-fits"),
+        pytest.param(ns(A="n0", B="n1"), ns(A="n1", B="n0"), {B: 1}, {A: 1, B: 0}, id="label-swap"),
+        pytest.param(ns(A="n0", B="n1|n2"), ns(A="n0"), {B: 2}, {A: 0}, id="took-nothing-reserves-nothing"),
+        pytest.param(ns(A="n0", B="n1|n2"), ns(A="n0|n1|n2"), {B: 1}, {A: 1}, id="took-two-of-one-in-use"),
+        pytest.param(ns(A="n0", B="n1|n2"), ns(A="n0|n1|n2"), {B: 2}, {A: 2}, id="took-two-of-two-in-use"),
+        pytest.param(ns(A="n0", B="n1", C="n2"), ns(A="n0|n1|n2"), {B: 1, C: 1}, {A: 2}, id="summed-over-classes"),
+        pytest.param(ns(A="n0", B="n1|n2"), ns(A="n0|n1", C="n2"), {B: 2}, {A: 1, C: 1},
+                     id="split-between-two-classes"),
+        pytest.param(ns(A="n0", B="n1"), ns(A="n0|n1"), {A: 1, B: 1}, {A: 1}, id="never-its-own-consumers'-units"),
+        pytest.param(ns(A="n0", B="n1"), ns(A="n0|n1"), {A: 2, B: 1}, {A: 0}, id="capped-at-its-free-units"),
+        pytest.param(ns(A="n0", B="n1|n2"), ns(A="n0|n1", B="n2"), {}, {A: 0, B: 0}, id="nothing-in-use"),
+        pytest.param(ns(A="n0", B="n0|n1"), ns(A="n0", B="n1"), {B: 1}, {A: 1, B: 0},
+                     id="remembered-holders-keep-it-reserved-while-in-use"),
+    ],
+)
+def test_reservations_with_namespaces_known(previous, after, used, expected):
+    totals = {rc: len(names) for rc, names in after.items()}
+    took = plan.taken(previous, after, used)
+    assert plan.reservations(totals, {}, used, {}, took, frozenset(previous)) == expected
+
+
+@pytest.mark.parametrize(
+    "previous, assignment, usages, expected",
+    [
+        pytest.param(None, ns(A="n0"), {}, ns(A="n0"), id="first-run"),
+        pytest.param(ns(A="n0", B="n1"), ns(A="n1", B="n0"), {B: 1}, ns(A="n1", B="n0|n1"),
+                     id="a-class-in-use-may-still-hold-what-it-had"),
+        pytest.param(ns(A="n1", B="n0|n1"), ns(A="n1", B="n0"), {}, ns(A="n1", B="n0"), id="free-again:-forgotten"),
+        pytest.param(ns(A="n0", B="n1|n2"), ns(A="n0"), {B: 2}, ns(A="n0", B="n1|n2"), id="retiring-in-use-kept"),
+        pytest.param(ns(A="n0", B="n1"), ns(A="n1", B="n0"), None, ns(A="n0|n1", B="n0|n1"),
+                     id="usages-unknown:-everything-kept"),
+        pytest.param(ns(A="n0"), None, {}, None, id="assignment-unknown"),
+    ],
+)
+def test_holders_table(previous, assignment, usages, expected):
+    assert plan.holders(previous, assignment, usages) == expected
+
+
+def test_a_label_swap_of_a_held_namespace_is_reserved_and_says_why():
+    """4GB:ns_0,SMALL:ns_1 with SMALL in use, then 4GB:ns_1,SMALL:ns_0: 4GB offers nothing
+    until SMALL's consumer is gone (it may hold ns_1); the counts alone show no change."""
+    current = have({A: 1, B: 1}, usages={B: 1})
+    target = desired(ROOT, "compute-1", {A: 1, B: 1}, frozenset([MANAGED]), namespaces=ns(A="n1", B="n0"))
+    assert plan.needs_usages(dataclasses.replace(current, usages=None), target, previous=ns(A="n0", B="n1"))
+    ops = plan.plan(current, target, previous=ns(A="n0", B="n1"))
+    assert summary(ops) == [("update", "inventory", A, {"reserved": 0}, {"reserved": 1})]
+    [change] = plan.changes(ops)
+    assert change.note == f"1 reserved: it took n1 from {B}, whose 1 in use may be there, released once free"
+    assert plan.plan(current, target, previous=None) == []  # not known: the counts show nothing to do
+
+
+def test_an_older_provider_holding_today_s_name_steps_aside():
+    """A 0.1.0 provider named compute-1:pmem, in use, while today's provider (another uuid) must
+    take that name: the older one is renamed to a unique name first, then retired."""
+    legacy = Current(Identity(LEGACY, "compute-1:pmem", ROOT), 3, {B: Inventory.for_namespaces(2)},
+                     frozenset([MANAGED]), {B: 1})
+    current = Current(identity(ROOT, "compute-0"), 7, {A: Inventory.for_namespaces(1), B: Inventory.for_namespaces(2)},
+                      frozenset([MANAGED]), {})
+    ops = plan.plan(current, want({A: 1, B: 2}), stale=[legacy])
+    assert [type(op).__name__ for op in ops] == ["RenameProvider", "RetireProvider", "RenameProvider",
+                                                  "SetInventories"]
+    assert ops[0].identity.uuid == LEGACY and ops[0].identity.name == f"compute-1-{LEGACY[:8]}:pmem"
+    assert ops[2].identity.uuid == IDENT.uuid and ops[2].identity.name == "compute-1:pmem"
+    free = dataclasses.replace(legacy, usages={})
+    assert [type(op).__name__ for op in plan.plan(current, want({A: 1, B: 2}), stale=[free])] == [
+        "DeleteProvider", "RenameProvider"]
