@@ -268,6 +268,21 @@ def assert_offers_at_most(admin, root, usable, in_use=0):
     assert len(offering(admin, root)) <= 1, view
 
 
+def assert_no_held_namespace_offered(ours, mapping, holds):
+    """For each class D: in the worst case the guests of every other class C hold
+    min(units of C, namespaces of D they may hold) of D's namespaces; D must not offer those."""
+    for label, names in mapping.items():
+        d = f"CUSTOM_PMEM_NAMESPACE_{label}"
+        total, reserved, used = ours[d]
+        by_class = {}
+        for c, may_hold in holds.values():
+            if c != d:
+                units, union = by_class.get(c, (0, frozenset()))
+                by_class[c] = (units + 1, union | may_hold)
+        occupied = sum(min(units, len(union & set(names))) for units, union in by_class.values())
+        assert reserved >= min(total - used, occupied), (d, ours, mapping, holds)
+
+
 HOST_NAMESPACES = ["ns_a", "ns_b", "ns_c", "ns_d"]
 TRUTH_LABELS = ["TA", "TB", "TC"]
 
@@ -277,6 +292,7 @@ some_mapping = st.lists(st.sampled_from(TRUTH_LABELS), min_size=len(HOST_NAMESPA
 truth_mappings = some_mapping | st.just({})
 actions = st.one_of(
     st.tuples(st.just("remap"), truth_mappings),
+    st.tuples(st.just("swap"), st.integers(0, 99)),  # two labels exchange their namespaces
     st.tuples(st.just("allocate"), st.integers(0, 99)),
     st.tuples(st.just("free"), st.integers(0, 99)),
     st.tuples(st.just("rename"), st.booleans()),  # True: [DEFAULT]host follows; False: root_provider_uuid
@@ -290,9 +306,10 @@ actions = st.one_of(
 @given(first=some_mapping, nova_first=st.sampled_from([None, None, None, "6GB"]),
        steps=st.lists(actions, min_size=1, max_size=7))
 def test_placement_never_offers_a_namespace_twice(placement, admin, first, nova_first, steps):
-    """Random renames, remaps, allocations, and nova reporting PMEM on the root (before or after
-    us, under any label): after every run the invariant holds, or ours is fenced and the run
-    exits 1; no allocation is ever changed."""
+    """Random renames, remaps, label swaps, allocations, and nova reporting PMEM on the root
+    (before or after us, under any label): after every run the invariant holds, or ours is
+    fenced and the run exits 1; no allocation is ever changed. Which namespaces a guest may hold
+    is modelled here: those of its class when it allocated."""
     base = f"truth-{uuid.uuid4().hex[:10]}"
     name = base
     root = admin.create_compute_node(name)
@@ -300,7 +317,9 @@ def test_placement_never_offers_a_namespace_twice(placement, admin, first, nova_
     node = Host(workdir, placement, name)
     node.namespaces_file.write_text(helpers.nova_host(HOST_NAMESPACES))
     mapping = first
+    applied = {}  # the mapping of the last run that exited 0
     consumers = {}
+    holds = {}  # consumer -> (class, the namespaces it may hold)
     nova = None
 
     def set_mapping(m):
@@ -320,6 +339,12 @@ def test_placement_never_offers_a_namespace_twice(placement, admin, first, nova_
         if action == "remap":
             mapping = arg
             set_mapping(mapping)
+        elif action == "swap":
+            labels = sorted(mapping)
+            if len(labels) >= 2:
+                a, b = labels[arg % len(labels)], labels[(arg // len(labels) + 1 + arg) % len(labels)]
+                mapping = {**mapping, a: mapping[b], b: mapping[a]}
+                set_mapping(mapping)
         elif action == "allocate":
             free = [(rp["uuid"], c) for rp in admin.tree(root) if rp["uuid"] != root
                     for c, (t, r, u) in pmem_view(admin, root).get(rp["name"], {}).items() if t - r - u > 0]
@@ -328,10 +353,12 @@ def test_placement_never_offers_a_namespace_twice(placement, admin, first, nova_
                 consumer = str(uuid.uuid4())
                 admin.allocate(consumer, rp_uuid, {c: 1})
                 consumers[consumer] = admin.allocations(consumer)
+                label = c.removeprefix("CUSTOM_PMEM_NAMESPACE_")
+                holds[consumer] = (c, frozenset(applied.get(label, ())))
         elif action == "free" and consumers:
             consumer = sorted(consumers)[arg % len(consumers)]
             admin.free(consumer)
-            del consumers[consumer]
+            del consumers[consumer], holds[consumer]
         elif action == "rename":
             name = f"{base}-{i}"
             admin.call("PUT", f"/resource_providers/{root}", {"name": name})
@@ -360,11 +387,14 @@ def test_placement_never_offers_a_namespace_twice(placement, admin, first, nova_
             assert offering(admin, root) == [name]
         else:
             assert result.status == 0, result.err
-            usable = sum(len(ns) for ns in mapping.values())
+            applied = mapping
+            # Namespaces configured, or possibly held by a guest although no longer configured.
+            present = set().union(*mapping.values(), *(names for _, names in holds.values()))
             in_use = sum(sum(r.values()) for a in consumers.values() for r in
                          ({rp: x["resources"] for rp, x in a.items()}.values()))
-            assert_offers_at_most(admin, root, usable, in_use)
+            assert_offers_at_most(admin, root, len(present), in_use)
             assert set(offering(admin, root)) <= {f"{name}:pmem"}
+            assert_no_held_namespace_offered(view.get(f"{name}:pmem", {}), mapping, holds)
             assert node.run("reconcile").writes == []  # converged
 
 
