@@ -22,8 +22,10 @@ def reason(root_name: str, foreign: typing.Mapping[str, typing.AbstractSet[str]]
     )
 
 
-def message(why: str, provider: str, exists: bool, wrote: bool, dry_run: bool) -> str:
-    """The one line an operator reads: who reports PMEM, what to do, and what was done to ours."""
+def message(why: str, provider: str, exists: bool, wrote: bool, dry_run: bool, by_nova: bool = True) -> str:
+    """The one line an operator reads: who reports PMEM, what to do, and what was done to ours.
+    ``by_nova``: the compute node provider is among those that report PMEM (nova's option is
+    named only then)."""
     if not exists:
         done = f"{provider} is not created meanwhile"
     elif not wrote:
@@ -32,6 +34,12 @@ def message(why: str, provider: str, exists: bool, wrote: bool, dry_run: bool) -
         done = f"{provider} would be fenced (every class reserved = total, allocations kept; dry run)"
     else:
         done = f"{provider} was fenced (every class reserved = total, allocations kept)"
+    if not by_nova:
+        return (
+            f"{why}: another service reports PMEM in this compute node's tree and "
+            f"{PMEM_CLASS_PREFIX}* must be reported from one place only: stop that provider's "
+            f"PMEM inventory, or unset [pmem]namespaces here; {done}"
+        )
     return (
         f"{why}: nova reports PMEM itself ([libvirt]pmem_namespaces is set in nova.conf) and "
         f"{PMEM_CLASS_PREFIX}* must be reported from one place only: empty nova's "

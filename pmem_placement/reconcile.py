@@ -311,7 +311,9 @@ class Reconciler:
                 self.store.save(cache)  # steady state writes nothing, not even locally
         outcome = Outcome(ident, ops, current, cache.foreign_writes)
         if fence is not None:
-            raise Fenced(fence_mod.message(fence, ident.name, current is not None, bool(ops), dry_run), outcome)
+            name = current.identity.name if current is not None else ident.name
+            raise Fenced(fence_mod.message(fence, name, current is not None, bool(ops), dry_run,
+                                           root.name in foreign), outcome)
         if aside:
             raise NameTaken(aside[0])
         return outcome

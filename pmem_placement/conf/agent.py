@@ -47,8 +47,8 @@ agent_opts = [
         "traits, usages) at least this often, in seconds, instead of trusting the generations "
         "it remembers: a generation proves nothing once Placement's history forks (a database "
         "restored from a backup, a failover that lost writes), so a wrong inventory is corrected "
-        "within this bound. Between full reads a cycle with nothing to change costs one "
-        "request. The one-shot 'pmem-placement reconcile' always reads in full.",
+        "within this bound plus [agent]interval. Between full reads a cycle with nothing to "
+        "change costs one request. The one-shot 'pmem-placement reconcile' always reads in full.",
     ),
     cfg.StrOpt(
         "state_dir",

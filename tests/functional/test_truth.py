@@ -505,3 +505,31 @@ def test_the_agent_creates_nothing_when_a_forked_history_hides_nova_s_pmem(node,
     assert outcome is None
     assert [rp["uuid"] for rp in admin.tree(root)] == [root]
     assert_truthful(admin, root, USABLE)
+
+
+def test_a_child_of_another_service_with_pmem_fences_ours_and_is_named(node, admin):
+    assert node.run("reconcile").status == 0
+    root = admin.root_uuid(node.name)
+    other = str(uuid.uuid4())
+    admin.call("POST", "/resource_providers", {"name": f"{node.name}-cyborg", "uuid": other,
+                                               "parent_provider_uuid": root})
+    admin.call("PUT", "/resource_classes/CUSTOM_PMEM_NAMESPACE_X")
+    admin.call("PUT", f"/resource_providers/{other}/inventories",
+               {"resource_provider_generation": 0, "inventories": {"CUSTOM_PMEM_NAMESPACE_X": {"total": 1}}})
+    result = node.run("reconcile")
+    assert result.status == 1
+    assert f"provider '{node.name}-cyborg' has CUSTOM_PMEM_NAMESPACE_X" in result.err
+    assert "nova" not in result.err
+    assert_fenced(admin, root, f"{node.name}:pmem")
+
+
+def test_the_fence_error_after_a_rename_names_the_provider_as_it_is(node, admin):
+    assert node.run("reconcile").status == 0
+    root = admin.root_uuid(node.name)
+    rename_root(admin, root, f"{node.name}-b")
+    node.configure(DEFAULT={"host": f"{node.name}-b"})
+    nova_reports(admin, root, {NOVA6GB: {"total": 3}})
+    result = node.run("reconcile")
+    assert result.status == 1
+    assert f"{node.name}:pmem was fenced" in result.err
+    assert_fenced(admin, root, f"{node.name}:pmem")

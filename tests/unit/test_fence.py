@@ -33,3 +33,10 @@ def test_message_names_nova_s_option_and_what_was_done(exists, wrote, dry_run, e
     line = fence.message("X", "compute-1:pmem", exists, wrote, dry_run)
     assert line.startswith("X: nova reports PMEM itself ([libvirt]pmem_namespaces is set in nova.conf)")
     assert line.endswith("; " + ending) and "\n" not in line
+
+
+def test_a_provider_other_than_nova_s_is_named_and_nova_is_not_blamed():
+    why = fence.reason("compute-1", {"compute-1-cyborg": {"CUSTOM_PMEM_NAMESPACE_X"}})
+    line = fence.message(why, "compute-1:pmem", True, True, False, by_nova=False)
+    assert line.startswith("provider 'compute-1-cyborg' has CUSTOM_PMEM_NAMESPACE_X: another service reports PMEM")
+    assert "nova" not in line and "stop that provider's PMEM inventory" in line
