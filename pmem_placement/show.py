@@ -58,8 +58,10 @@ def placement_view(client: Client, host: str, root_uuid: str | None) -> Placemen
     except RootProviderNotFound:
         return None
     ident = desired_mod.identity_in_tree(root.uuid, root.name, root.tree)
-    if not any(p["uuid"] == ident.uuid for p in root.tree):
+    record = next((p for p in root.tree if p["uuid"] == ident.uuid), None)
+    if record is None:
         return PlacementView(root.name, root.uuid, None, None, {}, [])
+    ident = dataclasses.replace(ident, name=record["name"])  # as Placement names it (before a rename)
     _, inventories = client.inventories(ident.uuid)
     _, usages = client.usages(ident.uuid)
     generation, traits = client.traits(ident.uuid)

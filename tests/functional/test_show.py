@@ -73,3 +73,14 @@ def test_show_includes_the_agents_status(node):
     assert "  failing since 2026-11-25T17:00:00+00:00: cannot reach Placement" in out
     data = json.loads(node.run("show", "--format", "json").out)
     assert data["agent"]["state"] == "degraded"
+
+
+def test_show_after_a_rename_names_the_provider_as_placement_does(node, admin):
+    """The compute node was renamed and no reconcile ran since: the PMEM provider still has
+    its old name in Placement, and show says so."""
+    node.run("reconcile")
+    root = admin.root_uuid(node.name)
+    admin.call("PUT", f"/resource_providers/{root}", {"name": f"{node.name}-b"})
+    node.configure(DEFAULT={"host": f"{node.name}-b"})
+    data = json.loads(node.run("show", "--format", "json").out)
+    assert data["placement"]["provider"]["name"] == f"{node.name}:pmem"
