@@ -344,3 +344,18 @@ def test_an_older_provider_holding_today_s_name_steps_aside():
     free = dataclasses.replace(legacy, usages={})
     assert [type(op).__name__ for op in plan.plan(current, want({A: 1, B: 2}), stale=[free])] == [
         "DeleteProvider", "RenameProvider"]
+
+
+@pytest.mark.parametrize(
+    "current, classes, expected",
+    [
+        pytest.param(None, {A: 1}, True, id="first-sync"),
+        pytest.param(have({A: 1, B: 2}, usages={}), {A: 2, B: 1}, True, id="a-class-grows"),
+        pytest.param(have({A: 2}, usages={}), {A: 1}, False, id="a-class-shrinks"),
+        pytest.param(have({A: 1}, usages={}), {A: 1, B: 1}, True, id="a-new-class"),
+        pytest.param(have({A: Inventory(1, reserved=1)}, usages={}), {A: 1}, True, id="a-reservation-released"),
+        pytest.param(have({A: 1, B: 1}, usages={B: 1}), {A: 1}, False, id="retiring"),
+    ],
+)
+def test_offers_more_decides_when_the_agent_reads_the_other_providers_again(current, classes, expected):
+    assert plan.offers_more(plan.plan(current, want(classes))) is expected
