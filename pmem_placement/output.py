@@ -152,8 +152,11 @@ def show_text(host: str, rows: list[NamespaceRow], missing: list[str], view: Pla
         out.append(f"Placement: {view.root_name} has no PMEM provider")
     else:
         out.append(f"Placement: {view.provider.name} ({view.provider.uuid}), generation {view.generation}")
+        configured = {r.resource_class for r in rows if r.resource_class}
         for rc, c in view.classes.items():
-            state = " retiring" if c["reserved"] >= c["total"] else ""
+            # A configured class can be closed too: fenced, or reserving namespaces still held.
+            closed = " closed" if rc in configured else " retiring"
+            state = closed if c["reserved"] >= c["total"] else ""
             out.append(f"  {rc}: total {c['total']}, reserved {c['reserved']}, used {c['used']}{state}")
         out.append(f"  traits: {', '.join(view.traits) or '-'}")
     if agent is not None:
