@@ -5,10 +5,11 @@ always wrote from the newest discovery. One attempt reads the compute node's tre
 in full (the one-shot, and the agent at least every [agent]verify_interval) it then reads the
 provider's inventory, traits and usages and every other provider's inventory; otherwise it
 trusts what it remembers of each provider whose generation is unchanged and reads only what it
-must. It plans, and writes with the generation it read. A conflict (someone else wrote first)
-starts the attempt over from fresh reads, under the retry policy. Any other provider of the tree
-that reports PMEM (nova's [libvirt]pmem_namespaces) fences ours. The compute node provider
-itself is only ever read.
+must; a plan that would offer more (a new provider, more free units) first reads the other
+providers again. It plans, and writes with the generation it read. A conflict (someone else
+wrote first) starts the attempt over from fresh reads, under the retry policy. Any other
+provider of the tree that reports PMEM (nova's [libvirt]pmem_namespaces) fences ours. The
+compute node provider itself is only ever read.
 """
 
 import dataclasses
