@@ -133,7 +133,7 @@ def run() -> int:
 
             if reconcile_and_show() != 0:
                 return 1
-            _say("pmem-placement reconcile   (again: nothing to change, one request)")
+            _say("pmem-placement reconcile   (again: read in full, nothing to change, nothing written)")
             cli.main([*argv, "reconcile"])
 
             _say(f"The operator remaps one namespace: [pmem]namespaces = {SECOND}")

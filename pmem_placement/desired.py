@@ -1,7 +1,10 @@
 """The PMEM provider as Placement should hold it, and as it is: plain values.
 
-Pure: no I/O. Identity is deterministic (uuid5 of the compute node's uuid and the child's name)
-so that every run and every restart derives the same provider and can never create a duplicate.
+Pure: no I/O. Identity is deterministic so that every run and every restart derives the same
+provider and can never create a duplicate: the uuid is ``uuid5(compute node uuid, "pmem")``, from the
+compute node's uuid alone, so the provider follows its compute node through a rename (one PUT of
+the name). 0.1.0 derived ``uuid5(compute node uuid, "<root name>:pmem")``: such a provider under
+today's name is adopted as it is; under an older name it is an older provider of ours, retired.
 """
 
 import dataclasses
@@ -12,6 +15,7 @@ import uuid
 from pmem_placement import mapping
 
 CHILD_SUFFIX = ":pmem"
+PMEM_CLASS_PREFIX = "CUSTOM_PMEM_NAMESPACE_"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +67,8 @@ class Desired:
     identity: Identity
     inventories: Inventories
     traits: frozenset[str]
+    namespaces: typing.Mapping[str, frozenset[str]] | None = None
+    """Resource class -> the names of its namespaces; None when not known."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,15 +93,54 @@ class Current:
 
 
 def identity(root_uuid: str, root_name: str) -> Identity:
-    name = f"{root_name}{CHILD_SUFFIX}"
-    return Identity(str(uuid.uuid5(uuid.UUID(root_uuid), name)), name, root_uuid)
+    """Today's PMEM provider of a compute node: its uuid depends on the compute node's uuid only."""
+    return Identity(str(uuid.uuid5(uuid.UUID(root_uuid), "pmem")), f"{root_name}{CHILD_SUFFIX}", root_uuid)
+
+
+def legacy_uuid(root_uuid: str, name: str) -> str:
+    """The uuid 0.1.0 derived for a PMEM provider named ``name``."""
+    return str(uuid.uuid5(uuid.UUID(root_uuid), name))
+
+
+def identity_in_tree(root_uuid: str, root_name: str, tree: typing.Iterable[typing.Mapping[str, typing.Any]]) -> Identity:
+    """Today's PMEM provider, given the providers of the compute node's tree: the provider with
+    today's uuid; else a 0.1.0 provider under today's name, adopted as it is; else (none yet)
+    today's uuid."""
+    ident = identity(root_uuid, root_name)
+    uuids = {p["uuid"] for p in tree}
+    if ident.uuid not in uuids:
+        legacy = legacy_uuid(root_uuid, ident.name)
+        if legacy in uuids:
+            return dataclasses.replace(ident, uuid=legacy)
+    return ident
+
+
+def may_be_ours(root_uuid: str, provider: typing.Mapping[str, typing.Any]) -> bool:
+    """Whether a provider of the tree that is not today's may be an older PMEM provider of ours
+    (decided by the tree listing alone; its managed trait decides for sure)."""
+    name = str(provider.get("name") or "")
+    return name.endswith(CHILD_SUFFIX) or provider["uuid"] == legacy_uuid(root_uuid, name)
+
+
+def pmem_classes(inventories: typing.Iterable[str]) -> frozenset[str]:
+    return frozenset(rc for rc in inventories if rc.startswith(PMEM_CLASS_PREFIX))
 
 
 def desired(
-    root_uuid: str, root_name: str, classes: typing.Mapping[str, int], traits: frozenset[str]
+    root_uuid: str, root_name: str, classes: typing.Mapping[str, int], traits: frozenset[str],
+    ident: Identity | None = None, namespaces: typing.Mapping[str, typing.Iterable[str]] | None = None,
 ) -> Desired | None:
-    """The provider for ``classes`` (resource class -> usable namespaces); None for no classes."""
+    """The provider for ``classes`` (resource class -> usable namespaces); None for no classes.
+    ``namespaces``: resource class -> the names of its namespaces, when known."""
     if not classes:
         return None
     inventories = {rc: Inventory.for_namespaces(count) for rc, count in sorted(classes.items())}
-    return Desired(identity(root_uuid, root_name), types.MappingProxyType(inventories), traits)
+    names = None if namespaces is None else {rc: frozenset(namespaces.get(rc, ())) for rc in inventories}
+    return Desired(ident or identity(root_uuid, root_name), types.MappingProxyType(inventories), traits, names)
+
+
+def aside_name(name: str, uuid_: str) -> str:
+    """A unique name for a PMEM provider that must leave ``name`` to another (an older provider
+    of ours holding today's name; ours while another host's provider holds the name it wants)."""
+    base = name[: -len(CHILD_SUFFIX)] if name.endswith(CHILD_SUFFIX) else name
+    return f"{base}-{uuid_[:8]}{CHILD_SUFFIX}"

@@ -4,6 +4,11 @@ Expected failures are instances of these and become one readable line; anything 
 and keeps its traceback.
 """
 
+import typing
+
+if typing.TYPE_CHECKING:
+    from pmem_placement.reconcile import Outcome
+
 
 class PmemPlacementError(Exception):
     """Base for expected failures."""
@@ -41,8 +46,23 @@ class DoubleCounting(SyncError):
     """nova already reports one of our classes on the compute node provider."""
 
 
+class Fenced(DoubleCounting):
+    """Another provider of the compute node's tree reports PMEM (nova's [libvirt]pmem_namespaces):
+    ours was fenced (every class reserved = total), or not created. ``outcome`` holds what this
+    run wrote to fence it."""
+
+    def __init__(self, message: str, outcome: "Outcome | None" = None) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
 class ForeignProvider(SyncError):
     """A provider that pmem-placement does not manage stands where its provider should."""
+
+
+class NameTaken(SyncError):
+    """Another compute node's PMEM provider still holds the name ours should have (two hosts
+    swapped names): ours was updated under a temporary name, renamed by a later run."""
 
 
 class ConflictsDidNotSettle(SyncError):

@@ -96,7 +96,8 @@ def reconcile_text(outcome: Outcome, dry_run: bool, requests: int) -> str:
 
 
 def _class_states(view: PlacementView, configured: typing.Collection[str]) -> dict[str, str]:
-    return {rc: show_mod.class_state(rc, c, configured) for rc, c in view.classes.items()}
+    fenced = bool(view.root_pmem_classes)
+    return {rc: show_mod.class_state(rc, c, configured, fenced) for rc, c in view.classes.items()}
 
 
 def _double_counting(view: PlacementView) -> str:

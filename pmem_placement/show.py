@@ -70,12 +70,17 @@ class PlacementView:
     """PMEM classes on the compute node provider itself: nova reports PMEM too (double counting)."""
 
 
-def class_state(rc: str, counts: typing.Mapping[str, int], configured: typing.Collection[str]) -> str:
+def class_state(rc: str, counts: typing.Mapping[str, int], configured: typing.Collection[str],
+                fenced: bool = False) -> str:
     """'' for a class open to allocations; 'retiring' when no longer configured and still in
-    use (reserved = total until free); 'fenced' when configured but closed (reserved = total)."""
+    use (reserved = total until free); for a configured class with reserved = total, 'fenced'
+    when the compute node reports PMEM itself, else 'closed' (its namespaces may still be held
+    by consumers of a class that had them)."""
     if counts["reserved"] < counts["total"]:
         return ""
-    return "fenced" if rc in configured else "retiring"
+    if rc not in configured:
+        return "retiring"
+    return "fenced" if fenced else "closed"
 
 
 def placement_view(client: Client, host: str, root_uuid: str | None) -> PlacementView | None:
@@ -86,9 +91,11 @@ def placement_view(client: Client, host: str, root_uuid: str | None) -> Placemen
         return None
     _, root_inventory = client.inventories(root.uuid)
     root_pmem = sorted(rc for rc in root_inventory if rc.startswith(mapping.CLASS_PREFIX))
-    ident = desired_mod.identity(root.uuid, root.name)
-    if not any(p["uuid"] == ident.uuid for p in root.tree):
+    ident = desired_mod.identity_in_tree(root.uuid, root.name, root.tree)
+    record = next((p for p in root.tree if p["uuid"] == ident.uuid), None)
+    if record is None:
         return PlacementView(root.name, root.uuid, None, None, {}, [], root_pmem)
+    ident = dataclasses.replace(ident, name=record["name"])  # as Placement names it (before a rename)
     _, inventories = client.inventories(ident.uuid)
     _, usages = client.usages(ident.uuid)
     generation, traits = client.traits(ident.uuid)

@@ -5,7 +5,13 @@ and a one-shot on the same host never interleave their writes. ``state.json`` re
 compute node's uuid and the PMEM provider exactly as last read or written, with its generation:
 when Placement still reports that generation, nothing on the provider has changed (every change
 to inventory, traits or allocations bumps it), so a run with nothing to do costs one request.
-Usages are not remembered: deleting an allocation does not bump the generation.
+Usages are not remembered: deleting an allocation does not bump the generation. ``holders``
+remembers, per class, the namespaces its consumers may hold (the remap rule); it survives a
+change of how the compute node is found, and a write stopped half-way. The other
+providers of the tree are remembered with their generation and their PMEM classes (fencing).
+A generation proves nothing once Placement's history forks (a database restored from a backup),
+so ``verified_at`` says when the agent last read everything in full; the one-shot never trusts
+this file for what it reports.
 The file is a cache: losing it costs requests, never correctness.
 """
 
@@ -28,7 +34,7 @@ from pmem_placement.errors import LockTimeout
 
 LOG = logging.getLogger(__name__)
 
-_VERSION = 2  # 2: root_classes
+_VERSION = 4  # 2: root_classes; 3: others, verified_at; 4: holders
 
 
 @dataclasses.dataclass
@@ -37,12 +43,17 @@ class Cache:
     lookup: str
     """How the compute node was found: 'name:<host>' or 'uuid:<uuid>'."""
     root_uuid: str
-    root_generation_checked: int | None = None
-    root_classes: frozenset[str] = frozenset()
-    """The root's resource classes at root_generation_checked (for the double-counting check)."""
+    others: dict[str, tuple[int, frozenset[str]]] = dataclasses.field(default_factory=dict)
+    """Providers of the tree that are not ours (the root included): uuid -> (generation as last
+    listed, its CUSTOM_PMEM_NAMESPACE_* classes then)."""
     child: Current | None = None
     foreign_writes: int = 0
     """Consecutive runs that found the provider's inventory or traits changed by another writer."""
+    verified_at: float | None = None
+    """When (clock seconds) everything was last read in full, trusting nothing remembered."""
+    holders: dict[str, frozenset[str]] | None = None
+    """Resource class -> the namespaces its consumers may hold, as of the last run (the remap
+    rule); None when not known."""
 
 
 def _current_to_json(cur: Current) -> dict[str, typing.Any]:
@@ -133,17 +144,24 @@ class StateStore:
         try:
             with open(self._path, encoding="utf-8") as f:
                 data = json.load(f)
-            if data.get("version") != _VERSION or data["endpoint"] != endpoint or data["lookup"] != lookup:
+            if data.get("version") != _VERSION or data["endpoint"] != endpoint:
                 return None
+            holders = None if data.get("holders") is None else {
+                rc: frozenset(names) for rc, names in data["holders"].items()}
+            if data["lookup"] != lookup:
+                # Found another way now ([DEFAULT]host or root_provider_uuid changed): trust
+                # nothing but what the remap rule needs; the root uuid is checked before use.
+                return Cache(endpoint, lookup, data["root_uuid"], holders=holders)
             child = data.get("child")
             return Cache(
                 endpoint=endpoint,
                 lookup=lookup,
                 root_uuid=data["root_uuid"],
-                root_generation_checked=data.get("root_generation_checked"),
-                root_classes=frozenset(data.get("root_classes", [])),
+                others={u: (int(gen), frozenset(classes)) for u, (gen, classes) in data["others"].items()},
                 child=_current_from_json(child) if child else None,
                 foreign_writes=int(data.get("foreign_writes", 0)),
+                verified_at=None if data.get("verified_at") is None else float(data["verified_at"]),
+                holders=holders,
             )
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None  # missing or damaged: read everything from Placement instead
@@ -156,10 +174,12 @@ class StateStore:
             "endpoint": cache.endpoint,
             "lookup": cache.lookup,
             "root_uuid": cache.root_uuid,
-            "root_generation_checked": cache.root_generation_checked,
-            "root_classes": sorted(cache.root_classes),
+            "others": {u: [gen, sorted(classes)] for u, (gen, classes) in sorted(cache.others.items())},
             "child": _current_to_json(cache.child) if cache.child else None,
             "foreign_writes": cache.foreign_writes,
+            "verified_at": cache.verified_at,
+            "holders": None if cache.holders is None else {
+                rc: sorted(names) for rc, names in sorted(cache.holders.items())},
         }
         error = None
         try:

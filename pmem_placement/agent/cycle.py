@@ -104,8 +104,7 @@ class Agent:
         outcome: Outcome | None = None
         failure: BaseException | None = None
         try:
-            spec, _ = common.host_spec(self.conf)
-            outcome = self._reconciler_for().run(spec)
+            outcome = self._reconciler_for().run(lambda: common.host_spec(self.conf)[0], trust_cache=True)
             consumers.warn_after(typing.cast(Client, self._client), outcome, self._guests, only_new=True)
         except errors.PmemPlacementError as exc:
             failure = exc

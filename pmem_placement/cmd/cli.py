@@ -74,16 +74,19 @@ def reconcile(conf: cfg.ConfigOpts) -> int:
 
     try:
         audit_command.refuse_writes(conf, args.dry_run)
-        spec, _ = common.host_spec(conf)
         disagreement = fingerprint.disagreement(fingerprint.of(conf), _agent_status(conf))
         if disagreement:
             LOG.warning("%s", disagreement)
         client = _client(conf)
         reconciler = common.reconciler(conf, client, args.lock_timeout, command.lock_waiting(conf, args.lock_timeout))
-        outcome = reconciler.run(spec, dry_run=args.dry_run)
+        # Discovery runs under the host's lock, so the last writer wrote from the newest discovery.
+        outcome = reconciler.run(lambda: common.host_spec(conf)[0], dry_run=args.dry_run)
     except errors.PmemPlacementError as exc:
+        done = exc.outcome if isinstance(exc, errors.Fenced) else None  # fencing wrote, then failed
         if as_json:
-            emit(output.reconcile_json(conf.host, None, args.dry_run, client.requests if client else {}, exc))
+            emit(output.reconcile_json(conf.host, done, args.dry_run, client.requests if client else {}, exc))
+        elif done is not None and done.ops:
+            emit(output.reconcile_text(done, args.dry_run, sum(client.requests.values()) if client else 0))
         return fail(exc, exc.exit_status)
     if outcome.another_writer:
         from pmem_placement.reconcile import another_writer_warning

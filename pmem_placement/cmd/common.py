@@ -41,6 +41,7 @@ def host_spec(conf: cfg.ConfigOpts) -> tuple[HostSpec, list[Namespace]]:
         root_uuid=root_uuid,
         classes={rc: len(nss) for rc, nss in classes.items()},
         traits=traits,
+        namespaces={rc: tuple(ns.name for ns in nss if ns.name) for rc, nss in classes.items()},
     )
     return spec, namespaces
 
@@ -165,7 +166,8 @@ def _cloud_adapter(name: str) -> ks_adapter.Adapter:
 def reconciler(conf: cfg.ConfigOpts, client: Client, lock_timeout: float | None = None,
                on_wait: typing.Callable[[], None] | None = None) -> Reconciler:
     policy = RetryPolicy(attempts=conf.pmem.conflict_retries + 1)
-    return Reconciler(client, StateStore(conf.agent.state_dir or None, lock_timeout, on_wait), policy)
+    return Reconciler(client, StateStore(conf.agent.state_dir or None, lock_timeout, on_wait), policy,
+                      verify_interval=conf.agent.verify_interval)
 
 
 def silence_insecure_request_warnings() -> None:

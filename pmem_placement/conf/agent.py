@@ -42,6 +42,17 @@ agent_opts = [
         help="Prometheus text-format file for node_exporter's textfile collector, e.g. "
         "/var/lib/node_exporter/textfile_collector/pmem_placement.prom. Unset: none is written.",
     ),
+    cfg.IntOpt(
+        "verify_interval",
+        default=600,
+        min=1,
+        help="The agent reads its PMEM provider and the compute node's tree in full (inventory, "
+        "traits, usages) at least this often, in seconds, instead of trusting the generations "
+        "it remembers: a generation proves nothing once Placement's history forks (a database "
+        "restored from a backup, a failover that lost writes), so a wrong inventory is corrected "
+        "within this bound plus [agent]interval. Between full reads a cycle with nothing to "
+        "change costs one request. The one-shot 'pmem-placement reconcile' always reads in full.",
+    ),
     cfg.StrOpt(
         "state_dir",
         default="/var/lib/pmem-placement",

@@ -227,3 +227,10 @@ class Client:
         """The consumer's type (``INSTANCE``, ``MIGRATION``, ...): microversion 1.38 carries it."""
         data = self._call("GET", f"/allocations/{consumer}", microversion=CONSUMER_TYPE_MICROVERSION)
         return data.get("consumer_type")
+
+    def rename_provider(self, uuid: str, name: str, parent_uuid: str | None) -> int:
+        """Give a provider a new name (its generation does not move; it is returned)."""
+        body: dict[str, str] = {"name": name}
+        if parent_uuid:
+            body["parent_provider_uuid"] = parent_uuid
+        return int(self._call("PUT", f"/resource_providers/{uuid}", body)["generation"])

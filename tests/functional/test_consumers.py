@@ -36,16 +36,17 @@ def test_reconcile_warns_about_each_nova_instance_every_run(node, admin):
         assert result.writes == []
     admin.free(guest)
     assert node.run("reconcile").err == ""
-    # No instance left and the generation unmoved: back to one request.
+    # No instance left and the generation unmoved: the one-shot's full read, no allocations read.
     again = node.run("reconcile")
-    assert again.err == "" and len(again.requests) == 1
+    assert again.err == "" and len(again.requests) == 5
+    assert not any("allocations" in path for _, path in again.requests)
 
 
 def test_first_sync_and_steady_runs_do_not_read_allocations(node):
     first = node.run("reconcile")
     steady = node.run("reconcile")
     assert not any("allocations" in path for _, path in first.requests + steady.requests)
-    assert len(steady.requests) == 1
+    assert len(steady.requests) == 5  # the one-shot's full read
 
 
 def test_show_warns_and_says_what_a_consumer_gets(node, admin):
@@ -89,7 +90,8 @@ def test_our_own_writes_do_not_trigger_a_read_but_an_allocation_before_them_does
     node.run("reconcile")
     node.configure(pmem={"namespaces": "4GB:ns_0|ns_1,SMALL:ns_2"})
     remap = node.run("reconcile")
-    assert remap.status == 0 and len(remap.requests) == 2 and remap.err == ""
+    assert remap.status == 0 and len(remap.requests) == 6 and remap.err == ""  # full read + one write
+    assert not any("allocations" in path for _, path in remap.requests)
     guest = allocate(admin, admin.child_uuid(node.name), "INSTANCE", rc="CUSTOM_PMEM_NAMESPACE_4GB")
     node.configure(pmem={"namespaces": "4GB:ns_0,SMALL:ns_1|ns_2"})
     result = node.run("reconcile")

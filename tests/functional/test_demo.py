@@ -20,8 +20,8 @@ def test_demo_shows_the_product_working():
     assert "    demo-compute-1:pmem  (uuid " in out
     assert "        CUSTOM_PMEM_NAMESPACE_SMALL    total      2" in out
     assert "traits: COMPUTE_NODE, OWNER_NOVA" in out
-    # Second run costs one request; the remap is planned then applied.
-    assert "demo-compute-1:pmem: in sync, nothing to change (1 request)" in out
+    # The second run reads in full and writes nothing; the remap is planned then applied.
+    assert "demo-compute-1:pmem: in sync, nothing to change (5 requests)" in out
     assert "~ inventory CUSTOM_PMEM_NAMESPACE_BIG: total 1 -> 2, max_unit 1 -> 2" in out
     assert "        CUSTOM_PMEM_NAMESPACE_BIG      total      2" in out
     assert out.rstrip().endswith("temporary files removed")

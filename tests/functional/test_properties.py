@@ -1,6 +1,8 @@
 """Properties, against the real Placement: for random hosts, mappings and starting states, one
 reconcile reaches the desired state (or the documented retiring state for classes in use), or
-refuses having written nothing; and nobody's data is ever lost.
+refuses having written nothing; for random sequences of renames, remaps, allocations and nova
+reporting PMEM on the root, Placement never offers a namespace twice; and nobody's data is ever
+lost.
 
 The expected outcome is computed here, independently of pmem_placement's own mapping and plan.
 """
@@ -19,6 +21,9 @@ from hypothesis import strategies as st
 from pmem_placement.desired import identity
 from tests import helpers
 from tests.functional.conftest import Host
+from tests.functional.truth import assert_fenced
+from tests.functional.truth import offering
+from tests.functional.truth import pmem_view
 
 MANAGED = "CUSTOM_PMEM_PLACEMENT_MANAGED"
 NAMES = ["ns_a", "ns_b", "ns_c", "ns_d", "ns_e"]
@@ -215,14 +220,19 @@ def test_one_reconcile_reaches_the_desired_state_and_loses_nothing(placement, ad
         assert result.status == 2, (result.out, result.err)
         assert after == before
         return
-    if state["nova_reports"] and rc(state["nova_reports"]) in classes:
-        assert result.status == 1 and "pmem_namespaces" in result.err
-        assert after == before
+    if state["nova_reports"] and classes:
+        # Any PMEM class on the root fences ours, whatever its label; nothing is created.
+        assert result.status == 1 and "[libvirt]pmem_namespaces" in result.err
+        if state["existing"] == "none":
+            assert after == before
+        else:
+            assert all(inv["reserved"] == inv["total"] for inv in after[child.uuid]["inventories"].values())
+            assert after[child.uuid]["traits"] == before[child.uuid]["traits"]
         return
     assert result.status == 0, result.err
 
     used = {rc(label): (total, u) for label, (total, u) in state["inventory"].items() if u}
-    expected_inventory = {c: {"total": n, "reserved": 0, "min_unit": 1, "max_unit": n, "step_size": 1,
+    expected_inventory = {c: {"total": n, "min_unit": 1, "max_unit": n, "step_size": 1,
                               "allocation_ratio": 1.0} for c, n in classes.items()}
     for c, (total, _) in used.items():
         if c not in classes:  # retiring: kept for its consumers, closed to new ones
@@ -231,12 +241,161 @@ def test_one_reconcile_reaches_the_desired_state_and_loses_nothing(placement, ad
     if not expected_inventory:
         assert child.uuid not in after
     else:
-        assert after[child.uuid]["inventories"] == expected_inventory
+        got = after[child.uuid]["inventories"]
+        # Reservations (units held elsewhere) aside, exactly the desired inventory.
+        assert {c: {k: v for k, v in inv.items() if k != "reserved" or c not in classes}
+                for c, inv in got.items()} == expected_inventory
         if classes:
             assert after[child.uuid]["traits"] == {MANAGED, *state["traits"]}
+        held = sum(u for c, (_, u) in used.items() if c not in classes)
+        held += sum(max(0, used[c][1] - n) for c, n in classes.items() if c in used)
+        in_use = sum(u for _, u in used.values())
+        assert_offers_at_most(admin, root, sum(classes.values()), in_use)
+        if not held:
+            assert all(got[c]["reserved"] == 0 for c in classes)
     assert [rp["name"] for rp in admin.call("GET", f"/resource_providers?name={child.name}")["resource_providers"]] \
         in ([], [child.name])
     assert node.run("reconcile").writes == []  # converged: a second run writes nothing
+
+
+def assert_offers_at_most(admin, root, usable, in_use=0):
+    """The invariant: sum over PMEM classes and providers of max(used, total - reserved) is at
+    most the usable configured namespaces (or, when consumers already hold more than that, no
+    free unit is offered at all); at most one provider offers PMEM."""
+    view = pmem_view(admin, root)
+    offered = sum(max(u, t - r) for classes in view.values() for t, r, u in classes.values())
+    assert offered <= max(usable, in_use), view
+    assert len(offering(admin, root)) <= 1, view
+
+
+def assert_no_held_namespace_offered(ours, mapping, holds):
+    """For each class D: in the worst case the guests of every other class C hold
+    min(units of C, namespaces of D they may hold) of D's namespaces; D must not offer those."""
+    for label, names in mapping.items():
+        d = f"CUSTOM_PMEM_NAMESPACE_{label}"
+        total, reserved, used = ours[d]
+        by_class = {}
+        for c, may_hold in holds.values():
+            if c != d:
+                units, union = by_class.get(c, (0, frozenset()))
+                by_class[c] = (units + 1, union | may_hold)
+        occupied = sum(min(units, len(union & set(names))) for units, union in by_class.values())
+        assert reserved >= min(total - used, occupied), (d, ours, mapping, holds)
+
+
+HOST_NAMESPACES = ["ns_a", "ns_b", "ns_c", "ns_d"]
+TRUTH_LABELS = ["TA", "TB", "TC"]
+
+some_mapping = st.lists(st.sampled_from(TRUTH_LABELS), min_size=len(HOST_NAMESPACES),
+                        max_size=len(HOST_NAMESPACES)).map(
+    lambda labels: {lab: [n for n, l2 in zip(HOST_NAMESPACES, labels) if l2 == lab] for lab in set(labels)})
+truth_mappings = some_mapping | st.just({})
+actions = st.one_of(
+    st.tuples(st.just("remap"), truth_mappings),
+    st.tuples(st.just("swap"), st.integers(0, 99)),  # two labels exchange their namespaces
+    st.tuples(st.just("allocate"), st.integers(0, 99)),
+    st.tuples(st.just("free"), st.integers(0, 99)),
+    st.tuples(st.just("rename"), st.booleans()),  # True: [DEFAULT]host follows; False: root_provider_uuid
+    st.tuples(st.just("nova_on"), st.sampled_from(["PROPA", "TA", "6GB"])),
+    st.tuples(st.just("nova_off"), st.none()),
+)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(first=some_mapping, nova_first=st.sampled_from([None, None, None, "6GB"]),
+       steps=st.lists(actions, min_size=1, max_size=7))
+def test_placement_never_offers_a_namespace_twice(placement, admin, first, nova_first, steps):
+    """Random renames, remaps, label swaps, allocations, and nova reporting PMEM on the root
+    (before or after us, under any label): after every run the invariant holds, or ours is
+    fenced and the run exits 1; no allocation is ever changed. Which namespaces a guest may hold
+    is modelled here: those of its class when it allocated."""
+    base = f"truth-{uuid.uuid4().hex[:10]}"
+    name = base
+    root = admin.create_compute_node(name)
+    workdir = pathlib.Path(tempfile.mkdtemp())
+    node = Host(workdir, placement, name)
+    node.namespaces_file.write_text(helpers.nova_host(HOST_NAMESPACES))
+    mapping = first
+    applied = {}  # the mapping of the last run that exited 0
+    consumers = {}
+    holds = {}  # consumer -> (class, the namespaces it may hold)
+    nova = None
+
+    def set_mapping(m):
+        node.configure(pmem={"namespaces": ",".join(f"{lab}:{'|'.join(ns)}" for lab, ns in sorted(m.items()))})
+
+    def set_nova(label):
+        current = admin.call("GET", f"/resource_providers/{root}/inventories")
+        inv = {c: i for c, i in current["inventories"].items() if not c.startswith("CUSTOM_PMEM")}
+        if label:
+            admin.call("PUT", f"/resource_classes/CUSTOM_PMEM_NAMESPACE_{label}")
+            inv[f"CUSTOM_PMEM_NAMESPACE_{label}"] = {"total": 2}
+        admin.call("PUT", f"/resource_providers/{root}/inventories",
+                   {"resource_provider_generation": current["resource_provider_generation"], "inventories": inv})
+
+    set_mapping(mapping)
+    for i, (action, arg) in enumerate([("nova_on" if nova_first else "reconcile", nova_first)] + steps):
+        if action == "remap":
+            mapping = arg
+            set_mapping(mapping)
+        elif action == "swap":
+            labels = sorted(mapping)
+            if len(labels) >= 2:
+                a, b = labels[arg % len(labels)], labels[(arg // len(labels) + 1 + arg) % len(labels)]
+                mapping = {**mapping, a: mapping[b], b: mapping[a]}
+                set_mapping(mapping)
+        elif action == "allocate":
+            free = [(rp["uuid"], c) for rp in admin.tree(root) if rp["uuid"] != root
+                    for c, (t, r, u) in pmem_view(admin, root).get(rp["name"], {}).items() if t - r - u > 0]
+            if free:
+                rp_uuid, c = free[arg % len(free)]
+                consumer = str(uuid.uuid4())
+                admin.allocate(consumer, rp_uuid, {c: 1})
+                consumers[consumer] = admin.allocations(consumer)
+                label = c.removeprefix("CUSTOM_PMEM_NAMESPACE_")
+                holds[consumer] = (c, frozenset(applied.get(label, ())))
+        elif action == "free" and consumers:
+            consumer = sorted(consumers)[arg % len(consumers)]
+            admin.free(consumer)
+            del consumers[consumer], holds[consumer]
+        elif action == "rename":
+            name = f"{base}-{i}"
+            admin.call("PUT", f"/resource_providers/{root}", {"name": name})
+            if arg:
+                node.configure(DEFAULT={"host": name})
+            else:
+                node.configure(pmem={"root_provider_uuid": root})
+        elif action in ("nova_on", "nova_off"):
+            nova = arg
+            set_nova(nova)
+        result = node.run("reconcile")
+        event(f"{action}: exit {result.status}")
+
+        for consumer, allocations in consumers.items():
+            assert {rp: a["resources"] for rp, a in admin.allocations(consumer).items()} == \
+                {rp: a["resources"] for rp, a in allocations.items()}
+        view = pmem_view(admin, root)
+        ours = [p for p in view if p != name]
+        if nova:
+            if mapping:
+                assert result.status == 1 and "[libvirt]pmem_namespaces" in result.err
+            else:  # nothing configured: ours is retired or removed, handing PMEM over to nova
+                assert result.status == 0, result.err
+            for p in ours:
+                assert_fenced(admin, root, p)
+            assert offering(admin, root) == [name]
+        else:
+            assert result.status == 0, result.err
+            applied = mapping
+            # Namespaces configured, or possibly held by a guest although no longer configured.
+            present = set().union(*mapping.values(), *(names for _, names in holds.values()))
+            in_use = sum(sum(r.values()) for a in consumers.values() for r in
+                         ({rp: x["resources"] for rp, x in a.items()}.values()))
+            assert_offers_at_most(admin, root, len(present), in_use)
+            assert set(offering(admin, root)) <= {f"{name}:pmem"}
+            assert_no_held_namespace_offered(view.get(f"{name}:pmem", {}), mapping, holds)
+            assert node.run("reconcile").writes == []  # converged
 
 
 @settings(max_examples=400, deadline=None)

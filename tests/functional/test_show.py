@@ -179,3 +179,26 @@ def test_show_names_a_corrupt_status_file(node):
     assert f"Agent: the agent's status file {path} is corrupt (not JSON:" in out
     data = json.loads(node.run("show", "--offline", "--format", "json").out)
     assert data["agent"]["unreadable"].startswith(f"the agent's status file {path} is corrupt")
+
+def test_show_after_a_rename_names_the_provider_as_placement_does(node, admin):
+    """The compute node was renamed and no reconcile ran since: the PMEM provider still has
+    its old name in Placement, and show says so."""
+    node.run("reconcile")
+    root = admin.root_uuid(node.name)
+    admin.call("PUT", f"/resource_providers/{root}", {"name": f"{node.name}-b"})
+    node.configure(DEFAULT={"host": f"{node.name}-b"})
+    data = json.loads(node.run("show", "--format", "json").out)
+    assert data["placement"]["provider"]["name"] == f"{node.name}:pmem"
+
+
+def test_show_tells_a_closed_configured_class_from_a_retiring_one(node, admin):
+    """SMALL's guest may hold ns_1, now 4GB's only namespace: 4GB is configured but closed;
+    SMALL is no longer configured and retiring."""
+    node.configure(pmem={"namespaces": "4GB:ns_0,SMALL:ns_1"})
+    node.run("reconcile")
+    admin.allocate(str(uuid.uuid4()), admin.child_uuid(node.name), {"CUSTOM_PMEM_NAMESPACE_SMALL": 1})
+    node.configure(pmem={"namespaces": "4GB:ns_1"})
+    assert node.run("reconcile").status == 0
+    lines = node.run("show").out.splitlines()
+    assert "  CUSTOM_PMEM_NAMESPACE_4GB: total 1, reserved 1, used 0 closed" in lines
+    assert "  CUSTOM_PMEM_NAMESPACE_SMALL: total 1, reserved 1, used 1 retiring" in lines

@@ -1,5 +1,6 @@
 """The state directory: a cache that can be lost or damaged without harm, and the lock."""
 
+import dataclasses
 import fcntl
 import os
 
@@ -18,29 +19,41 @@ CHILD = Current(IDENT, 4, {"CUSTOM_PMEM_NAMESPACE_A": Inventory.for_namespaces(2
 
 
 def cache():
-    return Cache("http://p", "name:compute-1", IDENT.parent_uuid, 9, frozenset({"VCPU"}), CHILD)
+    return Cache("http://p", "name:compute-1", IDENT.parent_uuid, {IDENT.parent_uuid: (9, frozenset({"CUSTOM_PMEM_NAMESPACE_X"}))},
+                 CHILD, verified_at=1234.5)
 
 
 def test_round_trip_keeps_everything_but_usages(tmp_path):
     store = StateStore(str(tmp_path))
     store.save(cache())
     loaded = store.load("http://p", "name:compute-1")
-    assert loaded.root_uuid == IDENT.parent_uuid and loaded.root_generation_checked == 9
-    assert loaded.root_classes == {"VCPU"}
+    assert loaded.root_uuid == IDENT.parent_uuid
+    assert loaded.others == {IDENT.parent_uuid: (9, {"CUSTOM_PMEM_NAMESPACE_X"})}
+    assert loaded.verified_at == 1234.5
     assert loaded.child.identity == IDENT and loaded.child.generation == 4
     assert loaded.child.inventories == CHILD.inventories and loaded.child.traits == CHILD.traits
     assert loaded.child.usages is None  # deleting allocations does not bump the generation
+    assert loaded.holders is None
 
 
-@pytest.mark.parametrize("endpoint, lookup", [("http://other", "name:compute-1"), ("http://p", "name:compute-2"),
-                                              ("http://p", f"uuid:{IDENT.parent_uuid}")])
-def test_state_for_another_placement_or_host_is_ignored(tmp_path, endpoint, lookup):
+def test_state_for_another_placement_is_ignored(tmp_path):
     store = StateStore(str(tmp_path))
     store.save(cache())
-    assert store.load(endpoint, lookup) is None
+    assert store.load("http://other", "name:compute-1") is None
 
 
-@pytest.mark.parametrize("content", ["", "{", "[]", '{"version": 1}', '{"version": 99}', "\x00\x01"])
+@pytest.mark.parametrize("lookup", ["name:compute-2", f"uuid:{IDENT.parent_uuid}"])
+def test_found_another_way_only_the_remap_memory_is_kept(tmp_path, lookup):
+    """[DEFAULT]host or root_provider_uuid changed (a rename): nothing is trusted but what the
+    consumers of each class may hold; the root uuid is checked against Placement before use."""
+    store = StateStore(str(tmp_path))
+    store.save(dataclasses.replace(cache(), holders={"CUSTOM_PMEM_NAMESPACE_A": frozenset({"ns_0", "ns_1"})}))
+    loaded = store.load("http://p", lookup)
+    assert loaded == Cache("http://p", lookup, IDENT.parent_uuid,
+                           holders={"CUSTOM_PMEM_NAMESPACE_A": frozenset({"ns_0", "ns_1"})})
+
+
+@pytest.mark.parametrize("content", ["", "{", "[]", '{"version": 1}', '{"version": 2}', '{"version": 3}', '{"version": 99}', "\x00\x01"])
 def test_damaged_state_is_ignored(tmp_path, content):
     (tmp_path / "state.json").write_text(content)
     assert StateStore(str(tmp_path)).load("http://p", "name:compute-1") is None
