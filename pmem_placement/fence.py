@@ -38,10 +38,12 @@ def message(why: str, provider: str, exists: bool, wrote: bool, dry_run: bool, b
         return (
             f"{why}: another service reports PMEM in this compute node's tree and "
             f"{PMEM_CLASS_PREFIX}* must be reported from one place only: stop that provider's "
-            f"PMEM inventory, or unset [pmem]namespaces here; {done}"
+            f"PMEM inventory, or set [pmem]namespaces empty here (ours is "
+            f"then removed once free); {done}"
         )
     return (
         f"{why}: nova reports PMEM itself ([libvirt]pmem_namespaces is set in nova.conf) and "
         f"{PMEM_CLASS_PREFIX}* must be reported from one place only: empty nova's "
-        f"[libvirt]pmem_namespaces, or unset [pmem]namespaces here; {done}"
+        f"[libvirt]pmem_namespaces, or set [pmem]namespaces empty here (ours is "
+        f"then removed once free); {done}"
     )

@@ -113,8 +113,8 @@ def findings(config: NovaConfig, namespaces: typing.Sequence[Namespace], nova_ho
         out.append(Finding("reported_twice", child_rc, None,
                            f"{placement.child_name} (pmem-placement's provider) also offers "
                            f"{placement.child_totals[child_rc]} of {child_rc} for this host: the host's PMEM is offered "
-                           "twice. Let nova report alone: 'pmem-placement reconcile' with [pmem]mode = report and an "
-                           "empty [pmem]namespaces removes it once nothing is allocated from it"))
+                           "twice. Let nova report alone: 'pmem-placement remove' deletes it once nothing is allocated "
+                           "from it"))
     return out
 
 
