@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from pmem_placement.discover import ndctl_json
 from pmem_placement.discover import sysfs
 from pmem_placement.errors import DiscoveryError
 from pmem_placement.errors import ParseError
@@ -133,3 +134,13 @@ def test_sysfs_reader_returns_namespaces_or_a_typed_error(tmp_path, attrs, drive
     except DiscoveryError:  # ParseError included
         return
     assert [n.dev for n in result] == ["namespace0.0"]
+
+
+def test_sizes_are_the_usable_capacity_ndctl_reports_in_every_mode(sys_root):
+    # Found on a real kernel: for fsdax and sector namespaces ndctl prints the size of the pfn or
+    # btt device that holds the namespace (the capacity left after its metadata), not the raw
+    # namespace size; sysfs has both. The dump and the listing are of the same host.
+    by_ndctl = {ns.dev: ns for ns in ndctl_json.parse(helpers.sample("v81-list-N-X.json"))}
+    by_sysfs = {ns.dev: ns for ns in sysfs.discover(str(sys_root)) if ns.dev in by_ndctl}
+    assert {dev: (ns.mode, ns.size) for dev, ns in by_sysfs.items()} == {
+        dev: (ns.mode, ns.size) for dev, ns in by_ndctl.items()}

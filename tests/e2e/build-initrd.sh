@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Build the end-to-end guest: Debian's own kernel (its package, unpacked, never installed) and a
+# busybox initrd with the libnvdimm/dax, 9p and virtio-net modules, ndctl and daxctl.
+# Usage: build-initrd.sh CACHE_DIR   -> CACHE_DIR/vmlinuz, CACHE_DIR/initrd.gz
+# The kernel package is downloaded once into CACHE_DIR; the initrd is rebuilt every time (seconds).
+set -euo pipefail
+CACHE=$1
+HERE=$(cd "$(dirname "$0")" && pwd)
+mkdir -p "$CACHE"
+cd "$CACHE"
+KPKG=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+[ -n "$KPKG" ] || { echo "cannot find the kernel package linux-image-amd64 depends on" >&2; exit 1; }
+KV=${KPKG#linux-image-}
+if [ ! -f "kpkg-$KV/boot/vmlinuz-$KV" ]; then
+    ls "${KPKG}"_*.deb >/dev/null 2>&1 || apt-get download "$KPKG" >/dev/null
+    rm -rf "kpkg-$KV.tmp" && dpkg-deb -x "${KPKG}"_*.deb "kpkg-$KV.tmp" && mv "kpkg-$KV.tmp" "kpkg-$KV"
+fi
+cp "kpkg-$KV/boot/vmlinuz-$KV" vmlinuz
+M=kpkg-$KV/lib/modules/$KV
+R=$(mktemp -d "$CACHE/initrd.XXXXXX")
+trap 'rm -rf "$R"' EXIT
+mkdir -p "$R"/{bin,sbin,proc,sys,dev,tmp,etc,run,lib/modules/$KV/kernel}
+cp /bin/busybox "$R/bin/busybox"
+for b in ndctl daxctl modprobe; do
+    p=$(command -v $b)
+    cp "$p" "$R/bin/"
+    for l in $(ldd "$p" | grep -o '/[^ ]*'); do mkdir -p "$R$(dirname "$l")"; cp -L "$l" "$R$l"; done
+done
+for d in drivers/nvdimm drivers/dax drivers/acpi/nfit drivers/virtio fs/9p net/9p fs/netfs fs/fscache \
+         drivers/net/virtio_net.ko drivers/net/net_failover.ko net/core/failover.ko; do
+    mkdir -p "$R/lib/modules/$KV/kernel/$(dirname $d)"
+    cp -r "$M/kernel/$d" "$R/lib/modules/$KV/kernel/$d"
+done
+cp "$M"/modules.order "$M"/modules.builtin* "$R/lib/modules/$KV/"
+depmod -b "$R" "$KV"
+cp -r /etc/ndctl.conf.d /etc/daxctl.conf.d "$R/etc/" 2>/dev/null || true
+cp "$HERE/guest/init" "$R/init" && chmod +x "$R/init"
+(cd "$R" && find . | cpio -o -H newc 2>/dev/null | gzip -1 > "$CACHE/initrd.gz.tmp")
+mv "$CACHE/initrd.gz.tmp" "$CACHE/initrd.gz"
