@@ -82,6 +82,11 @@ def resolve(labels: list[Label], namespaces: list[Namespace]) -> dict[str, tuple
         found = []
         for name in label.namespace_names:
             matches = by_name.get(name, [])
+            unnamed = [ns for ns in namespaces if ns.dev == name and not ns.name]
+            if not matches and unnamed:
+                # Configured by its device: the documented reason, not "not on this host".
+                raise ConfigError(f"{OPTION}: namespace {name!r} (label {label.label!r}) is not usable: "
+                                  f"{unnamed[0].problem}")
             if not matches:
                 raise ConfigError(f"{OPTION}: namespace {name!r} (label {label.label!r}) is not on this host")
             if len(matches) > 1:

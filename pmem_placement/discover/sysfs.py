@@ -25,6 +25,7 @@ _MODES = {"dax": "devdax", "memory": "fsdax", "safe": "sector", "raw": "raw"}
 _DEVICE_MODES = {"device_dax": "devdax", "kmem": "system-ram"}
 _NAMESPACE = re.compile(r"namespace\d+\.\d+\Z")
 _DAX_DEVICE = re.compile(r"dax\d+\.\d+\Z")
+_HOLDER = re.compile(r"(pfn|btt)\d+\.\d+\Z")
 
 
 def _read(path: str) -> str | None:
@@ -99,7 +100,7 @@ def _record(devices_dir: str, dev: str) -> dict[str, object]:
         record["daxregion"] = {"devices": [device] if device else []}
         if device and "size" in device:
             record["size"] = device["size"]  # the usable capacity, as ndctl reports it
-    elif holder:
+    elif _HOLDER.match(holder):
         # fsdax (pfn) and sector (btt): the holder's size is what is left after its metadata.
         size = _int(os.path.join(devices_dir, holder, "size"))
         if size is not None:
