@@ -91,8 +91,9 @@ class Machine:
             for line in text.splitlines():
                 if line.startswith("===E2E-BOOT-FAILED"):
                     raise BootError("the guest could not set up: " + line.split(" ", 1)[-1])
-            if "Kernel panic" in text:
-                raise BootError("the guest kernel panicked: " + _last_lines(text))
+            panic = [line for line in text.splitlines() if "Kernel panic" in line]
+            if panic:
+                raise BootError("the guest kernel panicked: " + panic[0].split("] ", 1)[-1].strip())
             if self.proc.poll() is not None:
                 out = self.proc.stdout.read().decode("utf-8", "replace") if self.proc.stdout else ""
                 raise BootError(f"QEMU exited with status {self.proc.returncode}: {_last_lines(out or text)}")

@@ -44,6 +44,7 @@ def main() -> int:
             seconds = guest.boot(args.boot_timeout)
         except machine.BootError as exc:
             print(f"FAIL boot: {exc}", flush=True)
+            print(f"# the guest's console is kept in {guest.console}")
             print("0 passed, 1 failed")
             return 1
         print(f"# guest ready in {seconds:.0f} s (console: {guest.console})", flush=True)
@@ -80,6 +81,8 @@ def main() -> int:
     print(f"{passed} passed, {failed} failed")
     if not args.work and failed == 0:
         shutil.rmtree(work, ignore_errors=True)
+    elif failed:
+        print(f"# the guest's console and files are kept in {work}")
     return 0 if failed == 0 else 1
 
 
