@@ -157,7 +157,8 @@ class Lab:
         raise Failed(f"no namespace named {name!r} in the guest")
 
     # -- the product, in the chroot ---------------------------------------------------------------
-    def config(self, name: str, discovery: str, namespaces: str, owner: int = 0, **groups: dict[str, str]) -> str:
+    def config(self, name: str, discovery: str, namespaces: str, *, owner: int = 0,
+               **groups: dict[str, str]) -> str:
         """Write a configuration file into the exchange directory; its path in the chroot."""
         options: dict[str, dict[str, str]] = {
             "DEFAULT": {"host": self.host},
@@ -199,7 +200,7 @@ class Lab:
              **groups: dict[str, str]) -> tuple[Run, Run]:
         """The same command with discovery = ndctl and discovery = sysfs, at the same time."""
         owner = int(user) if user else 0
-        confs = {d: self.config(f"{name}-{d}", d, namespaces, owner, **groups) for d in ("ndctl", "sysfs")}
+        confs = {d: self.config(f"{name}-{d}", d, namespaces, owner=owner, **groups) for d in ("ndctl", "sysfs")}
         runs = self.parallel({f"{' '.join(args[:1])} ({d}{', uid ' + user if user else ''})":
                               self.product([PP, "--config-file", confs[d], *args], user) for d in confs})
         ndctl_run, sysfs_run = runs.values()

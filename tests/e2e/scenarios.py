@@ -101,8 +101,10 @@ def unusable_namespaces_are_refused(lab: Lab) -> None:
         check(repr(name) in line and expected[name] in line, f"{label}: {line!r}, expected {expected[name]!r}")
     check(lab.admin.snapshot(lab.root_uuid) == before, "a refused configuration wrote to Placement")
     for ns in view:
-        if ns["name"] in expected or ns["dev"] == unnamed:
-            check(ns["status"].startswith("not usable"), f"show: {ns['dev']} {ns['status']}")
+        key = ns["dev"] if ns["dev"] == unnamed else ns["name"]
+        if key in expected:
+            want = expected[key].removeprefix("is ")
+            check(ns["status"] == want, f"show: {ns['dev']} {ns['status']!r}, expected {want!r}")
 
 
 def non_root(lab: Lab) -> None:
@@ -215,6 +217,8 @@ def destroyed_while_allocated(lab: Lab) -> None:
     lab.capture("sysfs-dump-destroyed", lab.sysfs_dump())
 
     # Still configured: a configuration error naming it, nothing written, the allocation kept.
+    # (Until the operator acts, Placement still offers the destroyed namespace's unit: exit 2
+    # writes nothing, by design. The invariant is checked once the configuration is corrected.)
     before = lab.admin.snapshot(lab.root_uuid)
     by_ndctl, by_sysfs = lab.both("destroyed", WITH_NS_3, "reconcile")
     for run in (by_ndctl, by_sysfs):
@@ -228,9 +232,9 @@ def destroyed_while_allocated(lab: Lab) -> None:
     rec.expect(0)
     small = lab.classes()["CUSTOM_PMEM_NAMESPACE_SMALL"]
     check(small["total"] == 1 and small["used"] == 1, f"SMALL after ns_2 was destroyed: {small}")
-    check(lab.admin.allocations(consumer) == {rp: {"resources": {"CUSTOM_PMEM_NAMESPACE_SMALL": 1},
-                                                   "generation": lab.admin.allocations(consumer)[rp]["generation"]}},
-          f"the allocation changed: {lab.admin.allocations(consumer)}")
+    allocations = lab.admin.allocations(consumer)
+    check(list(allocations) == [rp] and allocations[rp]["resources"] == {"CUSTOM_PMEM_NAMESPACE_SMALL": 1},
+          f"the allocation changed: {allocations}")
     lab.invariant(usable_configured=3)
     rec = lab.pp("reconcile (sysfs)", lab.config("dropped-sysfs", "sysfs", WITHOUT_NS_2), "reconcile", "--format", "json")
     check(rec.expect(0).json["status"] == "in_sync", f"reconcile (sysfs): {rec.json['changes']}")
