@@ -8,7 +8,9 @@ CACHE=$1
 HERE=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$CACHE"
 cd "$CACHE"
-KPKG=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+kernel_package() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}'; }
+KPKG=$(kernel_package)
+if [ -z "$KPKG" ]; then apt-get update -q >/dev/null && KPKG=$(kernel_package); fi
 [ -n "$KPKG" ] || { echo "cannot find the kernel package linux-image-amd64 depends on" >&2; exit 1; }
 KV=${KPKG#linux-image-}
 if [ ! -f "kpkg-$KV/boot/vmlinuz-$KV" ]; then
