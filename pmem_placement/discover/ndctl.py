@@ -9,9 +9,9 @@ namespace that cannot be used is reported with the reason why, rather than as mi
 
 import contextlib
 import os
+import selectors
 import shutil
 import signal
-import selectors
 import subprocess
 import time
 
