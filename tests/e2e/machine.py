@@ -44,6 +44,7 @@ class Machine:
         self.port = placement_port
         self.proc: subprocess.Popen[bytes] | None = None
         self.n = 0
+        self.broken = ""
 
     def argv(self) -> list[str]:
         relay = f"{sys.executable} {os.path.join(HERE, 'relay.py')} 127.0.0.1 {self.port}"
@@ -102,7 +103,13 @@ class Machine:
         raise BootError(f"the guest was not ready within {timeout:g} s: {_last_lines(self.console_text())}")
 
     def run(self, script: str, timeout: float = 300) -> Result:
-        """Run a shell script in the guest (busybox sh, as root, outside the chroot)."""
+        """Run a shell script in the guest (busybox sh, as root, outside the chroot).
+
+        Once a script has not finished in time, or the guest has stopped, every later call fails
+        at once: the guest's state is unknown, and the suite must not wait out each timeout.
+        """
+        if self.broken:
+            raise RuntimeError(f"the guest is unusable: {self.broken}")
         self.n += 1
         base = os.path.join(self.xchg, f"cmd-{self.n}")
         with open(base + ".sh.tmp", "w") as f:
@@ -110,10 +117,13 @@ class Machine:
         os.rename(base + ".sh.tmp", base + ".sh")
         started = time.monotonic()
         while not os.path.exists(base + ".rc"):
+            what = script.strip().splitlines()[0][:80] if script.strip() else "?"
             if self.proc is None or self.proc.poll() is not None:
-                raise RuntimeError(f"the guest stopped while running {script!r}: {_last_lines(self.console_text())}")
+                self.broken = f"it stopped while running {what!r}: {_last_lines(self.console_text())}"
+                raise RuntimeError(f"the guest is unusable: {self.broken}")
             if time.monotonic() - started > timeout:
-                raise RuntimeError(f"the guest did not finish {script!r} within {timeout:g} s")
+                self.broken = f"it did not finish {what!r} within {timeout:g} s"
+                raise RuntimeError(f"the guest is unusable: {self.broken}")
             time.sleep(0.1)
         seconds = time.monotonic() - started
         with open(base + ".rc") as f:
