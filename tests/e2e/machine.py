@@ -39,7 +39,8 @@ class Machine:
         self.work = work
         self.xchg = os.path.join(work, "xchg")
         os.makedirs(self.xchg)
-        self.console = os.path.join(work, "console.log")
+        self.boots = 0
+        self.console = ""
         self.kernel, self.initrd = kernel, initrd
         self.port = placement_port
         self.proc: subprocess.Popen[bytes] | None = None
@@ -55,8 +56,9 @@ class Machine:
         # Two DIMMs with label areas: two regions where named namespaces can be carved.
         for i in range(2):
             img = os.path.join(self.work, f"nvdimm{i}.img")
-            with open(img, "wb") as f:
-                f.truncate(1024 ** 3)
+            if not os.path.exists(img):  # kept across reboots: the label areas hold the namespaces
+                with open(img, "wb") as f:
+                    f.truncate(1024 ** 3)
             argv += ["-object", f"memory-backend-file,id=mem{i},share=on,mem-path={img},size=1G,align=16M",
                      "-device", f"nvdimm,id=nvdimm{i},memdev=mem{i},label-size=128K"]
         argv += [
@@ -80,6 +82,8 @@ class Machine:
     def boot(self, timeout: float) -> float:
         """Start QEMU and wait until the guest is ready for commands; returns the seconds it took."""
         started = time.monotonic()
+        self.boots += 1
+        self.console = os.path.join(self.work, f"console-{self.boots}.log")
         try:
             self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                          stderr=subprocess.STDOUT)
@@ -158,6 +162,17 @@ class Machine:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill()
+        self.proc = None
+        # The next boot's /init counts its commands from 1 again.
+        for name in os.listdir(self.xchg):
+            if name == "poweroff" or name.startswith("cmd-"):
+                os.remove(os.path.join(self.xchg, name))
+        self.n = 0
+
+    def reboot(self, timeout: float) -> float:
+        """Power off and boot again with the same NVDIMM backing files; seconds to ready."""
+        self.poweroff()
+        return self.boot(timeout)
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

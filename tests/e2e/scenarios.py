@@ -244,6 +244,23 @@ def destroyed_while_allocated(lab: Lab) -> None:
     check(rec.expect(0).json["status"] == "in_sync", f"reconcile (sysfs): {rec.json['changes']}")
 
 
+def after_a_reboot(lab: Lab) -> None:
+    # The label areas keep the namespaces across a reboot; disabling a namespace and onlining a
+    # dax device as system RAM do not persist. Placement needs no write, the allocation stays.
+    lab.guest.reboot(300)
+    view = lab.shows_agree("rebooted", WITHOUT_NS_2)
+    status = {ns["name"]: ns["status"] for ns in view if ns["name"]}
+    check(status == {"ns_0": "used", "ns_1": "used", "ns_3": "used", "fs_0": "not usable: its mode is fsdax, not devdax",
+                     "dis_0": "not in [pmem]namespaces", "ram_0": "not in [pmem]namespaces"},
+          f"after the reboot: {status}")
+    before = lab.admin.snapshot(lab.root_uuid)
+    by_ndctl, by_sysfs = lab.both("rebooted", WITHOUT_NS_2, "reconcile", "--format", "json")
+    for run in (by_ndctl, by_sysfs):
+        check(run.expect(0).json["status"] == "in_sync", f"{run.label}: {run.json['changes']}")
+    check(lab.admin.snapshot(lab.root_uuid) == before, "a reconcile after the reboot wrote to Placement")
+    lab.invariant(usable_configured=3)
+
+
 SCENARIOS: list[tuple[str, typing.Callable[[Lab], None]]] = [
     ("first-sync", first_sync),
     ("unusable-namespaces-refused", unusable_namespaces_are_refused),
@@ -251,4 +268,5 @@ SCENARIOS: list[tuple[str, typing.Callable[[Lab], None]]] = [
     ("ndctl-missing-or-hanging", ndctl_missing_or_hanging),
     ("agent-with-real-signals", agent_with_real_signals),
     ("destroyed-while-allocated", destroyed_while_allocated),
+    ("after-a-reboot", after_a_reboot),
 ]
