@@ -26,6 +26,7 @@ PMEM_PREFIX = "CUSTOM_PMEM_NAMESPACE_"
 # What must be the same whichever backend discovered a namespace. numa_node is not here: ndctl
 # prints it only with -v, which pmem-placement does not pass (see tests/unit/test_kernel_captures.py).
 AGREED_FIELDS = ("dev", "name", "mode", "size", "chardev", "status")
+ADMIN_TIMEOUT = 60  # seconds for one request of the host's own to Placement
 
 
 class Failed(AssertionError):
@@ -45,8 +46,11 @@ class Admin:
         self.session = requests.Session()
         self.session.headers.update({"X-Auth-Token": TOKEN, "OpenStack-API-Version": "placement 1.39"})
 
-    def call(self, method: str, path: str, body: object = None, expect: tuple[int, ...] = (200, 201, 204)) -> typing.Any:
-        resp = self.session.request(method, self.url + path, json=body)
+    def call(self, method: str, path: str, body: typing.Any = None, expect: tuple[int, ...] = (200, 201, 204)) -> typing.Any:
+        try:
+            resp = self.session.request(method, self.url + path, json=body, timeout=ADMIN_TIMEOUT)
+        except requests.RequestException as exc:
+            raise Failed(f"Placement {method} {path}: {type(exc).__name__}: {exc}") from None
         if resp.status_code not in expect:
             raise Failed(f"Placement {method} {path}: {resp.status_code} {resp.text[:200]}")
         return resp.json() if resp.content else None
@@ -158,8 +162,11 @@ class Lab:
 
     # -- the product, in the chroot ---------------------------------------------------------------
     def config(self, name: str, discovery: str, namespaces: str, *, owner: int = 0,
-               **groups: dict[str, str]) -> str:
-        """Write a configuration file into the exchange directory; its path in the chroot."""
+               **groups: typing.Any) -> str:
+        """Write a configuration file into the exchange directory; its path in the chroot.
+
+        ``groups``: option group -> {option: value}, added to or replacing the defaults.
+        """
         options: dict[str, dict[str, str]] = {
             "DEFAULT": {"host": self.host},
             "pmem": {"namespaces": namespaces, "discovery": discovery},
@@ -176,23 +183,36 @@ class Lab:
         os.chown(local, owner, owner)
         return path
 
-    def product(self, argv: list[str], user: str | None = None) -> str:
-        return machine.chroot(argv, user)
+    def product(self, argv: list[str], user: str | None = None, path: str | None = None) -> str:
+        return machine.chroot(argv, user, path)
 
     def pp(self, label: str, conf: str, *args: str, user: str | None = None) -> Run:
         return Run(label, self.sh(self.product([PP, "--config-file", conf, *args], user)))
 
     def parallel(self, commands: dict[str, str], timeout: float = 600) -> dict[str, Run]:
-        """Run guest commands at the same time (the guest has two CPUs); label -> Run."""
+        """Run guest commands at the same time (the guest has two CPUs); label -> Run.
+
+        Each command's files are removed first, and each ``.rc`` must carry this call's nonce: a
+        result is never read from an earlier call, nor made up for a command the guest never ran.
+        """
+        nonce = uuid.uuid4().hex
         script = ""
         for i, command in enumerate(commands.values()):
-            script += f"( ( {command} ) > /xchg/p{i}.out 2> /xchg/p{i}.err; echo $? > /xchg/p{i}.rc ) &\n"
+            for ext in ("rc", "out", "err"):
+                try:
+                    os.remove(os.path.join(self.guest.xchg, f"p{i}.{ext}"))
+                except FileNotFoundError:
+                    pass
+            script += (f"( ( {command} ) > /xchg/p{i}.out 2> /xchg/p{i}.err; "
+                       f"echo \"$? {nonce}\" > /xchg/p{i}.rc ) &\n")
         script += "wait\n"
-        self.sh(script, timeout)
+        wrapper = self.sh(script, timeout)
+        check(wrapper.rc == 0, f"the guest did not run the commands: {wrapper}")
         runs = {}
         for i, label in enumerate(commands):
-            rc = self.guest.file(f"p{i}.rc").strip()
-            result = machine.Result(int(rc) if rc else -1, self.guest.file(f"p{i}.out"), self.guest.file(f"p{i}.err"), 0)
+            rc, _, mark = self.guest.file(f"p{i}.rc").strip().partition(" ")
+            check(mark == nonce and rc.isdigit(), f"{label}: the guest did not run it (p{i}.rc is {rc + mark!r})")
+            result = machine.Result(int(rc), self.guest.file(f"p{i}.out"), self.guest.file(f"p{i}.err"), wrapper.seconds)
             runs[label] = Run(label, result)
         return runs
 

@@ -46,9 +46,17 @@ class Machine:
         self.proc: subprocess.Popen[bytes] | None = None
         self.n = 0
         self.broken = ""
+        self.deadline: float | None = None  # time.monotonic() after which nothing more runs in the guest
+
+    def time_left(self, timeout: float) -> float:
+        """``timeout``, cut short by the run's deadline."""
+        if self.deadline is None:
+            return timeout
+        return max(0.0, min(timeout, self.deadline - time.monotonic()))
 
     def argv(self) -> list[str]:
-        relay = f"{sys.executable} {os.path.join(HERE, 'relay.py')} 127.0.0.1 {self.port}"
+        # QEMU hands the command to a shell-like parser: quote it (paths with spaces).
+        relay = shlex.join([sys.executable, os.path.join(HERE, "relay.py"), "127.0.0.1", str(self.port)])
         if "," in relay:
             raise BootError(f"the relay command may not contain a comma (QEMU option syntax): {relay}")
         argv = ["qemu-system-x86_64", "-accel", "tcg", "-machine", "pc,nvdimm=on", "-cpu", "max",
@@ -82,6 +90,7 @@ class Machine:
     def boot(self, timeout: float) -> float:
         """Start QEMU and wait until the guest is ready for commands; returns the seconds it took."""
         started = time.monotonic()
+        timeout = self.time_left(timeout)
         self.boots += 1
         self.console = os.path.join(self.work, f"console-{self.boots}.log")
         try:
@@ -114,6 +123,10 @@ class Machine:
         """
         if self.broken:
             raise RuntimeError(f"the guest is unusable: {self.broken}")
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise RuntimeError("the run's deadline has passed")
+        cut = self.time_left(timeout) < timeout
+        timeout = self.time_left(timeout)
         self.n += 1
         base = os.path.join(self.xchg, f"cmd-{self.n}")
         with open(base + ".sh.tmp", "w") as f:
@@ -126,7 +139,9 @@ class Machine:
                 self.broken = f"it stopped while running {what!r}: {_last_lines(self.console_text())}"
                 raise RuntimeError(f"the guest is unusable: {self.broken}")
             if time.monotonic() - started > timeout:
-                self.broken = f"it did not finish {what!r} within {timeout:g} s"
+                self.broken = f"it did not finish {what!r} within {timeout:.0f} s"
+                if cut:
+                    self.broken += " (the run's deadline)"
                 raise RuntimeError(f"the guest is unusable: {self.broken}")
             time.sleep(0.1)
         seconds = time.monotonic() - started
@@ -185,10 +200,11 @@ def _last_lines(text: str, n: int = 3) -> str:
     return " | ".join(lines[-n:]) or "(no output)"
 
 
-def chroot(argv: list[str], user: str | None = None) -> str:
+def chroot(argv: list[str], user: str | None = None, path: str | None = None) -> str:
     """A guest shell command that runs ``argv`` in the host's tree, with the guest's kernel."""
     # Absolute paths: busybox's chroot would run its own env and setpriv applets otherwise.
-    env = "/usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8"
+    path = path or "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    env = f"/usr/bin/env -i PATH={shlex.quote(path)} HOME=/root LANG=C.UTF-8"
     prefix = f"chroot /host {env}"
     if user is not None:
         prefix += f" /usr/bin/setpriv --reuid={user} --regid={user} --clear-groups --"

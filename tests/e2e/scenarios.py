@@ -16,6 +16,7 @@ from tests.e2e.lab import NOBODY
 from tests.e2e.lab import PP
 from tests.e2e.lab import Failed
 from tests.e2e.lab import Lab
+from tests.e2e.lab import Run
 from tests.e2e.lab import check
 from tests.e2e.lab import quote
 
@@ -42,7 +43,8 @@ def first_sync(lab: Lab) -> None:
     create(lab, "region1", "devdax", "128M", "ns_2")
     lab.capture("ndctl-list-first-sync", lab.ok(f"ndctl {NDCTL_ARGV}"))
     # The chroot has no writable temporary directory (the host's / is read-only): ndctl must not need one.
-    check(lab.sh(lab.product(["touch", "/tmp/pmem-placement-e2e"])).rc != 0, "the chroot's /tmp is writable")
+    touch = lab.sh(lab.product(["touch", "/tmp/pmem-placement-e2e"]))
+    check(touch.rc != 0 and "Read-only file system" in touch.err, f"the chroot's /tmp is not read-only: touch {touch}")
 
     view = lab.shows_agree("first", FIRST)
     check([ns["status"] for ns in view if ns["name"]] == ["used"] * 3, f"show: {view}")
@@ -100,11 +102,11 @@ def unusable_namespaces_are_refused(lab: Lab) -> None:
         line = run.error_line()
         check(repr(name) in line and expected[name] in line, f"{label}: {line!r}, expected {expected[name]!r}")
     check(lab.admin.snapshot(lab.root_uuid) == before, "a refused configuration wrote to Placement")
-    for ns in view:
-        key = ns["dev"] if ns["dev"] == unnamed else ns["name"]
-        if key in expected:
-            want = expected[key].removeprefix("is ")
-            check(ns["status"] == want, f"show: {ns['dev']} {ns['status']!r}, expected {want!r}")
+    verdicts = {ns["dev"] if ns["dev"] == unnamed else ns["name"]: ns["status"] for ns in view}
+    for key, reason in expected.items():
+        want = reason.removeprefix("is ")
+        check(key in verdicts, f"show: {key} is not listed")
+        check(verdicts[key] == want, f"show: {key} {verdicts[key]!r}, expected {want!r}")
 
 
 def non_root(lab: Lab) -> None:
@@ -122,30 +124,48 @@ def non_root(lab: Lab) -> None:
 
 
 def ndctl_missing_or_hanging(lab: Lab) -> None:
-    hang = lab.guest.write("hanging-ndctl", "#!/bin/sh\nsleep 600\n")
+    timeout = 3
+    # The hanging ndctl notes when it started: the product's part of the wait is measured from there.
+    hang = lab.guest.write("hanging-ndctl", "#!/bin/sh\ncut -d' ' -f1 /proc/uptime > /run/xchg/hang-started\n"
+                                             "exec sleep 600\n")
     os.chmod(os.path.join(lab.guest.xchg, "hanging-ndctl"), 0o755)
     missing = lab.config("missing", "ndctl", FIRST, pmem={"ndctl_path": "/nonexistent/ndctl"})
-    hanging = lab.config("hanging", "ndctl", FIRST, pmem={"ndctl_path": hang, "ndctl_timeout": "3"})
+    not_in_path = lab.config("not-in-path", "ndctl", FIRST)  # the default ndctl_path: 'ndctl', from PATH
+    hanging = lab.config("hanging", "ndctl", FIRST, pmem={"ndctl_path": hang, "ndctl_timeout": str(timeout)})
     before = lab.admin.snapshot(lab.root_uuid)
     timed = 'start=$(cut -d" " -f1 /proc/uptime); {}; rc=$?; echo "$start $(cut -d" " -f1 /proc/uptime)" >&2; exit $rc'
     runs = lab.parallel({
-        "missing": lab.product([PP, "--config-file", missing, "reconcile"]),
+        "missing": timed.format(lab.product([PP, "--config-file", missing, "reconcile"])),
+        "not in PATH": lab.product([PP, "--config-file", not_in_path, "reconcile"], path="/nonexistent"),
         "hanging": timed.format(lab.product([PP, "--config-file", hanging, "reconcile"])),
     })
     line = runs["missing"].expect(2).error_line()
     check("[pmem]ndctl_path: '/nonexistent/ndctl' is not an executable" in line, f"missing ndctl: {line!r}")
+    line = runs["not in PATH"].expect(2).error_line()
+    check("[pmem]ndctl_path: 'ndctl' is not an executable" in line, f"ndctl not in PATH: {line!r}")
     line = runs["hanging"].expect(2).error_line()
-    check("did not finish within 3 s ([pmem]ndctl_timeout)" in line, f"hanging ndctl: {line!r}")
-    start, end = map(float, runs["hanging"].result.err.strip().splitlines()[-1].split())
-    # Bounded by the timeout, not by the 600 s ndctl would hang (start-up under TCG takes a while).
-    check(end - start < 120, f"hanging ndctl: the run took {end - start:.0f} s")
+    check(f"did not finish within {timeout} s ([pmem]ndctl_timeout)" in line, f"hanging ndctl: {line!r}")
+    elapsed = {k: _elapsed(runs[k]) for k in ("missing", "hanging")}
+    hang_started = float(lab.guest.file("hang-started") or "nan")
+    waited = float(runs["hanging"].result.err.strip().splitlines()[-1].split()[1]) - hang_started
+    # Bounded by [pmem]ndctl_timeout, not by its 30 s default nor the 600 s ndctl would hang: from
+    # ndctl's start to the product's exit, and in all, beyond what a run that stops before ndctl takes.
+    check(timeout <= waited < timeout + 12, f"hanging ndctl: {waited:.1f} s from its start to the exit")
+    check(elapsed["hanging"] < elapsed["missing"] + timeout + 15,
+          f"hanging ndctl: {elapsed['hanging']:.0f} s in all, {elapsed['missing']:.0f} s without ndctl")
     check("sleep 600" not in lab.ok("ps -o pid,args"), "the hanging ndctl's process group was not killed")
     check(lab.admin.snapshot(lab.root_uuid) == before, "a failed discovery wrote to Placement")
 
 
+def _elapsed(run: Run) -> float:
+    """Seconds a command wrapped in ``timed`` took, by the guest's clock."""
+    start, end = map(float, run.result.err.strip().splitlines()[-1].split())
+    return end - start
+
+
 def agent_with_real_signals(lab: Lab) -> None:
     interval = 5
-    agent_options: dict[str, dict[str, str]] = {
+    agent_options: dict[str, typing.Any] = {
         "agent": {"interval": str(interval), "initial_jitter": "0", "max_backoff": str(interval),
                   "status_file": "/run/xchg/agent-status.json"},
     }
@@ -160,11 +180,11 @@ def agent_with_real_signals(lab: Lab) -> None:
     check(lab.totals() == {"4GB": 1, "SMALL": 2}, f"the agent wrote on a configuration error: {lab.totals()}")
 
     create(lab, "region0", "devdax", "128M", "ns_3")
-    created = time.monotonic()
-    while lab.totals() != {"4GB": 2, "SMALL": 2}:
-        # One interval, plus one cycle's discovery and reconcile under emulation.
-        check(time.monotonic() - created < interval + 60, f"ns_3 not reported: totals {lab.totals()}")
-        time.sleep(1)
+    # Reported within one interval: the status file counts the cycles done. The cycle after the one
+    # that may have been running when ns_3 appeared must find it and report it before it ends.
+    done = int(json.loads(lab.guest.file("agent-status.json"))["cycles"])
+    wait_for(lab, 4 * interval + 120, f"cycle {done + 2}", lambda s: s["cycles"] >= done + 2)
+    check(lab.totals() == {"4GB": 2, "SMALL": 2}, f"ns_3 not reported by cycle {done + 2}: totals {lab.totals()}")
     wait_for(lab, 60, "state in_sync", lambda s: s["state"] == "in_sync")
     # sysfs agrees with what the agent (ndctl) wrote.
     rec = lab.pp("reconcile (sysfs)", lab.config("agent-sysfs", "sysfs", WITH_NS_3), "reconcile", "--format", "json")
@@ -223,13 +243,17 @@ def destroyed_while_allocated(lab: Lab) -> None:
     # Still configured: a configuration error naming it, nothing written, the allocation kept.
     # (Until the operator acts, Placement still offers the destroyed namespace's unit: exit 2
     # writes nothing, by design. The invariant is checked once the configuration is corrected.)
+    allocated = lab.admin.allocations(consumer)
     before = lab.admin.snapshot(lab.root_uuid)
     by_ndctl, by_sysfs = lab.both("destroyed", WITH_NS_3, "reconcile")
     for run in (by_ndctl, by_sysfs):
         line = run.expect(2).error_line()
         check("namespace 'ns_2' (label 'SMALL') is not on this host" in line, f"{run.label}: {line!r}")
     check(lab.admin.snapshot(lab.root_uuid) == before, "a missing namespace led to a write")
-    check(lab.admin.allocations(consumer), "the allocation is gone")
+    check(lab.admin.allocations(consumer) == allocated, f"the allocation changed: {lab.admin.allocations(consumer)}")
+    # The documented window: until the operator fixes the mapping, Placement keeps offering ns_2's unit.
+    small = lab.classes()["CUSTOM_PMEM_NAMESPACE_SMALL"]
+    check(small["total"] == 2 and small["used"] == 1, f"SMALL while ns_2 is destroyed and configured: {small}")
 
     # The operator drops it from the configuration: the class shrinks below nothing it holds.
     rec = lab.pp("reconcile (ndctl)", lab.config("dropped-ndctl", "ndctl", WITHOUT_NS_2), "reconcile", "--format", "json")
