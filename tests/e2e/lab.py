@@ -210,8 +210,9 @@ class Lab:
         check(wrapper.rc == 0, f"the guest did not run the commands: {wrapper}")
         runs = {}
         for i, label in enumerate(commands):
-            rc, _, mark = self.guest.file(f"p{i}.rc").strip().partition(" ")
-            check(mark == nonce and rc.isdigit(), f"{label}: the guest did not run it (p{i}.rc is {rc + mark!r})")
+            text = self.guest.file(f"p{i}.rc").strip()
+            rc, _, mark = text.partition(" ")
+            check(mark == nonce and rc.isdigit(), f"{label}: the guest did not run it (p{i}.rc: {text or 'none'!r})")
             result = machine.Result(int(rc), self.guest.file(f"p{i}.out"), self.guest.file(f"p{i}.err"), wrapper.seconds)
             runs[label] = Run(label, result)
         return runs
