@@ -1,17 +1,19 @@
 """Run ndctl. The only place this project starts a process.
 
 Fixed argument list, no shell, the executable resolved to an absolute path, a timeout that
-kills ndctl's whole process group, and output captured up to a size limit. ``--idle`` includes disabled namespaces and ``--namespaces --device-dax`` lists
-every mode, so a configured namespace that cannot be used is reported with the reason why,
-rather than as missing.
+kills ndctl's whole process group, and output read through pipes up to a size limit (no
+temporary files: discovery must work without a writable directory). ``--idle`` includes
+disabled namespaces and ``--namespaces --device-dax`` lists every mode, so a configured
+namespace that cannot be used is reported with the reason why, rather than as missing.
 """
 
 import contextlib
 import os
+import selectors
 import shutil
 import signal
 import subprocess
-import tempfile
+import time
 
 from pmem_placement.discover import ndctl_json
 from pmem_placement.discover.model import Namespace
@@ -38,33 +40,66 @@ def run(ndctl_path: str, timeout: float, arguments: tuple[str, ...] = ARGV) -> s
     its standard output.
 
     ndctl runs in its own process group, killed whole when the timeout expires (a wrapper's
-    children must not keep it alive), and writes to temporary files rather than pipes, so that
-    a runaway ndctl cannot fill memory: more than MAX_OUTPUT bytes is an error.
+    children must not keep it alive). Its output is read through pipes, not temporary files, so
+    discovery needs no writable directory (a hardened or freshly booted host may have none);
+    at most MAX_OUTPUT bytes are kept, so a runaway ndctl cannot fill memory: more is an error.
     """
     argv = [resolve(ndctl_path), *arguments]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                    shell=False, start_new_session=True)
-        except OSError as exc:
-            raise DiscoveryError(f"cannot run {argv[0]}: {exc.strerror or exc}") from exc
-        try:
-            returncode = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired as exc:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            raise DiscoveryError(f"{' '.join(argv)} did not finish within {timeout:g} s ([pmem]ndctl_timeout)") from exc
-        if returncode != 0:
-            err.seek(0)
-            lines = err.read(MAX_OUTPUT).decode("utf-8", "replace").strip().splitlines()
-            detail = f": {lines[-1]}" if lines else ""
-            raise DiscoveryError(f"{' '.join(argv)} exited with status {returncode}{detail}")
-        size = out.seek(0, os.SEEK_END)
-        if size > MAX_OUTPUT:
-            raise DiscoveryError(f"{argv[0]} printed {size} bytes, more than the {MAX_OUTPUT} accepted")
-        out.seek(0)
-        return out.read().decode("utf-8", "replace")
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, shell=False, start_new_session=True)
+    except OSError as exc:
+        raise DiscoveryError(f"cannot run {argv[0]}: {exc.strerror or exc}") from exc
+    try:
+        deadline = time.monotonic() + timeout
+        out, out_size, err = _read_until_closed(proc, deadline, timeout)
+        returncode = proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired as exc:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise DiscoveryError(f"{' '.join(argv)} did not finish within {timeout:g} s ([pmem]ndctl_timeout)") from exc
+    finally:
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+    if returncode != 0:
+        lines = err.decode("utf-8", "replace").strip().splitlines()
+        detail = f": {lines[-1]}" if lines else ""
+        raise DiscoveryError(f"{' '.join(argv)} exited with status {returncode}{detail}")
+    if out_size > MAX_OUTPUT:
+        raise DiscoveryError(f"{argv[0]} printed {out_size} bytes, more than the {MAX_OUTPUT} accepted")
+    return out.decode("utf-8", "replace")
+
+
+def _read_until_closed(proc: "subprocess.Popen[bytes]", deadline: float,
+                       timeout: float) -> tuple[bytes, int, bytes]:
+    """Read stdout and stderr until both close or ``deadline`` passes (TimeoutExpired).
+
+    Keeps at most MAX_OUTPUT bytes of each and counts the rest, so the caller can say how much
+    was printed.
+    """
+    assert proc.stdout is not None and proc.stderr is not None
+    kept: dict[int, bytearray] = {proc.stdout.fileno(): bytearray(), proc.stderr.fileno(): bytearray()}
+    sizes = dict.fromkeys(kept, 0)
+    with selectors.DefaultSelector() as selector:
+        for fd in kept:
+            selector.register(fd, selectors.EVENT_READ)
+        while selector.get_map():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise subprocess.TimeoutExpired(proc.args, timeout)
+            for key, _ in selector.select(remaining):
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    selector.unregister(key.fd)
+                    continue
+                sizes[key.fd] += len(chunk)
+                room = MAX_OUTPUT - len(kept[key.fd])
+                if room > 0:
+                    kept[key.fd] += chunk[:room]
+    out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
+    return bytes(kept[out_fd]), sizes[out_fd], bytes(kept[err_fd])
 
 
 def discover(ndctl_path: str, timeout: float) -> list[Namespace]:

@@ -3,6 +3,7 @@
 Pure: no I/O. Accepts every shape real ndctl has printed (DESIGN.md): an array (v62+), a bare
 object (v61 and older, or a single match), nothing at all when nothing matched, namespaces nested
 under buses and regions (``-B``/``-R``), ``daxregion`` with or without ``devices`` and ``align``.
+Records of size 0 (idle seeds, destroyed namespaces that keep their name) are not namespaces.
 Anything else raises ``ParseError`` naming the namespace and field; it never returns a guess.
 """
 
@@ -43,7 +44,11 @@ def _collect(obj: object, source: str, found: list[Namespace]) -> None:
         raise ParseError(f"{source} output has {type(obj).__name__} where an object was expected")
     dev = obj.get("dev")
     if isinstance(dev, str) and dev.startswith("namespace"):
-        found.append(_namespace(obj, dev, source))
+        namespace = _namespace(obj, dev, source)
+        # Size 0 is no namespace: a region's idle seed, or one destroyed with ndctl
+        # destroy-namespace, which the kernel keeps with its old name (alt_name).
+        if namespace.size != 0:
+            found.append(namespace)
         return
     for key in _CONTAINER_KEYS:
         if key in obj:

@@ -4,8 +4,9 @@ Each namespace becomes a record shaped like ndctl's JSON, so the parser and the 
 are the same for every backend:
 
 - ``namespaceX.Y/mode``: dax -> devdax, memory -> fsdax, safe -> sector, raw -> raw;
-- ``alt_name`` is the name; ``uuid`` and ``numa_node`` as they read; ``size`` is the dax
-  device's (the usable capacity, as ndctl prints it) where there is one;
+- ``alt_name`` is the name; ``uuid`` and ``numa_node`` as they read; ``size`` is the usable
+  capacity, as ndctl prints it: the dax device's for devdax, the holder's (pfn, btt) for fsdax
+  and sector, else the namespace's;
 - a namespace with neither a driver bound nor a holder is disabled;
 - a devdax namespace's holder (an nd_dax device, e.g. dax0.2) has the dax device as a child
   directory (e.g. dax0.2/dax0.3): its driver says its mode (device_dax -> devdax,
@@ -24,6 +25,7 @@ _MODES = {"dax": "devdax", "memory": "fsdax", "safe": "sector", "raw": "raw"}
 _DEVICE_MODES = {"device_dax": "devdax", "kmem": "system-ram"}
 _NAMESPACE = re.compile(r"namespace\d+\.\d+\Z")
 _DAX_DEVICE = re.compile(r"dax\d+\.\d+\Z")
+_HOLDER = re.compile(r"(pfn|btt)\d+\.\d+\Z")
 
 
 def _read(path: str) -> str | None:
@@ -98,6 +100,11 @@ def _record(devices_dir: str, dev: str) -> dict[str, object]:
         record["daxregion"] = {"devices": [device] if device else []}
         if device and "size" in device:
             record["size"] = device["size"]  # the usable capacity, as ndctl reports it
+    elif _HOLDER.match(holder):
+        # fsdax (pfn) and sector (btt): the holder's size is what is left after its metadata.
+        size = _int(os.path.join(devices_dir, holder, "size"))
+        if size is not None:
+            record["size"] = size
     return record
 
 

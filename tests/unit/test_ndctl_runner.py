@@ -1,10 +1,12 @@
 """Running ndctl: fixed argv, no shell, bounded in time and in output; every failure typed."""
 
+import tempfile
 import time
 
 import pytest
 
 from pmem_placement.discover import ndctl
+from pmem_placement.discover import ndctl_json
 from pmem_placement.errors import DiscoveryError
 from pmem_placement.errors import ParseError
 from tests import helpers
@@ -79,3 +81,21 @@ def test_bad_output_is_a_parse_error(tmp_path, output, message):
 
 def test_nothing_printed_means_no_namespaces(tmp_path):
     assert ndctl.discover(stub(tmp_path, "true"), timeout=10) == []
+
+
+def test_no_writable_temporary_directory_is_needed(tmp_path, monkeypatch):
+    # Seen on a real kernel: a freshly booted host (or a hardened unit) with no writable /tmp.
+    # ndctl's output must still be read, not die in tempfile with a traceback.
+    for name in ("TMPDIR", "TEMP", "TMP"):
+        monkeypatch.setenv(name, str(tmp_path / "does-not-exist"))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    monkeypatch.setattr(tempfile, "_candidate_tempdir_list", lambda: [str(tmp_path / "does-not-exist")])
+    path = stub(tmp_path, f"cat {helpers.NDCTL / 'v81-list-X.json'}")
+    assert len(ndctl.discover(path, timeout=10)) == 5
+
+
+def test_large_output_is_read_whole_through_pipes(tmp_path):
+    # More than a pipe buffer on each stream: neither may block the other.
+    sample = helpers.NDCTL / "v81-list-N-X.json"
+    path = stub(tmp_path, f"head -c 300000 /dev/zero >&2; cat {sample}; head -c 300000 /dev/zero >&2")
+    assert ndctl.discover(path, timeout=10) == ndctl_json.parse(sample.read_text())
