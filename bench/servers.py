@@ -103,7 +103,6 @@ class PostgreSQL:
         self.user = pwd.getpwnam("postgres") if os.geteuid() == 0 else None
         if self.user is not None:
             os.chown(self.root, self.user.pw_uid, self.user.pw_gid)
-        self.url = f"postgresql+psycopg2://placement@127.0.0.1:{self.port}/placement"
 
     def _as_owner(self) -> dict[str, typing.Any]:
         if self.user is None:
@@ -123,8 +122,12 @@ class PostgreSQL:
         wait_for("PostgreSQL", lambda: subprocess.run(
             [str(self.bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
             capture_output=True).returncode == 0, 60, self.proc, log)
+
+    def database(self, name: str) -> str:
+        """A new, empty database; its SQLAlchemy URL."""
         subprocess.run([str(self.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "placement",
-                        "placement"], check=True, **self._as_owner())
+                        name], check=True, **self._as_owner())
+        return f"postgresql+psycopg2://placement@127.0.0.1:{self.port}/{name}"
 
     def cpu_seconds(self) -> float:
         return cpu_seconds(self.proc.pid) if self.proc else 0.0

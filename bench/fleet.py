@@ -1,0 +1,213 @@
+"""A concurrent fleet of simulated compute nodes, each a real pmem-placement Agent, for bench/production.py.
+
+Every node is a root provider created the way nova-compute creates one (name = host; VCPU,
+MEMORY_MB, DISK_GB; nova's traits) and an ``Agent`` (pmem_placement.agent.cycle) with its own
+configuration file and state directory. A scheduler thread starts cycles when they are due on a
+pool of threads; the due times follow the agent's own ``Schedule`` (initial jitter, interval,
+backoff after failures) with every duration divided by ``scale`` (compressed time).
+
+Verification reads: the agent trusts its cached generation for 1-request steady cycles and must
+read the provider in full at least every ``[agent]verify_interval`` seconds (600 by default). The
+fleet forces that read itself, on each node once every verify_interval / interval cycles (10),
+at a random phase per node, by deleting the node's state file before the cycle (``StateStore.clear``):
+the cycle then reads everything from Placement, like an agent after a restart. If the agent has its
+own ``verify_interval`` option, the fleet sets it out of reach so that the reads follow compressed
+time and are not counted twice.
+
+The nova baseline replays, on the same kind of nodes, the requests nova-compute's report client
+makes for an idle compute node (nova master, nova/compute/resource_tracker.py and
+nova/scheduler/client/report.py): every periodic update (60 s) two
+``GET /resource_providers/{uuid}/allocations`` (deleted-instance clean-up, provider-tree
+allocations), and every ``resource_provider_association_refresh`` (300 s) the provider tree,
+inventories, aggregates and traits. One ``GET /allocations/{consumer}`` more per instance on the
+host per periodic update is left out (the simulated hosts have no instances), so it is a floor.
+"""
+
+import concurrent.futures
+import dataclasses
+import heapq
+import pathlib
+import random
+import statistics
+import threading
+import time
+import typing
+
+from keystoneauth1 import adapter as ks_adapter
+from keystoneauth1 import session as ks_session
+from keystoneauth1 import token_endpoint
+from oslo_config import cfg
+
+from pmem_placement import conf as conf_mod
+from pmem_placement import demo
+from pmem_placement.agent.cycle import Agent
+from pmem_placement.agent.schedule import Schedule
+from pmem_placement.embedded import TOKEN
+from pmem_placement.placement.client import Client
+from pmem_placement.state import StateStore
+
+INTERVAL = 60.0  # [agent]interval, seconds
+VERIFY_INTERVAL = 600.0  # [agent]verify_interval, seconds
+NOVA_PERIODIC = 60.0  # nova-compute update_available_resource
+NOVA_ASSOCIATION_REFRESH = 300.0  # [compute]resource_provider_association_refresh
+MAPPING = "4GB:ns_0,SMALL:ns_1|ns_2"
+
+
+def _adapter(url: str) -> ks_adapter.Adapter:
+    return ks_adapter.Adapter(ks_session.Session(auth=token_endpoint.Token(url, TOKEN)), service_type="placement")
+
+
+@dataclasses.dataclass
+class CycleRecord:
+    kind: str  # "first", "steady", "verify", "nova", "nova_refresh"
+    seconds: float
+    requests: int
+    ok: bool
+    late: float  # how long after its due time the cycle started
+
+
+class Node:
+    def __init__(self, work: pathlib.Path, url: str, admin: Client, index: int, sample: str) -> None:
+        self.name = f"compute-{index:05d}"
+        self.dir = work / self.name
+        self.dir.mkdir()
+        self.root_uuid = demo.create_compute_node(admin, self.name)
+        (self.dir / "ndctl.json").write_text(sample)
+        config = self.dir / "pmem-placement.conf"
+        config.write_text(
+            f"[DEFAULT]\nhost = {self.name}\n"
+            f"[pmem]\nnamespaces = {MAPPING}\ndiscovery = file\nnamespaces_file = {self.dir / 'ndctl.json'}\n"
+            f"[agent]\nstate_dir = {self.dir / 'state'}\n"
+            f"[placement]\nauth_type = admin_token\nendpoint = {url}\ntoken = {TOKEN}\n")
+        conf = cfg.ConfigOpts()
+        conf_mod.register_opts(conf)
+        conf(["--config-file", str(config)])
+        _own_verification_out_of_reach(conf)
+        self.conf = conf
+        self.agent = Agent(conf)
+        self.store = StateStore(str(self.dir / "state"))
+        self.nova = _adapter(url)
+        self.cycles = 0
+
+    def requests_sent(self) -> int:
+        return sum(self.agent.status.requests.values())
+
+    def agent_cycle(self, verify: bool) -> tuple[bool, int]:
+        if verify:
+            self.store.clear()  # modelled verify_interval read: nothing cached, read in full
+        before = self.requests_sent()
+        ok = self.agent.cycle()
+        return ok, self.requests_sent() - before
+
+    def nova_cycle(self, refresh: bool) -> tuple[bool, int]:
+        """One periodic update of nova-compute's report client for this idle compute node."""
+        paths = []
+        if refresh:
+            paths += [(f"/resource_providers?in_tree={self.root_uuid}", "1.14"),
+                      (f"/resource_providers/{self.root_uuid}/inventories", "1.14"),
+                      (f"/resource_providers/{self.root_uuid}/aggregates", "1.19"),
+                      (f"/resource_providers/{self.root_uuid}/traits", "1.6")]
+        paths += [(f"/resource_providers/{self.root_uuid}/allocations", "1.0")] * 2
+        ok = True
+        for path, version in paths:
+            resp = self.nova.get(path, microversion=version, raise_exc=False)
+            ok = ok and resp.status_code == 200
+        return ok, len(paths)
+
+
+def _own_verification_out_of_reach(conf: cfg.ConfigOpts) -> None:
+    """The fleet forces verification reads on compressed time; the agent's own must not add to them."""
+    for value in (10 ** 9, 86400 * 365, 86400):
+        try:
+            conf.set_override("verify_interval", value, group="agent")
+            return
+        except (cfg.NoSuchOptError, ValueError):
+            continue
+
+
+def make_nodes(work: pathlib.Path, url: str, admin: Client, count: int, sample: str) -> list[Node]:
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        return list(pool.map(lambda i: Node(work, url, admin, i, sample), range(count)))
+
+
+class Driver:
+    """Runs cycles of many nodes on ``threads`` threads, each when it is due."""
+
+    def __init__(self, nodes: list[Node], threads: int, scale: float, rng: random.Random) -> None:
+        self.nodes = nodes
+        self.threads = threads
+        self.scale = scale
+        self.rng = rng
+
+    def run(self, kind: str, cycles: int, jitter: bool, timeout: float) -> tuple[list[CycleRecord], float]:
+        """Every node runs ``cycles`` cycles; (records, wall seconds). ``kind``: agent or nova."""
+        interval = INTERVAL / self.scale
+        schedule = Schedule(interval=interval, initial_jitter=interval if jitter else 0.0, max_backoff=10 * interval)
+        every = round(VERIFY_INTERVAL / INTERVAL) if kind == "agent" else round(NOVA_ASSOCIATION_REFRESH / NOVA_PERIODIC)
+        phase = {id(n): self.rng.randrange(every) for n in self.nodes}
+        done_cycles = {id(n): 0 for n in self.nodes}
+        start = time.monotonic()
+        due: list[tuple[float, int, Node]] = [(start + schedule.first_delay(self.rng), i, n)
+                                              for i, n in enumerate(self.nodes)]
+        heapq.heapify(due)
+        records: list[CycleRecord] = []
+        lock = threading.Lock()
+
+        def one(i: int, node: Node, due_at: float, index: int) -> tuple[int, Node, CycleRecord]:
+            started = time.monotonic()
+            special = (index + phase[id(node)]) % every == 0
+            t0 = time.perf_counter()
+            if kind == "agent":
+                ok, sent = node.agent_cycle(verify=special and cycles > 1)
+                label = "first" if cycles == 1 else ("verify" if special else "steady")
+            else:
+                ok, sent = node.nova_cycle(refresh=special)
+                label = "nova_refresh" if special else "nova"
+            return i, node, CycleRecord(label, time.perf_counter() - t0, sent, ok, started - due_at)
+
+        deadline = start + timeout
+        with concurrent.futures.ThreadPoolExecutor(self.threads) as pool:
+            running: set[concurrent.futures.Future[tuple[int, Node, CycleRecord]]] = set()
+            while due or running:
+                if time.monotonic() > deadline:
+                    for f in running:
+                        f.cancel()
+                    raise RuntimeError(f"the fleet did not finish its {kind} cycles within {timeout:.0f} s")
+                now = time.monotonic()
+                while due and due[0][0] <= now and len(running) < self.threads:
+                    at, i, node = heapq.heappop(due)
+                    running.add(pool.submit(one, i, node, at, done_cycles[id(node)]))
+                wait = max(0.0, min(0.05, (due[0][0] - now) if due else 0.05))
+                finished, running = concurrent.futures.wait(running, timeout=wait,
+                                                            return_when=concurrent.futures.FIRST_COMPLETED)
+                for f in finished:
+                    i, node, record = f.result()
+                    with lock:
+                        records.append(record)
+                    done_cycles[id(node)] += 1
+                    if done_cycles[id(node)] < cycles:
+                        failures = node.agent.status.consecutive_failures if kind == "agent" else 0
+                        heapq.heappush(due, (time.monotonic() + schedule.next_delay(failures, self.rng),
+                                             i, node))
+        return records, time.monotonic() - start
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, int(round(p / 100 * len(ordered))) - 1))]
+
+
+def summary(records: list[CycleRecord]) -> dict[str, typing.Any]:
+    by: dict[str, list[CycleRecord]] = {}
+    for r in records:
+        by.setdefault(r.kind, []).append(r)
+    out: dict[str, typing.Any] = {"cycles": len(records), "failed_cycles": sum(not r.ok for r in records),
+                                  "requests": sum(r.requests for r in records),
+                                  "late_p99_ms": percentile([r.late * 1000 for r in records], 99)}
+    for kind, rs in by.items():
+        out[kind] = {"cycles": len(rs), "requests_per_cycle": statistics.mean(r.requests for r in rs),
+                     "p50_ms": percentile([r.seconds * 1000 for r in rs], 50),
+                     "p99_ms": percentile([r.seconds * 1000 for r in rs], 99)}
+    return out
