@@ -52,6 +52,11 @@ NOVA_PERIODIC = 60.0  # nova-compute update_available_resource
 NOVA_ASSOCIATION_REFRESH = 300.0  # [compute]resource_provider_association_refresh
 MAPPING = "4GB:ns_0,SMALL:ns_1|ns_2"
 
+# An interrupt must not be raised inside the scheduler (it could leave a future's lock held and
+# hang every thread): while a fleet runs, signal handlers set STOP and the scheduler stops itself.
+RUNNING = threading.Event()
+STOP = threading.Event()
+
 
 def _adapter(url: str) -> ks_adapter.Adapter:
     return ks_adapter.Adapter(ks_session.Session(auth=token_endpoint.Token(url, TOKEN)), service_type="placement")
@@ -67,8 +72,8 @@ class CycleRecord:
 
 
 class Node:
-    def __init__(self, work: pathlib.Path, url: str, admin: Client, index: int, sample: str) -> None:
-        self.name = f"compute-{index:05d}"
+    def __init__(self, work: pathlib.Path, url: str, admin: Client, name: str, sample: str) -> None:
+        self.name = name
         self.dir = work / self.name
         self.dir.mkdir()
         self.root_uuid = demo.create_compute_node(admin, self.name)
@@ -125,9 +130,10 @@ def _own_verification_out_of_reach(conf: cfg.ConfigOpts) -> None:
             continue
 
 
-def make_nodes(work: pathlib.Path, url: str, admin: Client, count: int, sample: str) -> list[Node]:
+def make_nodes(work: pathlib.Path, url: str, admin: Client, count: int, sample: str,
+               prefix: str = "compute") -> list[Node]:
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        return list(pool.map(lambda i: Node(work, url, admin, i, sample), range(count)))
+        return list(pool.map(lambda i: Node(work, url, admin, f"{prefix}-{i:05d}", sample), range(count)))
 
 
 class Driver:
@@ -166,9 +172,13 @@ class Driver:
             return i, node, CycleRecord(label, time.perf_counter() - t0, sent, ok, started - due_at)
 
         deadline = start + timeout
-        with concurrent.futures.ThreadPoolExecutor(self.threads) as pool:
+        pool = concurrent.futures.ThreadPoolExecutor(self.threads)
+        RUNNING.set()
+        try:
             running: set[concurrent.futures.Future[tuple[int, Node, CycleRecord]]] = set()
             while due or running:
+                if STOP.is_set():
+                    raise KeyboardInterrupt
                 if time.monotonic() > deadline:
                     for f in running:
                         f.cancel()
@@ -189,6 +199,9 @@ class Driver:
                         failures = node.agent.status.consecutive_failures if kind == "agent" else 0
                         heapq.heappush(due, (time.monotonic() + schedule.next_delay(failures, self.rng),
                                              i, node))
+        finally:
+            RUNNING.clear()
+            pool.shutdown(wait=True, cancel_futures=True)  # cycles in flight end within [placement]timeout
         return records, time.monotonic() - start
 
 

@@ -44,6 +44,9 @@ def main() -> None:
             return chunks
         return wrapper
 
+    # A fleet connects many agents at once: queue them like gunicorn's or uWSGI's listen backlog
+    # would, instead of socketserver's 5 (connections beyond it time out on a busy server).
+    embedded._Server.request_queue_size = 1024
     server = embedded.EmbeddedPlacement(sys.argv[1], middleware=timed)
     server.start()
     print(server.url, flush=True)

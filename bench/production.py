@@ -272,9 +272,13 @@ def main() -> int:
     args = parser.parse_args()
 
     def interrupted(signum: int, frame: typing.Any) -> None:
-        raise KeyboardInterrupt
+        if fleet.RUNNING.is_set():
+            fleet.STOP.set()  # the scheduler stops at its next step
+        else:
+            raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, interrupted)  # stop servers and delete data on kill too
+    for signum in (signal.SIGINT, signal.SIGTERM):  # stop servers and delete data on Ctrl-C and kill too
+        signal.signal(signum, interrupted)
     results: dict[str, typing.Any] = {"machine": machine(), "args": vars(args), "load_before": load(), "setups": []}
     with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory(prefix="pmem-placement-fleet-") as tmp:
         work = pathlib.Path(tmp)

@@ -1,0 +1,50 @@
+"""The production fleet bench (bench/fleet.py) measures what it says, against the real Placement.
+
+Its figures are only as good as its model: a steady cycle is one request, the modelled
+verification read is a full read once per verify_interval, nova's pattern sends what nova sends.
+Times are not asserted here.
+"""
+
+import collections
+import pathlib
+import random
+import sys
+import uuid
+
+import pytest
+
+BENCH = pathlib.Path(__file__).resolve().parents[2] / "bench"
+sys.path.insert(0, str(BENCH))
+
+fleet = pytest.importorskip("fleet")
+run = pytest.importorskip("run")
+
+
+@pytest.fixture
+def nodes(placement, tmp_path):
+    admin = run.admin_client(placement.url)
+    sample = run.ndctl_json(["ns_0", "ns_1", "ns_2"])
+    return fleet.make_nodes(tmp_path, placement.url, admin, 3, sample, prefix=f"fleet-{uuid.uuid4().hex[:8]}")
+
+
+def test_fleet_steady_cycles_cost_one_request_and_each_node_verifies_once_in_full(nodes):
+    driver = fleet.Driver(nodes, threads=3, scale=3000, rng=random.Random(7))  # 60 s -> 20 ms
+
+    first, _ = driver.run("agent", cycles=1, jitter=False, timeout=120)
+    assert [r.kind for r in first] == ["first"] * 3
+    assert all(r.ok for r in first)
+    assert all(r.requests > 3 for r in first)
+
+    steady, _ = driver.run("agent", cycles=10, jitter=True, timeout=120)
+    assert all(r.ok for r in steady)
+    kinds = collections.Counter(r.kind for r in steady)
+    assert kinds == {"steady": 27, "verify": 3}
+    assert {r.requests for r in steady if r.kind == "steady"} == {1}
+    assert all(r.requests >= 4 for r in steady if r.kind == "verify")  # tree, root and child read again
+
+
+def test_nova_pattern_sends_two_allocation_reads_per_periodic_and_refreshes_every_fifth(nodes, placement):
+    driver = fleet.Driver(nodes, threads=3, scale=3000, rng=random.Random(7))
+    records, _ = driver.run("nova", cycles=5, jitter=True, timeout=120)
+    assert all(r.ok for r in records)
+    assert collections.Counter((r.kind, r.requests) for r in records) == {("nova", 2): 12, ("nova_refresh", 6): 3}
