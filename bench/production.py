@@ -210,20 +210,24 @@ def load() -> str:
 
 def render(results: dict[str, typing.Any]) -> str:
     m, a = results["machine"], results["args"]
+    planned = a["intervals"] * 60 / a["scale"]
     lines = [
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Linux {m['kernel']}, Python {m['python']}, "
         f"openstack-placement {m['openstack_placement']}, {results.get('postgresql', 'PostgreSQL')}, "
         f"gunicorn {m['gunicorn']} (sync workers), psycopg2 {m['psycopg2-binary']}, SQLAlchemy {m['SQLAlchemy']}; "
         f"{m['date']}.",
-        f"Load average (1, 5, 15 min) before: {results['load_before']}, after: {results['load_after']}.",
+        "",
+        f"Load average (1, 5, 15 min) before: {results['load_before']}, after: {results['load_after']}; "
+        f"the whole bench took {results.get('wall_s', 0) / 60:.0f} min.",
+        "",
         f"Fleet: {a['nodes']} nodes, each a pmem-placement Agent, {a['threads']} cycles at a time; "
         f"{a['intervals']} intervals of 60 s compressed {a['scale']:g} times ({60 / a['scale']:g} s); "
         f"a verification read every 600 s per node (modelled: state file dropped).",
         "",
         "| Placement set-up | first sync of the fleet, s | requests/node/interval, steady | with verification "
         "| Placement CPU ms/node-cycle | database CPU ms/node-cycle | steady cycle p50 / p99, ms "
-        "| 409 conflicts / failed cycles | nodes per Placement worker at 60 s |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| 409 conflicts / failed cycles | steady phase, s (planned) | nodes per Placement worker at 60 s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results["setups"]:
         d = r["derived"]
@@ -231,7 +235,8 @@ def render(results: dict[str, typing.Any]) -> str:
         lines.append(
             f"| {r['setup']} | {d['first_sync_s']:.1f} | {d['req_steady']:g} | {d['req_with_verify']:.2f} "
             f"| {d['cpu_ms']:.2f} | {db} | {d['p50_ms']:.1f} / {d['p99_ms']:.1f} "
-            f"| {d['conflicts']} / {d['failed']} | {d['nodes_per_worker_60s']:,.0f} |")
+            f"| {d['conflicts']} / {d['failed']} | {r['steady']['wall_s']:.0f} ({planned:.0f}) "
+            f"| {d['nodes_per_worker_60s']:,.0f} |")
     lines += [
         "",
         "Against nova-compute's own report-client traffic for the same idle nodes (periodic update every 60 s, "
@@ -246,6 +251,16 @@ def render(results: dict[str, typing.Any]) -> str:
         lines.append(f"| {r['setup']} | {d['nova_req']:.2f} | {d['nova_cpu_ms'] + d['nova_db_ms']:.2f} "
                      f"| {d['ratio_req']:.2f} | {d['ratio_cpu']:.2f} |")
     return "\n".join(lines)
+
+
+def readme_sentence(results: dict[str, typing.Any]) -> str:
+    """The README's fleet figures, for pasting after a re-run."""
+    rows = {r["workers"]: r["derived"] for r in results["setups"] if "PostgreSQL" in r["setup"]}
+    d = rows.get(4) or next(iter(rows.values()))
+    return (f"a fleet of {results['args']['nodes']} overlapping agents against Placement under gunicorn on "
+            f"PostgreSQL ({d['req_steady']:g} request per node per interval, {d['req_with_verify']:.1f} with "
+            f"the verification reads; about {round(d['nodes_per_worker_60s'], -2):,.0f} nodes per Placement worker at a 60 s "
+            f"interval; {d['ratio_req']:.2f} times the requests nova-compute itself sends)")
 
 
 def write_docs(table: str) -> bool:
@@ -268,6 +283,7 @@ def main() -> int:
     parser.add_argument("--no-sqlite", action="store_true", help="skip today's sqlite set-up")
     parser.add_argument("--docs", action="store_true", help=f"rewrite the fleet table in {DOCS.name}")
     parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument("--from-json", metavar="FILE", help="measure nothing: render the figures of an earlier run")
     parser.add_argument("--output", default=str(HERE / "results" / "production.json"))
     args = parser.parse_args()
 
@@ -279,7 +295,11 @@ def main() -> int:
 
     for signum in (signal.SIGINT, signal.SIGTERM):  # stop servers and delete data on Ctrl-C and kill too
         signal.signal(signum, interrupted)
-    results: dict[str, typing.Any] = {"machine": machine(), "args": vars(args), "load_before": load(), "setups": []}
+    if args.from_json:
+        results = json.loads(pathlib.Path(args.from_json).read_text())
+        return report(results, args)
+    started = time.monotonic()
+    results = {"machine": machine(), "args": vars(args), "load_before": load(), "setups": []}
     with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory(prefix="pmem-placement-fleet-") as tmp:
         work = pathlib.Path(tmp)
         pg = servers.PostgreSQL()  # installs PostgreSQL first when missing: fail early
@@ -296,11 +316,19 @@ def main() -> int:
             finally:
                 setup.close()
     results["load_after"] = load()
+    results["wall_s"] = time.monotonic() - started
+    return report(results, args)
+
+
+def report(results: dict[str, typing.Any], args: argparse.Namespace) -> int:
     for r in results["setups"]:
         r["derived"] = derive(r)
     table = render(results)
     print("\n" + table)
+    print(f"\nREADME (Request economy): ... {readme_sentence(results)} ...")
     out = pathlib.Path(args.output)
+    if args.from_json and out.resolve() == pathlib.Path(args.from_json).resolve():
+        out = out.with_suffix(".rendered.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(f"\nJSON: {out}")
