@@ -187,7 +187,12 @@ class Driver:
                 while due and due[0][0] <= now and len(running) < self.threads:
                     at, i, node = heapq.heappop(due)
                     running.add(pool.submit(one, i, node, at, done_cycles[id(node)]))
-                wait = max(0.0, min(0.05, (due[0][0] - now) if due else 0.05))
+                # Wait for a finished cycle, or until the next one is due if a thread is free for it.
+                free = len(running) < self.threads
+                wait = max(0.0, min(0.05, due[0][0] - now)) if due and free else 0.05
+                if not running:  # concurrent.futures.wait() returns at once on an empty set
+                    time.sleep(wait)
+                    continue
                 finished, running = concurrent.futures.wait(running, timeout=wait,
                                                             return_when=concurrent.futures.FIRST_COMPLETED)
                 for f in finished:

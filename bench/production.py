@@ -147,6 +147,10 @@ def run_fleet(setup: typing.Any, work: pathlib.Path, args: argparse.Namespace) -
         records, wall = driver.run("agent", cycles=args.intervals, jitter=True, timeout=timeout)
     steady = {**fleet.summary(records), **cost, "wall_s": wall}
     result["steady"] = steady
+    for phase in ("first_sync", "steady"):
+        sent, seen = result[phase]["requests"], result[phase]["server_requests"]
+        if sent != seen:
+            print(f"   WARNING: {phase}: the agents counted {sent} requests, Placement answered {seen}", flush=True)
     print(f"   steady: {steady['cycles']} cycles in {wall:.1f} s, {steady['requests']} requests", flush=True)
     if steady.get("verify", {}).get("requests_per_cycle", 0) <= 1:
         print("   WARNING: dropping the state file did not force a full read: verification is not modelled",

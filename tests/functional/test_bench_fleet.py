@@ -13,11 +13,10 @@ import uuid
 
 import pytest
 
-BENCH = pathlib.Path(__file__).resolve().parents[2] / "bench"
-sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "bench"))
 
-fleet = pytest.importorskip("fleet")
-run = pytest.importorskip("run")
+import fleet  # noqa: E402  (bench/fleet.py)
+import run  # noqa: E402  (bench/run.py)
 
 
 @pytest.fixture
