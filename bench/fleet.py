@@ -14,13 +14,15 @@ the cycle then reads everything from Placement, like an agent after a restart. I
 own ``verify_interval`` option, the fleet sets it out of reach so that the reads follow compressed
 time and are not counted twice.
 
-The nova baseline replays, on the same kind of nodes, the requests nova-compute's report client
-makes for an idle compute node (nova master, nova/compute/resource_tracker.py and
-nova/scheduler/client/report.py): every periodic update (60 s) two
-``GET /resource_providers/{uuid}/allocations`` (deleted-instance clean-up, provider-tree
-allocations), and every ``resource_provider_association_refresh`` (300 s) the provider tree,
-inventories, aggregates and traits. One ``GET /allocations/{consumer}`` more per instance on the
-host per periodic update is left out (the simulated hosts have no instances), so it is a floor.
+The nova baseline replays, on the same nodes, the requests nova-compute's report client makes for
+an idle compute node (nova master, nova/compute/resource_tracker.py and
+nova/scheduler/client/report.py): every periodic update (60 s) ``GET .../allocations`` of the
+compute node (deleted-instance clean-up) and of every provider in its tree (provider-tree
+allocations), and every ``resource_provider_association_refresh`` (300 s) the tree, then the
+inventories, aggregates and traits of every provider in it. Nova tracks the whole tree, so once
+pmem-placement has created the ``:pmem`` child, nova reads it too. One ``GET /allocations/{consumer}``
+more per instance on the host per periodic update is left out (the simulated hosts have no
+instances), so it is a floor.
 """
 
 import concurrent.futures
@@ -92,7 +94,7 @@ class Node:
         self.agent = Agent(conf)
         self.store = StateStore(str(self.dir / "state"))
         self.nova = _adapter(url)
-        self.cycles = 0
+        self.nova_tree = [self.root_uuid]
 
     def requests_sent(self) -> int:
         return sum(self.agent.status.requests.values())
@@ -105,19 +107,34 @@ class Node:
         return ok, self.requests_sent() - before
 
     def nova_cycle(self, refresh: bool) -> tuple[bool, int]:
-        """One periodic update of nova-compute's report client for this idle compute node."""
-        paths = []
-        if refresh:
-            paths += [(f"/resource_providers?in_tree={self.root_uuid}", "1.14"),
-                      (f"/resource_providers/{self.root_uuid}/inventories", "1.14"),
-                      (f"/resource_providers/{self.root_uuid}/aggregates", "1.19"),
-                      (f"/resource_providers/{self.root_uuid}/traits", "1.6")]
-        paths += [(f"/resource_providers/{self.root_uuid}/allocations", "1.0")] * 2
-        ok = True
-        for path, version in paths:
+        """One periodic update of nova-compute's report client for this idle compute node: it
+        tracks every provider in the compute node's tree, the :pmem child included once seen."""
+        sent, ok = 0, True
+
+        def get(path: str, version: str) -> typing.Any:
+            nonlocal sent, ok
+            sent += 1
             resp = self.nova.get(path, microversion=version, raise_exc=False)
             ok = ok and resp.status_code == 200
-        return ok, len(paths)
+            return resp
+
+        if refresh:  # _ensure_resource_provider + _refresh_associations(force=True)
+            resp = get(f"/resource_providers?in_tree={self.root_uuid}", "1.14")
+            if resp.status_code == 200:
+                self.nova_tree = [rp["uuid"] for rp in resp.json()["resource_providers"]]
+            for rp in self.nova_tree:
+                get(f"/resource_providers/{rp}/inventories", "1.14")
+                get(f"/resource_providers/{rp}/aggregates", "1.19")
+                get(f"/resource_providers/{rp}/traits", "1.6")
+        get(f"/resource_providers/{self.root_uuid}/allocations", "1.0")  # _remove_deleted_instances_allocations
+        for rp in self.nova_tree:  # get_allocations_for_provider_tree
+            get(f"/resource_providers/{rp}/allocations", "1.0")
+        return ok, sent
+
+    def nova_learns_tree(self) -> None:
+        """What nova-compute knows after a refresh: the compute node's whole tree (not measured)."""
+        resp = self.nova.get(f"/resource_providers?in_tree={self.root_uuid}", microversion="1.14")
+        self.nova_tree = [rp["uuid"] for rp in resp.json()["resource_providers"]]
 
 
 def _own_verification_out_of_reach(conf: cfg.ConfigOpts) -> None:

@@ -42,8 +42,16 @@ def test_fleet_steady_cycles_cost_one_request_and_each_node_verifies_once_in_ful
     assert all(r.requests >= 4 for r in steady if r.kind == "verify")  # tree, root and child read again
 
 
-def test_nova_pattern_sends_two_allocation_reads_per_periodic_and_refreshes_every_fifth(nodes, placement):
+def test_nova_pattern_reads_allocations_every_periodic_and_the_tree_every_fifth_pmem_child_included(nodes):
     driver = fleet.Driver(nodes, threads=3, scale=3000, rng=random.Random(7))
-    records, _ = driver.run("nova", cycles=5, jitter=True, timeout=120)
-    assert all(r.ok for r in records)
-    assert collections.Counter((r.kind, r.requests) for r in records) == {("nova", 2): 12, ("nova_refresh", 6): 3}
+    alone, _ = driver.run("nova", cycles=5, jitter=True, timeout=120)
+    assert all(r.ok for r in alone)
+    # root only: 2 allocation reads; a refresh adds the tree, inventories, aggregates, traits
+    assert collections.Counter((r.kind, r.requests) for r in alone) == {("nova", 2): 12, ("nova_refresh", 6): 3}
+
+    driver.run("agent", cycles=1, jitter=False, timeout=120)
+    for node in nodes:
+        node.nova_learns_tree()
+    with_child, _ = driver.run("nova", cycles=5, jitter=True, timeout=120)
+    assert all(r.ok for r in with_child)
+    assert collections.Counter((r.kind, r.requests) for r in with_child) == {("nova", 3): 12, ("nova_refresh", 10): 3}
