@@ -279,11 +279,14 @@ def render(results: dict[str, typing.Any]) -> str:
 def readme_sentence(results: dict[str, typing.Any]) -> str:
     """The README's fleet figures, for pasting after a re-run."""
     rows = {r["workers"]: r["derived"] for r in results["setups"] if "PostgreSQL" in r["setup"]}
-    d = rows.get(4) or next(iter(rows.values()))
-    return (f"a fleet of {results['args']['nodes']} overlapping agents against Placement under gunicorn on "
-            f"PostgreSQL ({d['req_steady']:g} request per node per interval, {d['req_with_verify']:.1f} with "
-            f"the verification reads; about {round(d['nodes_per_worker_60s'], -2):,.0f} nodes per Placement worker at a 60 s "
-            f"interval; {d['ratio_req']:.2f} times the requests nova-compute itself sends)")
+    workers = 4 if 4 in rows else next(iter(rows))
+    d = rows[workers]
+    return (f"a fleet of {results['args']['nodes']} overlapping agents against Placement under gunicorn with "
+            f"{workers} workers on PostgreSQL: {d['req_steady']:g} request per node per interval "
+            f"({d['req_with_verify']:.1f} with the verification reads), {d['conflicts']} conflicts, about "
+            f"{round(d['nodes_per_worker_60s'], -2):,.0f} nodes per Placement worker at a 60 s interval, and "
+            f"{d['ratio_req']:.2f} times the requests nova-compute itself sends "
+            f"({d.get('total_ratio_req', float('nan')):.2f} with nova's own reads of the `:pmem` child)")
 
 
 def write_docs(table: str) -> bool:
