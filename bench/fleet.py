@@ -14,6 +14,16 @@ the cycle then reads everything from Placement, like an agent after a restart. I
 own ``verify_interval`` option, the fleet sets it out of reach so that the reads follow compressed
 time and are not counted twice.
 
+Allocation churn: while it runs, a scheduler-like writer (``Churn``) changes the
+allocations of a stated share of the nodes per interval (5% by default): on a node without an
+instance it allocates one like nova's scheduler would for an instance with a PMEM namespace (VCPU
+and MEMORY_MB from the compute node, one namespace from the ``:pmem`` child, microversion 1.28
+with its consumer generation), on a node with one it deletes it. Each change moves the providers'
+generations, so the node's next cycle reads again what changed ("after_alloc" cycles), and an
+allocation landing between two of the agent's reads makes it retry (counted from the
+reconciler's retry sleeps). The agent writes nothing in steady state, so no 409 can come from
+its writes here; the scheduler's own 409s are counted.
+
 The nova baseline replays, on the same nodes, the requests nova-compute's report client makes for
 an idle compute node (nova master, nova/compute/resource_tracker.py and
 nova/scheduler/client/report.py): every periodic update (60 s) ``GET .../allocations`` of the
@@ -25,7 +35,9 @@ more per instance on the host per periodic update is left out (the simulated hos
 instances), so it is a floor.
 """
 
+import collections
 import concurrent.futures
+import contextlib
 import dataclasses
 import heapq
 import pathlib
@@ -34,6 +46,7 @@ import statistics
 import threading
 import time
 import typing
+import uuid
 
 from keystoneauth1 import adapter as ks_adapter
 from keystoneauth1 import session as ks_session
@@ -53,6 +66,7 @@ VERIFY_INTERVAL = 600.0  # [agent]verify_interval, seconds
 NOVA_PERIODIC = 60.0  # nova-compute update_available_resource
 NOVA_ASSOCIATION_REFRESH = 300.0  # [compute]resource_provider_association_refresh
 MAPPING = "4GB:ns_0,SMALL:ns_1|ns_2"
+PMEM_CLASS = "CUSTOM_PMEM_NAMESPACE_SMALL"  # what the churn allocates: 1 of the 2 SMALL namespaces
 
 # An interrupt must not be raised inside the scheduler (it could leave a future's lock held and
 # hang every thread): while a fleet runs, signal handlers set STOP and the scheduler stops itself.
@@ -66,11 +80,12 @@ def _adapter(url: str) -> ks_adapter.Adapter:
 
 @dataclasses.dataclass
 class CycleRecord:
-    kind: str  # "first", "steady", "verify", "nova", "nova_refresh"
+    kind: str  # "first", "steady", "verify", "after_alloc", "nova", "nova_refresh"
     seconds: float
     requests: int
     ok: bool
     late: float  # how long after its due time the cycle started
+    retries: int = 0  # the reconciler's retries after a conflict (its retry sleeps)
 
 
 class Node:
@@ -95,16 +110,29 @@ class Node:
         self.store = StateStore(str(self.dir / "state"))
         self.nova = _adapter(url)
         self.nova_tree = [self.root_uuid]
+        self.consumer: str | None = None  # the churn's instance on this node, if any
+        self.alloc_changed = False  # set by the churn, read by the next cycle
+        self.retries = 0
+        reconciler = self.agent._reconciler_for()  # the agent's own, as its cycles use it
+        sleep = reconciler.sleep
+
+        def counting_sleep(seconds: float) -> None:  # the reconciler sleeps only between retries
+            self.retries += 1
+            sleep(seconds)
+
+        reconciler.sleep = counting_sleep
 
     def requests_sent(self) -> int:
         return sum(self.agent.status.requests.values())
 
-    def agent_cycle(self, verify: bool) -> tuple[bool, int]:
+    def agent_cycle(self, verify: bool) -> tuple[bool, int, bool, int]:
+        """(in sync, requests, allocations changed since the last cycle, retries)."""
         if verify:
             self.store.clear()  # modelled verify_interval read: nothing cached, read in full
-        before = self.requests_sent()
+        changed, self.alloc_changed = self.alloc_changed, False
+        before, retries = self.requests_sent(), self.retries
         ok = self.agent.cycle()
-        return ok, self.requests_sent() - before
+        return ok, self.requests_sent() - before, changed, self.retries - retries
 
     def nova_cycle(self, refresh: bool) -> tuple[bool, int]:
         """One periodic update of nova-compute's report client for this idle compute node: it
@@ -135,6 +163,69 @@ class Node:
         """What nova-compute knows after a refresh: the compute node's whole tree (not measured)."""
         resp = self.nova.get(f"/resource_providers?in_tree={self.root_uuid}", microversion="1.14")
         self.nova_tree = [rp["uuid"] for rp in resp.json()["resource_providers"]]
+
+
+class Churn:
+    """A scheduler-like writer: ``rate`` x nodes allocation changes per (compressed) interval,
+    evenly spaced, each on a random node, on its own thread while ``running``."""
+
+    def __init__(self, nodes: list[Node], url: str, rate: float, scale: float, rng: random.Random) -> None:
+        self.nodes = nodes
+        self.rate = rate
+        self.period = INTERVAL / scale / (rate * len(nodes)) if rate > 0 else 0.0
+        self.rng = rng
+        self.api = _adapter(url)
+        self.counts: collections.Counter[str] = collections.Counter()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def change(self, node: Node) -> None:
+        """Allocate on a node without an instance, free the one on a node with one."""
+        if len(node.nova_tree) < 2:
+            node.nova_learns_tree()
+        child = next(rp for rp in node.nova_tree if rp != node.root_uuid)
+        self.counts["requests"] += 1
+        if node.consumer is None:
+            consumer = str(uuid.uuid4())
+            body = {"allocations": {node.root_uuid: {"resources": {"VCPU": 1, "MEMORY_MB": 512}},
+                                    child: {"resources": {PMEM_CLASS: 1}}},
+                    "project_id": str(uuid.UUID(int=1)), "user_id": str(uuid.UUID(int=2)), "consumer_generation": None}
+            resp = self.api.put(f"/allocations/{consumer}", json=body, microversion="1.28", raise_exc=False)
+            kind = "allocated"
+            if resp.status_code == 204:
+                node.consumer = consumer
+        else:
+            resp = self.api.delete(f"/allocations/{node.consumer}", microversion="1.28", raise_exc=False)
+            kind = "freed"
+            if resp.status_code == 204:
+                node.consumer = None
+        if resp.status_code == 204:
+            self.counts[kind] += 1
+            node.alloc_changed = True
+        elif resp.status_code == 409:
+            self.counts["conflicts_409"] += 1
+        else:
+            self.counts[f"failed_{resp.status_code}"] += 1
+
+    def _run(self) -> None:
+        next_at = time.monotonic() + self.rng.uniform(0, self.period)
+        while not self._stop.wait(max(0.0, next_at - time.monotonic())):
+            self.change(self.rng.choice(self.nodes))
+            next_at += self.period
+
+    @contextlib.contextmanager
+    def running(self) -> typing.Iterator["Churn"]:
+        if self.rate <= 0:
+            yield self
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="churn", daemon=True)
+        self._thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            self._thread.join()
 
 
 def _own_verification_out_of_reach(conf: cfg.ConfigOpts) -> None:
@@ -180,13 +271,15 @@ class Driver:
             started = time.monotonic()
             special = (index + phase[id(node)]) % every == 0
             t0 = time.perf_counter()
+            retries = 0
             if kind == "agent":
-                ok, sent = node.agent_cycle(verify=special and cycles > 1)
-                label = "first" if cycles == 1 else ("verify" if special else "steady")
+                verify = special and cycles > 1
+                ok, sent, changed, retries = node.agent_cycle(verify=verify)
+                label = "first" if cycles == 1 else ("verify" if verify else "after_alloc" if changed else "steady")
             else:
                 ok, sent = node.nova_cycle(refresh=special)
                 label = "nova_refresh" if special else "nova"
-            return i, node, CycleRecord(label, time.perf_counter() - t0, sent, ok, started - due_at)
+            return i, node, CycleRecord(label, time.perf_counter() - t0, sent, ok, started - due_at, retries)
 
         deadline = start + timeout
         pool = concurrent.futures.ThreadPoolExecutor(self.threads)
@@ -240,6 +333,7 @@ def summary(records: list[CycleRecord]) -> dict[str, typing.Any]:
         by.setdefault(r.kind, []).append(r)
     out: dict[str, typing.Any] = {"cycles": len(records), "failed_cycles": sum(not r.ok for r in records),
                                   "requests": sum(r.requests for r in records),
+                                  "retries": sum(r.retries for r in records),
                                   "late_p99_ms": percentile([r.late * 1000 for r in records], 99)}
     for kind, rs in by.items():
         out[kind] = {"cycles": len(rs), "requests_per_cycle": statistics.mean(r.requests for r in rs),
