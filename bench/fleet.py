@@ -334,6 +334,8 @@ def summary(records: list[CycleRecord]) -> dict[str, typing.Any]:
     out: dict[str, typing.Any] = {"cycles": len(records), "failed_cycles": sum(not r.ok for r in records),
                                   "requests": sum(r.requests for r in records),
                                   "retries": sum(r.retries for r in records),
+                                  "mean_ms": statistics.mean(r.seconds * 1000 for r in records) if records else 0.0,
+                                  "late_p50_ms": percentile([r.late * 1000 for r in records], 50),
                                   "late_p99_ms": percentile([r.late * 1000 for r in records], 99)}
     for kind, rs in by.items():
         out[kind] = {"cycles": len(rs), "requests_per_cycle": statistics.mean(r.requests for r in rs),

@@ -204,7 +204,7 @@ def run_fleet(setup: Setup, work: pathlib.Path, args: argparse.Namespace) -> dic
     return result
 
 
-BEHIND = 1.1  # a steady phase that took longer than 110% of its planned time fell behind its schedule
+BEHIND = 1.1  # a steady phase that took longer than 110% of its schedule fell behind it
 
 
 def derive(r: dict[str, typing.Any], args: dict[str, typing.Any], cores: int) -> dict[str, typing.Any]:
@@ -212,18 +212,22 @@ def derive(r: dict[str, typing.Any], args: dict[str, typing.Any], cores: int) ->
     cycles = s["cycles"]
     cpu = s["placement_cpu_s"] / cycles
     db = s["db_cpu_s"] / cycles
-    busy = s.get("server_busy_s", 0.0) / cycles
+    busy = s.get("server_busy_s", float("nan")) / cycles  # nan: a run from before it was measured
     nova_cpu = n["placement_cpu_s"] / n["cycles"]
     nova_db = n["db_cpu_s"] / n["cycles"]
     nova_req = n["requests"] / n["cycles"]
     with_verify = s["requests"] / cycles
-    planned = args["intervals"] * fleet.INTERVAL / args["scale"]
+    # Like the agent, a node waits its interval after each cycle ends: on schedule, its cycles take
+    # the intervals plus their own durations.
+    mean_cycle = s.get("mean_ms", s.get("steady", {}).get("p50_ms", 0.0)) / 1000
+    planned = args["intervals"] * (fleet.INTERVAL / args["scale"] + mean_cycle)
     behind = s["wall_s"] > BEHIND * planned
     served = cycles * 60 / s["wall_s"]  # node-cycles per 60 s this set-up actually served
     # A sync worker is occupied for each request's wall time (its CPU, the database round trips,
     # waiting for a core), never less than its CPU; the machine's cores bound all workers and the
     # database together; a set-up that fell behind measured its own ceiling.
-    per_worker = 60 / max(cpu, busy) if max(cpu, busy) > 0 else float("inf")
+    held = max(cpu, busy) if busy == busy else cpu
+    per_worker = 60 / held if held > 0 else float("inf")
     bounds = {"workers": r["workers"] * per_worker,
               "cores": cores * 60 / (cpu + db) if cpu + db else float("inf")}
     if behind:
@@ -262,7 +266,7 @@ def derive(r: dict[str, typing.Any], args: dict[str, typing.Any], cores: int) ->
         "offered_60s": r["nodes"] * args["scale"],
         "served_60s": served,
         "cpu_bound_per_worker_60s": 60 / cpu if cpu else float("inf"),
-        "wall_bound_per_worker_60s": 60 / busy if busy else float("inf"),
+        "wall_bound_per_worker_60s": 60 / busy if busy and busy == busy else float("inf"),
         "capacity_60s": bounds[basis],
         "capacity_basis": basis,
         "nodes_per_worker_60s": bounds[basis] / r["workers"],
@@ -302,12 +306,16 @@ BASIS = {"workers": "worker-bound", "cores": "core-bound", "measured": "measured
 
 
 def _n(value: float) -> str:
-    return f"{value:,.0f}" if value != float("inf") else "-"
+    return f"{value:,.0f}" if value not in (float("inf"), float("-inf")) and value == value else "-"
+
+
+def _f(value: float, fmt: str = "{:.2f}") -> str:
+    """A figure, or "-" when this run did not measure it (nan)."""
+    return fmt.format(value) if value == value else "-"
 
 
 def render(results: dict[str, typing.Any]) -> str:
     m, a = results["machine"], results["args"]
-    planned = a["intervals"] * 60 / a["scale"]
     lines = [
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Linux {m['kernel']}, Python {m['python']}, "
         f"openstack-placement {m['openstack_placement']}, {results.get('postgresql', 'PostgreSQL')}, "
@@ -320,15 +328,16 @@ def render(results: dict[str, typing.Any]) -> str:
         f"Fleet: {a['nodes']} nodes, each a pmem-placement Agent, {a['threads']} cycles at a time; "
         f"{a['intervals']} intervals of 60 s compressed {a['scale']:g} times ({60 / a['scale']:g} s), so the fleet "
         f"offers Placement the load of {a['nodes'] * a['scale']:,.0f} nodes at a 60 s interval; a verification read "
-        f"every 600 s per node (modelled: state file dropped). The steady intervals are then run again with "
-        f"allocation churn: {a['churn'] * 100:g}% of the nodes get an allocation change per interval (a scheduler "
-        f"allocating or freeing an instance with a PMEM namespace); the CPU, latency and capacity columns are from "
-        f"the steady run without it.",
+        f"every 600 s per node (modelled: state file dropped). " + (
+            f"The steady intervals are then run again with allocation churn: {a['churn'] * 100:g}% of the nodes get "
+            f"an allocation change per interval (a scheduler allocating or freeing an instance with a PMEM "
+            f"namespace); the CPU, latency and capacity columns are from the steady run without it."
+            if churned(results) else "This run had no allocation churn (\"-\": not measured)."),
         "",
         "| Placement set-up | first sync of the fleet, s | requests/node/interval: steady / with verification / "
         "with churn (the cycle after a change) | Placement CPU / request wall ms per node-cycle | database CPU ms/node-cycle "
         "| steady cycle p50 / p99, ms | 409s / retries / failed cycles / 5xx "
-        "| steady phase, s (planned) | node-cycles served per 60 s (offered) "
+        "| steady phase, s (schedule) | node-cycles served per 60 s (offered) "
         "| nodes at 60 s: per worker (whole set-up), bound |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
@@ -338,10 +347,10 @@ def render(results: dict[str, typing.Any]) -> str:
         behind = " **behind**" if d["behind"] else ""
         lines.append(
             f"| {r['setup']} | {d['first_sync_s']:.1f} | {d['req_steady']:g} / {d['req_with_verify']:.2f} / "
-            f"{d['req_with_churn']:.2f} ({d['req_after_alloc']:.2f}) | {d['cpu_ms']:.2f} / {d['busy_ms']:.2f} | {db} "
+            f"{_f(d['req_with_churn'])} ({_f(d['req_after_alloc'])}) | {d['cpu_ms']:.2f} / {_f(d['busy_ms'])} | {db} "
             f"| {d['p50_ms']:.1f} / {d['p99_ms']:.1f} "
             f"| {d['conflicts']} / {d['retries']} / {d['failed']} / {d['errors_5xx']} "
-            f"| {d['steady_s']:.0f} ({planned:.0f}){behind} | {_n(d['served_60s'])} ({_n(d['offered_60s'])}) "
+            f"| {d['steady_s']:.0f} ({d['planned_s']:.0f}){behind} | {_n(d['served_60s'])} ({_n(d['offered_60s'])}) "
             f"| {_n(d['nodes_per_worker_60s'])} ({_n(d['capacity_60s'])}), {BASIS[d['capacity_basis']]} |")
     lines += [
         "",
@@ -362,6 +371,10 @@ def render(results: dict[str, typing.Any]) -> str:
     return "\n".join(lines + ["", reading(results)])
 
 
+def churned(results: dict[str, typing.Any]) -> bool:
+    return bool(results["args"].get("churn")) and all("churn" in r for r in results["setups"])
+
+
 def _span(values: list[float], fmt: str) -> str:
     low, high = fmt.format(min(values)), fmt.format(max(values))
     return low if low == high else f"{low} to {high}"
@@ -375,7 +388,7 @@ def reading(results: dict[str, typing.Any]) -> str:
     steady = sorted({f"{d['req_steady']:g}" for _, d in rows})
     one = " request" if steady == ["1"] else " requests"
     verify = _span([d["req_with_verify"] for _, d in rows], "{:.2f}")
-    after = _span([d["req_after_alloc"] for _, d in rows], "{:.1f}")
+    after = _span([d["req_after_alloc"] for _, d in rows], "{:.1f}") if churned(results) else ""
     first = _span([d["first_sync_req_per_node"] for _, d in rows], "{:.0f}")
     conflicts = sum(d["conflicts"] for _, d in rows)
     retries = sum(d["retries"] for _, d in rows)
@@ -392,10 +405,12 @@ def reading(results: dict[str, typing.Any]) -> str:
         f"**Reading this run** (load average {results['load_before']} before, {results['load_after']} after, on "
         f"{results['machine']['cores']} cores). " + schedule +
         f"A steady cycle is {' or '.join(steady)}{one}, {verify} per node per interval with the "
-        f"verification reads, {after} in the cycle after an allocation change, and a first sync "
-        f"{first} requests per node. The scheduler changed allocations {changes} times; the server "
-        f"answered {conflicts} requests with 409, the agents retried {retries} times (an allocation landing "
-        f"between two of their reads), and {failed} cycles failed.",
+        f"verification reads, " + (f"{after} in the cycle after an allocation change, " if after else "")
+        + f"and a first sync {first} requests per node. "
+        + (f"The scheduler changed allocations {changes} times; " if after else "No allocation changed; ")
+        + f"the server answered {conflicts} requests with 409, the agents retried {retries} times"
+        + (" (an allocation landing between two of their reads)" if retries else "")
+        + f", and {failed} cycles failed.",
         f"The bench process itself (all agents, the scheduler threads, the churn) spent up to {client:.1f} ms of CPU "
         f"per node-cycle on the same cores, so on a small machine the servers' figures are pessimistic.",
     ]
@@ -410,7 +425,8 @@ def readme_sentence(results: dict[str, typing.Any]) -> str:
     workers = max(rows)
     d = rows[workers]
     return (f"`bash tools/bench.sh --production` runs a fleet of {results['args']['nodes']} overlapping agents "
-            f"(the load of {d['offered_60s']:,.0f} nodes at a 60 s interval, with allocation churn) against "
+            f"(the load of {d['offered_60s']:,.0f} nodes at a 60 s interval"
+            f"{', with allocation churn' if churned(results) else ''}) against "
             f"Placement under gunicorn with {workers} worker{'s' if workers > 1 else ''} on PostgreSQL: "
             f"{d['req_steady']:g} request per node per interval ({d['req_with_verify']:.1f} with the verification "
             f"reads), {d['conflicts']} conflicts and {d['failed']} failed cycles, about "
