@@ -193,6 +193,8 @@ class PostgreSQL:
 class Gunicorn:
     """The real Placement WSGI application under gunicorn, ``workers`` processes, 127.0.0.1 only."""
 
+    start_timeout = 120.0
+
     def __init__(self, db_url: str, workers: int, work: pathlib.Path) -> None:
         self.workers = workers
         self.dir = work / f"placement-gunicorn-{workers}"
@@ -233,7 +235,7 @@ class Gunicorn:
 
         try:
             wait_for(f"gunicorn with {self.workers} Placement worker{'s' if self.workers > 1 else ''}",
-                     all_workers_up, 120, self.proc, self.dir / "gunicorn.log")
+                     all_workers_up, self.start_timeout, self.proc, self.dir / "gunicorn.log")
         except BaseException:
             self.stop()
             raise

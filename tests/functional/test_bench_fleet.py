@@ -135,3 +135,18 @@ def test_the_docs_paragraph_and_readme_sentence_come_from_the_figures():
     sentence = figures.readme_sentence(results)
     assert "gunicorn with 4 workers" in sentence and "about 25 nodes per Placement worker" in sentence
     assert "(measured ceiling)" in sentence
+
+
+def test_a_gunicorn_that_never_gets_ready_is_stopped_not_left_running(tmp_path):
+    pytest.importorskip("gunicorn")  # the bench extra
+    pytest.importorskip("psutil")
+    import servers  # bench/servers.py
+
+    server = servers.Gunicorn(f"sqlite:///{tmp_path / 'placement.db'}", 1, tmp_path)
+    server.db_sync()
+    server.start_timeout = 5
+    server.url = f"http://127.0.0.1:{servers.free_port()}"  # its readiness check asks where nobody answers
+    with pytest.raises(RuntimeError, match="gunicorn with 1 Placement worker did not start"):
+        server.start()
+    assert server.proc is not None and server.proc.poll() is not None  # the master (and its workers) stopped
+    server.stop()  # and stopping again is harmless
