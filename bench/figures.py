@@ -126,7 +126,7 @@ def render(results: dict[str, typing.Any]) -> str:
         "| Placement set-up | first sync of the fleet, s | requests/node/interval: steady / with verification / "
         "with churn (the cycle after a change) | Placement CPU / request wall ms per node-cycle | database CPU ms/node-cycle "
         "| steady cycle p50 / p99, ms | 409s / retries / failed cycles / 5xx "
-        "| steady phase, s (schedule) | node-cycles served per 60 s (offered) "
+        "| steady phase, s (schedule), cycle start after its due time | node-cycles served per 60 s (offered) "
         "| nodes at 60 s: per worker (whole set-up), bound |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
@@ -139,7 +139,7 @@ def render(results: dict[str, typing.Any]) -> str:
             f"{_f(d['req_with_churn'])} ({_f(d['req_after_alloc'])}) | {d['cpu_ms']:.2f} / {_f(d['busy_ms'])} | {db} "
             f"| {d['p50_ms']:.1f} / {d['p99_ms']:.1f} "
             f"| {d['conflicts']} / {d['retries']} / {d['failed']} / {d['errors_5xx']} "
-            f"| {d['steady_s']:.0f} ({d['planned_s']:.0f}){behind} | {_n(d['served_60s'])} ({_n(d['offered_60s'])}) "
+            f"| {d['steady_s']:.0f} ({d['planned_s']:.0f}){behind}, late p99 {_f(d['late_p99_ms'], '{:.0f}')} ms | {_n(d['served_60s'])} ({_n(d['offered_60s'])}) "
             f"| {_n(d['nodes_per_worker_60s'])} ({_n(d['capacity_60s'])}), {BASIS[d['capacity_basis']]} |")
     lines += [
         "",

@@ -129,7 +129,7 @@ def test_the_docs_paragraph_and_readme_sentence_come_from_the_figures():
     for r in results["setups"]:
         r["derived"] = figures.derive(r, results["args"], 2)
     text = figures.render(results)
-    assert "| 60 (30) **behind** |" in text
+    assert "| 60 (30) **behind**, late p99 " in text
     assert "Fell behind it: PostgreSQL, gunicorn, 4 workers (60 s for 30 s)" in text
     assert "No allocation changed" in text
     sentence = figures.readme_sentence(results)
