@@ -1,7 +1,7 @@
 """A real openstack-placement in its own process for the benchmarks, with request statistics.
 
 Prints its URL on stdout, then serves until its standard input closes. ``GET /__bench__/stats``
-returns {"requests": N, "service_seconds": S, "by_method": {...}}: counted and timed at the server
+returns {"requests": N, "service_seconds": S, "by_method": {...}, "by_status": {...}}: counted and timed at the server
 (one request at a time, like a single Placement API worker). Not part of the product.
 """
 
@@ -18,6 +18,7 @@ class Stats:
         self.count = 0
         self.seconds = 0.0
         self.by_method = collections.Counter()
+        self.by_status = collections.Counter()
 
 
 def main() -> None:
@@ -27,17 +28,25 @@ def main() -> None:
         def wrapper(environ, start_response):
             if environ.get("PATH_INFO") == "/__bench__/stats":
                 body = json.dumps({"requests": stats.count, "service_seconds": stats.seconds,
-                                   "by_method": dict(stats.by_method)}).encode()
+                                   "by_method": dict(stats.by_method),
+                                   "by_status": dict(stats.by_status)}).encode()
                 start_response("200 OK", [("Content-Type", "application/json")])
                 return [body]
+            def counting_start_response(status, headers, exc_info=None):
+                stats.by_status[status.split(None, 1)[0]] += 1
+                return start_response(status, headers, exc_info)
+
             started = time.perf_counter()
-            chunks = list(app(environ, start_response))
+            chunks = list(app(environ, counting_start_response))
             stats.seconds += time.perf_counter() - started
             stats.count += 1
             stats.by_method[environ["REQUEST_METHOD"]] += 1
             return chunks
         return wrapper
 
+    # A fleet connects many agents at once: queue them like gunicorn's or uWSGI's listen backlog
+    # would, instead of socketserver's 5 (connections beyond it time out on a busy server).
+    embedded._Server.request_queue_size = 1024
     server = embedded.EmbeddedPlacement(sys.argv[1], middleware=timed)
     server.start()
     print(server.url, flush=True)

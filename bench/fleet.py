@@ -1,0 +1,344 @@
+"""A concurrent fleet of simulated compute nodes, each a real pmem-placement Agent, for bench/production.py.
+
+Every node is a root provider created the way nova-compute creates one (name = host; VCPU,
+MEMORY_MB, DISK_GB; nova's traits) and an ``Agent`` (pmem_placement.agent.cycle) with its own
+configuration file and state directory. A scheduler thread starts cycles when they are due on a
+pool of threads; the due times follow the agent's own ``Schedule`` (initial jitter, interval,
+backoff after failures) with every duration divided by ``scale`` (compressed time).
+
+Verification reads: the agent trusts its cached generation for 1-request steady cycles and must
+read the provider in full at least every ``[agent]verify_interval`` seconds (600 by default). The
+fleet forces that read itself, on each node once every verify_interval / interval cycles (10),
+at a random phase per node, by deleting the node's state file before the cycle (``StateStore.clear``):
+the cycle then reads everything from Placement, like an agent after a restart. If the agent has its
+own ``verify_interval`` option, the fleet sets it out of reach so that the reads follow compressed
+time and are not counted twice.
+
+Allocation churn: while it runs, a scheduler-like writer (``Churn``) changes the
+allocations of a stated share of the nodes per interval (5% by default): on a node without an
+instance it allocates one like nova's scheduler would for an instance with a PMEM namespace (VCPU
+and MEMORY_MB from the compute node, one namespace from the ``:pmem`` child, microversion 1.28
+with its consumer generation), on a node with one it deletes it. Each change moves the providers'
+generations, so the node's next cycle reads again what changed ("after_alloc" cycles), and an
+allocation landing between two of the agent's reads makes it retry (counted from the
+reconciler's retry sleeps). The agent writes nothing in steady state, so no 409 can come from
+its writes here; the scheduler's own 409s are counted.
+
+The nova baseline replays, on the same nodes, the requests nova-compute's report client makes for
+an idle compute node (nova master, nova/compute/resource_tracker.py and
+nova/scheduler/client/report.py): every periodic update (60 s) ``GET .../allocations`` of the
+compute node (deleted-instance clean-up) and of every provider in its tree (provider-tree
+allocations), and every ``resource_provider_association_refresh`` (300 s) the tree, then the
+inventories, aggregates and traits of every provider in it. Nova tracks the whole tree, so once
+pmem-placement has created the ``:pmem`` child, nova reads it too. One ``GET /allocations/{consumer}``
+more per instance on the host per periodic update is left out (the simulated hosts have no
+instances), so it is a floor.
+"""
+
+import collections
+import concurrent.futures
+import contextlib
+import dataclasses
+import heapq
+import pathlib
+import random
+import statistics
+import threading
+import time
+import typing
+import uuid
+
+from keystoneauth1 import adapter as ks_adapter
+from keystoneauth1 import session as ks_session
+from keystoneauth1 import token_endpoint
+from oslo_config import cfg
+
+from pmem_placement import conf as conf_mod
+from pmem_placement import demo
+from pmem_placement.agent.cycle import Agent
+from pmem_placement.agent.schedule import Schedule
+from pmem_placement.embedded import TOKEN
+from pmem_placement.placement.client import Client
+from pmem_placement.state import StateStore
+
+INTERVAL = 60.0  # [agent]interval, seconds
+VERIFY_INTERVAL = 600.0  # [agent]verify_interval, seconds
+NOVA_PERIODIC = 60.0  # nova-compute update_available_resource
+NOVA_ASSOCIATION_REFRESH = 300.0  # [compute]resource_provider_association_refresh
+MAPPING = "4GB:ns_0,SMALL:ns_1|ns_2"
+PMEM_CLASS = "CUSTOM_PMEM_NAMESPACE_SMALL"  # what the churn allocates: 1 of the 2 SMALL namespaces
+
+# An interrupt must not be raised inside the scheduler (it could leave a future's lock held and
+# hang every thread): while a fleet runs, signal handlers set STOP and the scheduler stops itself.
+RUNNING = threading.Event()
+STOP = threading.Event()
+
+
+def _adapter(url: str) -> ks_adapter.Adapter:
+    return ks_adapter.Adapter(ks_session.Session(auth=token_endpoint.Token(url, TOKEN)), service_type="placement")
+
+
+@dataclasses.dataclass
+class CycleRecord:
+    kind: str  # "first", "steady", "verify", "after_alloc", "nova", "nova_refresh"
+    seconds: float
+    requests: int
+    ok: bool
+    late: float  # how long after its due time the cycle started
+    retries: int = 0  # the reconciler's retries after a conflict (its retry sleeps)
+
+
+class Node:
+    def __init__(self, work: pathlib.Path, url: str, admin: Client, name: str, sample: str) -> None:
+        self.name = name
+        self.dir = work / self.name
+        self.dir.mkdir()
+        self.root_uuid = demo.create_compute_node(admin, self.name)
+        (self.dir / "ndctl.json").write_text(sample)
+        config = self.dir / "pmem-placement.conf"
+        config.write_text(
+            f"[DEFAULT]\nhost = {self.name}\n"
+            f"[pmem]\nnamespaces = {MAPPING}\ndiscovery = file\nnamespaces_file = {self.dir / 'ndctl.json'}\n"
+            f"[agent]\nstate_dir = {self.dir / 'state'}\n"
+            f"[placement]\nauth_type = admin_token\nendpoint = {url}\ntoken = {TOKEN}\n")
+        conf = cfg.ConfigOpts()
+        conf_mod.register_opts(conf)
+        conf(["--config-file", str(config)])
+        _own_verification_out_of_reach(conf)
+        self.conf = conf
+        self.agent = Agent(conf)
+        self.store = StateStore(str(self.dir / "state"))
+        self.nova = _adapter(url)
+        self.nova_tree = [self.root_uuid]
+        self.consumer: str | None = None  # the churn's instance on this node, if any
+        self.alloc_changed = False  # set by the churn, read by the next cycle
+        self.retries = 0
+        reconciler = self.agent._reconciler_for()  # the agent's own, as its cycles use it
+        sleep = reconciler.sleep
+
+        def counting_sleep(seconds: float) -> None:  # the reconciler sleeps only between retries
+            self.retries += 1
+            sleep(seconds)
+
+        reconciler.sleep = counting_sleep
+
+    def requests_sent(self) -> int:
+        return sum(self.agent.status.requests.values())
+
+    def agent_cycle(self, verify: bool) -> tuple[bool, int, bool, int]:
+        """(in sync, requests, allocations changed since the last cycle, retries)."""
+        if verify:
+            self.store.clear()  # modelled verify_interval read: nothing cached, read in full
+        changed, self.alloc_changed = self.alloc_changed, False
+        before, retries = self.requests_sent(), self.retries
+        ok = self.agent.cycle()
+        return ok, self.requests_sent() - before, changed, self.retries - retries
+
+    def nova_cycle(self, refresh: bool) -> tuple[bool, int]:
+        """One periodic update of nova-compute's report client for this idle compute node: it
+        tracks every provider in the compute node's tree, the :pmem child included once seen."""
+        sent, ok = 0, True
+
+        def get(path: str, version: str) -> typing.Any:
+            nonlocal sent, ok
+            sent += 1
+            resp = self.nova.get(path, microversion=version, raise_exc=False)
+            ok = ok and resp.status_code == 200
+            return resp
+
+        if refresh:  # _ensure_resource_provider + _refresh_associations(force=True)
+            resp = get(f"/resource_providers?in_tree={self.root_uuid}", "1.14")
+            if resp.status_code == 200:
+                self.nova_tree = [rp["uuid"] for rp in resp.json()["resource_providers"]]
+            for rp in self.nova_tree:
+                get(f"/resource_providers/{rp}/inventories", "1.14")
+                get(f"/resource_providers/{rp}/aggregates", "1.19")
+                get(f"/resource_providers/{rp}/traits", "1.6")
+        get(f"/resource_providers/{self.root_uuid}/allocations", "1.0")  # _remove_deleted_instances_allocations
+        for rp in self.nova_tree:  # get_allocations_for_provider_tree
+            get(f"/resource_providers/{rp}/allocations", "1.0")
+        return ok, sent
+
+    def nova_learns_tree(self) -> None:
+        """What nova-compute knows after a refresh: the compute node's whole tree (not measured)."""
+        resp = self.nova.get(f"/resource_providers?in_tree={self.root_uuid}", microversion="1.14")
+        self.nova_tree = [rp["uuid"] for rp in resp.json()["resource_providers"]]
+
+
+class Churn:
+    """A scheduler-like writer: ``rate`` x nodes allocation changes per (compressed) interval,
+    evenly spaced, each on a random node, on its own thread while ``running``."""
+
+    def __init__(self, nodes: list[Node], url: str, rate: float, scale: float, rng: random.Random) -> None:
+        self.nodes = nodes
+        self.rate = rate
+        self.period = INTERVAL / scale / (rate * len(nodes)) if rate > 0 else 0.0
+        self.rng = rng
+        self.api = _adapter(url)
+        self.counts: collections.Counter[str] = collections.Counter()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def change(self, node: Node) -> None:
+        """Allocate on a node without an instance, free the one on a node with one."""
+        if len(node.nova_tree) < 2:
+            node.nova_learns_tree()
+        child = next(rp for rp in node.nova_tree if rp != node.root_uuid)
+        self.counts["requests"] += 1
+        if node.consumer is None:
+            consumer = str(uuid.uuid4())
+            body = {"allocations": {node.root_uuid: {"resources": {"VCPU": 1, "MEMORY_MB": 512}},
+                                    child: {"resources": {PMEM_CLASS: 1}}},
+                    "project_id": str(uuid.UUID(int=1)), "user_id": str(uuid.UUID(int=2)), "consumer_generation": None}
+            resp = self.api.put(f"/allocations/{consumer}", json=body, microversion="1.28", raise_exc=False)
+            kind = "allocated"
+            if resp.status_code == 204:
+                node.consumer = consumer
+        else:
+            resp = self.api.delete(f"/allocations/{node.consumer}", microversion="1.28", raise_exc=False)
+            kind = "freed"
+            if resp.status_code == 204:
+                node.consumer = None
+        if resp.status_code == 204:
+            self.counts[kind] += 1
+            node.alloc_changed = True
+        elif resp.status_code == 409:
+            self.counts["conflicts_409"] += 1
+        else:
+            self.counts[f"failed_{resp.status_code}"] += 1
+
+    def _run(self) -> None:
+        next_at = time.monotonic() + self.rng.uniform(0, self.period)
+        while not self._stop.wait(max(0.0, next_at - time.monotonic())):
+            self.change(self.rng.choice(self.nodes))
+            next_at += self.period
+
+    @contextlib.contextmanager
+    def running(self) -> typing.Iterator["Churn"]:
+        if self.rate <= 0:
+            yield self
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="churn", daemon=True)
+        self._thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            self._thread.join()
+
+
+def _own_verification_out_of_reach(conf: cfg.ConfigOpts) -> None:
+    """The fleet forces verification reads on compressed time; the agent's own must not add to them."""
+    for value in (10 ** 9, 86400 * 365, 86400):
+        try:
+            conf.set_override("verify_interval", value, group="agent")
+            return
+        except (cfg.NoSuchOptError, ValueError):
+            continue
+
+
+def make_nodes(work: pathlib.Path, url: str, admin: Client, count: int, sample: str,
+               prefix: str = "compute") -> list[Node]:
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        return list(pool.map(lambda i: Node(work, url, admin, f"{prefix}-{i:05d}", sample), range(count)))
+
+
+class Driver:
+    """Runs cycles of many nodes on ``threads`` threads, each when it is due."""
+
+    def __init__(self, nodes: list[Node], threads: int, scale: float, rng: random.Random) -> None:
+        self.nodes = nodes
+        self.threads = threads
+        self.scale = scale
+        self.rng = rng
+
+    def run(self, kind: str, cycles: int, jitter: bool, timeout: float) -> tuple[list[CycleRecord], float]:
+        """Every node runs ``cycles`` cycles; (records, wall seconds). ``kind``: agent or nova."""
+        interval = INTERVAL / self.scale
+        schedule = Schedule(interval=interval, initial_jitter=interval if jitter else 0.0, max_backoff=10 * interval)
+        every = round(VERIFY_INTERVAL / INTERVAL) if kind == "agent" else round(NOVA_ASSOCIATION_REFRESH / NOVA_PERIODIC)
+        phase = {id(n): self.rng.randrange(every) for n in self.nodes}
+        done_cycles = {id(n): 0 for n in self.nodes}
+        start = time.monotonic()
+        due: list[tuple[float, int, Node]] = [(start + schedule.first_delay(self.rng), i, n)
+                                              for i, n in enumerate(self.nodes)]
+        heapq.heapify(due)
+        records: list[CycleRecord] = []
+        lock = threading.Lock()
+
+        def one(i: int, node: Node, due_at: float, index: int) -> tuple[int, Node, CycleRecord]:
+            started = time.monotonic()
+            special = (index + phase[id(node)]) % every == 0
+            t0 = time.perf_counter()
+            retries = 0
+            if kind == "agent":
+                verify = special and cycles > 1
+                ok, sent, changed, retries = node.agent_cycle(verify=verify)
+                label = "first" if cycles == 1 else ("verify" if verify else "after_alloc" if changed else "steady")
+            else:
+                ok, sent = node.nova_cycle(refresh=special)
+                label = "nova_refresh" if special else "nova"
+            return i, node, CycleRecord(label, time.perf_counter() - t0, sent, ok, started - due_at, retries)
+
+        deadline = start + timeout
+        pool = concurrent.futures.ThreadPoolExecutor(self.threads)
+        RUNNING.set()
+        try:
+            running: set[concurrent.futures.Future[tuple[int, Node, CycleRecord]]] = set()
+            while due or running:
+                if STOP.is_set():
+                    raise KeyboardInterrupt
+                if time.monotonic() > deadline:
+                    for f in running:
+                        f.cancel()
+                    raise RuntimeError(f"the fleet did not finish its {kind} cycles within {timeout:.0f} s")
+                now = time.monotonic()
+                while due and due[0][0] <= now and len(running) < self.threads:
+                    at, i, node = heapq.heappop(due)
+                    running.add(pool.submit(one, i, node, at, done_cycles[id(node)]))
+                # Wait for a finished cycle, or until the next one is due if a thread is free for it.
+                free = len(running) < self.threads
+                wait = max(0.0, min(0.05, due[0][0] - now)) if due and free else 0.05
+                if not running:  # concurrent.futures.wait() returns at once on an empty set
+                    time.sleep(wait)
+                    continue
+                finished, running = concurrent.futures.wait(running, timeout=wait,
+                                                            return_when=concurrent.futures.FIRST_COMPLETED)
+                for f in finished:
+                    i, node, record = f.result()
+                    with lock:
+                        records.append(record)
+                    done_cycles[id(node)] += 1
+                    if done_cycles[id(node)] < cycles:
+                        failures = node.agent.status.consecutive_failures if kind == "agent" else 0
+                        heapq.heappush(due, (time.monotonic() + schedule.next_delay(failures, self.rng),
+                                             i, node))
+        finally:
+            RUNNING.clear()
+            pool.shutdown(wait=True, cancel_futures=True)  # cycles in flight end within [placement]timeout
+        return records, time.monotonic() - start
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, int(round(p / 100 * len(ordered))) - 1))]
+
+
+def summary(records: list[CycleRecord]) -> dict[str, typing.Any]:
+    by: dict[str, list[CycleRecord]] = {}
+    for r in records:
+        by.setdefault(r.kind, []).append(r)
+    out: dict[str, typing.Any] = {"cycles": len(records), "failed_cycles": sum(not r.ok for r in records),
+                                  "requests": sum(r.requests for r in records),
+                                  "retries": sum(r.retries for r in records),
+                                  "mean_ms": statistics.mean(r.seconds * 1000 for r in records) if records else 0.0,
+                                  "late_p50_ms": percentile([r.late * 1000 for r in records], 50),
+                                  "late_p99_ms": percentile([r.late * 1000 for r in records], 99)}
+    for kind, rs in by.items():
+        out[kind] = {"cycles": len(rs), "requests_per_cycle": statistics.mean(r.requests for r in rs),
+                     "p50_ms": percentile([r.seconds * 1000 for r in rs], 50),
+                     "p99_ms": percentile([r.seconds * 1000 for r in rs], 99)}
+    return out
