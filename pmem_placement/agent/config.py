@@ -94,7 +94,9 @@ def check_mapping(conf: cfg.ConfigOpts) -> None:
 
     value = _read(conf, "pmem", "namespaces")
     if value is None:
-        return
+        if _read(conf, "pmem", "mode") == "audit":
+            return  # audit mode reports nothing of its own
+        raise InvalidOption(mapping.UNSET)
     try:
         mapping.parse(value)
     except errors.ConfigError as exc:

@@ -39,6 +39,9 @@ LOG = logging.getLogger(__name__)
 
 def describe(conf: cfg.ConfigOpts) -> str:
     """host, mapping and interval: what an operator checks after a start or a reload."""
+    if conf.pmem.mode == "audit":
+        nova = ", ".join(list(conf.pmem.nova_config) + list(conf.pmem.nova_config_dir)) or "(none)"
+        return f"host {conf.host!r}, mode audit of nova's configuration ({nova}), every {conf.agent.interval} s"
     traits = ", ".join(conf.pmem.traits) or "(none)"
     return (f"host {conf.host!r}, namespaces {conf.pmem.namespaces or '(none)'!r}, traits {traits}, "
             f"every {conf.agent.interval} s")
@@ -100,6 +103,9 @@ class AgentService(ServiceBase):
                 LOG.info("still running with the last good configuration: %s", describe(self.conf))
             else:
                 LOG.info("reloaded from %s, running with %s", files, describe(self.conf))
+                from pmem_placement.cmd import common
+
+                common.warn_about_unknown_options(self.conf)  # as at start-up
         else:
             self.started_before.value = 1
             delay = schedule.first_delay(self.rng)

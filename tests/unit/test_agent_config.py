@@ -59,6 +59,10 @@ BAD_RELOADS = [
      "[placement]: auth_type 'password' in {path} needs auth_url"),
     ("[placement]\nauth_type = admin_token\nendpoint = http://p\ntoken = t\n[pmem]\nnamespaces = BIG\n",
      "[pmem]namespaces in {path}: entry 'BIG' has no ':' (expected LABEL:NS[|NS...])"),
+    # A misspelt option leaves the mapping unset: refused like any invalid value, never applied
+    # as "report nothing" (the agent would stop fencing and reporting).
+    ("[placement]\nauth_type = admin_token\nendpoint = http://p\ntoken = t\n[pmem]\nnamespace = 4GB:ns_0\n",
+     "UNSET"),
 ]
 GOOD = "[DEFAULT]\nhost = cn1\n[pmem]\nnamespaces = 4GB:ns_0\n[placement]\nauth_type = admin_token\n" \
     "endpoint = http://p\ntoken = t\ntimeout = 7\n"
@@ -83,6 +87,10 @@ def test_a_reload_invalid_in_placement_or_the_mapping_is_refused(tmp_path, caplo
     path.write_text("[DEFAULT]\nhost = cn1\n" + bad)
     caplog.set_level(logging.ERROR)
     assert conf.reload_config_files() is False and applied == [False]
+    if message == "UNSET":
+        from pmem_placement import mapping
+
+        message = mapping.UNSET
     assert [r.getMessage() for r in caplog.records] == [
         "reload refused, keeping the last good configuration: " + message.format(path=path)]
     assert (conf.placement.timeout, conf.placement.auth_type, conf.pmem.namespaces) == (7, "admin_token", "4GB:ns_0")

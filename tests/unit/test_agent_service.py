@@ -88,12 +88,17 @@ def test_describe_names_host_mapping_and_interval():
         host = "cn1"
 
         class pmem:
+            mode = "report"
             namespaces = "4GB:ns_0"
             traits = []
+            nova_config = ["/etc/nova/nova.conf"]
+            nova_config_dir: list[str] = []
 
         class agent:
             interval = 60
     assert service_mod.describe(Conf) == "host 'cn1', namespaces '4GB:ns_0', traits (none), every 60 s"
+    Conf.pmem.mode = "audit"
+    assert service_mod.describe(Conf) == "host 'cn1', mode audit of nova's configuration (/etc/nova/nova.conf), every 60 s"
 
 
 def test_a_loop_that_ends_unexpectedly_is_remembered_for_the_master():
