@@ -12,6 +12,7 @@ import typing
 from oslo_upgradecheck.upgradecheck import Code
 from oslo_upgradecheck.upgradecheck import Result
 
+from pmem_placement import fence
 from pmem_placement import fingerprint
 
 UNIT = "pmem-placement-agent.service"
@@ -56,15 +57,42 @@ def placement(error: Exception | None, endpoint: str | None, root: tuple[str, st
     return Result(Code.SUCCESS, f"reachable at {endpoint or '?'}, compute node {root[0]} ({root[1]}) found")
 
 
-def nova_coexistence(root_name: str | None, root_pmem_classes: list[str], ours: typing.Collection[str]) -> Result:
+def nova_coexistence(root_name: str | None, elsewhere: typing.Mapping[str, typing.Sequence[str]],
+                     ours_in_tree: typing.Mapping[str, typing.Sequence[str]] | None = None,
+                     mode: str = "report", nothing_configured: bool = False) -> Result:
+    """``elsewhere``: the PMEM classes of each provider of the compute node's tree we do not own
+    (the compute node included), by name; ``ours_in_tree``: those of our providers. In report
+    mode any PMEM elsewhere fences ours (as ``reconcile`` does, whatever the labels); in audit
+    mode nova's PMEM on the compute node is the intended set-up and a provider of ours is the
+    audit's ``reported_twice``."""
     if root_name is None:
         return Result(Code.WARNING, "not checked: Placement or the compute node could not be read")
-    if not root_pmem_classes:
-        return Result(Code.SUCCESS, f"{root_name} has no PMEM classes of its own")
-    clash = sorted(set(root_pmem_classes) & set(ours))
-    detail = (f"{root_name} itself has {', '.join(root_pmem_classes)}: nova reports PMEM too "
-              "([libvirt]pmem_namespaces in nova.conf); empty nova's option or stop reporting here")
-    return Result(Code.FAILURE if clash else Code.WARNING, detail)
+    ours_in_tree = ours_in_tree or {}
+    if mode == "audit":
+        problems = [f"{name} (pmem-placement's provider) also offers {', '.join(classes)}: the host's PMEM is "
+                    "offered twice (reported_twice); let nova report alone: 'pmem-placement remove' deletes it "
+                    "once nothing is allocated from it" for name, classes in sorted(ours_in_tree.items())]
+        problems += [f"provider {name!r} also has {', '.join(classes)}: PMEM must be reported from one place only"
+                     for name, classes in sorted(elsewhere.items()) if name != root_name]
+        if problems:
+            return Result(Code.WARNING, "[pmem]mode = audit: " + "; ".join(problems))
+        nova = elsewhere.get(root_name)
+        what = f"nova reports {', '.join(nova)} on {root_name}, as intended" if nova else \
+            f"{root_name} has no PMEM classes (nova reports none yet)"
+        return Result(Code.SUCCESS, f"[pmem]mode = audit: {what}; 'pmem-placement audit' checks them against the host")
+    if not elsewhere:
+        return Result(Code.SUCCESS, f"{root_name} has no PMEM classes of its own, nor any other provider of its tree")
+    why = fence.reason(root_name, {name: frozenset(classes) for name, classes in elsewhere.items()})
+    if nothing_configured:
+        return Result(Code.SUCCESS, f"{why}: [pmem]namespaces is set empty here, so nothing is counted twice")
+    if root_name in elsewhere:
+        advice = ("nova reports PMEM too ([libvirt]pmem_namespaces in nova.conf): empty nova's "
+                  "[libvirt]pmem_namespaces, or set [pmem]namespaces empty here")
+    else:
+        advice = ("another service reports PMEM in this compute node's tree: stop that provider's PMEM inventory, "
+                  "or set [pmem]namespaces empty here")
+    return Result(Code.FAILURE, f"{why}: {advice}; until then reconcile fences ours (every class reserved = total) "
+                  "and fails")
 
 
 def agent(status: typing.Mapping[str, typing.Any] | None, path: str | None, unreadable: str | None = None) -> Result:

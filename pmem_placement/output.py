@@ -96,13 +96,20 @@ def reconcile_text(outcome: Outcome, dry_run: bool, requests: int) -> str:
 
 
 def _class_states(view: PlacementView, configured: typing.Collection[str]) -> dict[str, str]:
-    fenced = bool(view.root_pmem_classes)
+    fenced = bool(view.pmem_elsewhere or view.root_pmem_classes)
     return {rc: show_mod.class_state(rc, c, configured, fenced) for rc, c in view.classes.items()}
 
 
 def _double_counting(view: PlacementView) -> str:
-    return (f"{view.root_name} itself has {', '.join(view.root_pmem_classes)}: nova reports PMEM too "
-            "([libvirt]pmem_namespaces in nova.conf); report it from one place only")
+    elsewhere = view.pmem_elsewhere or ({view.root_name: view.root_pmem_classes} if view.root_pmem_classes else {})
+    parts = []
+    for name, classes in sorted(elsewhere.items()):
+        if name == view.root_name:
+            parts.append(f"{name} itself has {', '.join(classes)}: nova reports PMEM too "
+                         "([libvirt]pmem_namespaces in nova.conf)")
+        else:
+            parts.append(f"provider {name!r} (another service's) has {', '.join(classes)}")
+    return "; ".join(parts) + "; report it from one place only"
 
 
 def show_json(host: str | None, rows: list[NamespaceRow], missing: list[str], view: PlacementView | None,
@@ -117,6 +124,7 @@ def show_json(host: str | None, rows: list[NamespaceRow], missing: list[str], vi
             "classes": {rc: {**c, "state": states[rc] or "open"} for rc, c in view.classes.items()},
             "traits": view.traits,
             "nova_pmem_classes": view.root_pmem_classes,
+            "pmem_elsewhere": view.pmem_elsewhere,
         }
     data = {
         "host": host,
@@ -181,7 +189,7 @@ def show_text(host: str | None, rows: list[NamespaceRow], missing: list[str], vi
             out.append(f"  traits: {', '.join(view.traits) or '-'}")
             out.append("  for consumers other than nova's libvirt driver: a nova instance given these gets no "
                        "nvdimm device")
-        if view.root_pmem_classes:
+        if view.pmem_elsewhere or view.root_pmem_classes:
             out.append(f"  WARNING double counting: {_double_counting(view)}")
     if agent is not None and agent.get("unreadable"):
         out.extend(["", f"Agent: {agent['unreadable']}"])

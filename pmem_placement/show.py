@@ -68,13 +68,16 @@ class PlacementView:
     traits: list[str]
     root_pmem_classes: list[str] = dataclasses.field(default_factory=list)
     """PMEM classes on the compute node provider itself: nova reports PMEM too (double counting)."""
+    pmem_elsewhere: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    """PMEM classes of every provider of the tree we do not own (the compute node included), by
+    provider name: any of them fences ours, as ``reconcile`` does."""
 
 
 def class_state(rc: str, counts: typing.Mapping[str, int], configured: typing.Collection[str],
                 fenced: bool = False) -> str:
     """'' for a class open to allocations; 'retiring' when no longer configured and still in
     use (reserved = total until free); for a configured class with reserved = total, 'fenced'
-    when the compute node reports PMEM itself, else 'closed' (its namespaces may still be held
+    when a provider of the tree we do not own reports PMEM (``PlacementView.pmem_elsewhere``), else 'closed' (its namespaces may still be held
     by consumers of a class that had them)."""
     if counts["reserved"] < counts["total"]:
         return ""
@@ -83,18 +86,39 @@ def class_state(rc: str, counts: typing.Mapping[str, int], configured: typing.Co
     return "fenced" if fenced else "closed"
 
 
+def tree_pmem(client: Client, root: typing.Any) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """The PMEM classes of the providers of the compute node's tree (``reconcile.Root``), by
+    provider name: (those we do not own, the compute node included; those of ours: today's
+    provider, and older ones known by the managed trait), told apart as ``reconcile`` does.
+    GET requests only."""
+    today = desired_mod.identity_in_tree(root.uuid, root.name, root.tree).uuid
+    elsewhere: dict[str, list[str]] = {}
+    ours: dict[str, list[str]] = {}
+    for p in root.tree:
+        _, inventories = client.inventories(p["uuid"])
+        classes = sorted(rc for rc in inventories if rc.startswith(mapping.CLASS_PREFIX))
+        if not classes:
+            continue
+        if p["uuid"] == today or (
+                p["uuid"] != root.uuid and mapping.MANAGED_TRAIT in client.traits(p["uuid"])[1]):
+            ours[p["name"]] = classes
+        else:
+            elsewhere[p["name"]] = classes
+    return elsewhere, ours
+
+
 def placement_view(client: Client, host: str, root_uuid: str | None) -> PlacementView | None:
     """Placement's view of this host's PMEM provider; None when the compute node is not there."""
     try:
         root = find_root(client, host, root_uuid)
     except RootProviderNotFound:
         return None
-    _, root_inventory = client.inventories(root.uuid)
-    root_pmem = sorted(rc for rc in root_inventory if rc.startswith(mapping.CLASS_PREFIX))
+    elsewhere, _ = tree_pmem(client, root)
+    root_pmem = elsewhere.get(root.name, [])
     ident = desired_mod.identity_in_tree(root.uuid, root.name, root.tree)
     record = next((p for p in root.tree if p["uuid"] == ident.uuid), None)
     if record is None:
-        return PlacementView(root.name, root.uuid, None, None, {}, [], root_pmem)
+        return PlacementView(root.name, root.uuid, None, None, {}, [], root_pmem, elsewhere)
     ident = dataclasses.replace(ident, name=record["name"])  # as Placement names it (before a rename)
     _, inventories = client.inventories(ident.uuid)
     _, usages = client.usages(ident.uuid)
@@ -105,7 +129,7 @@ def placement_view(client: Client, host: str, root_uuid: str | None) -> Placemen
     }
     if any(usages.get(rc, 0) for rc in inventories):
         consumers.warn_all(client, ident.uuid, ident.name)
-    return PlacementView(root.name, root.uuid, ident, generation, classes, sorted(traits), root_pmem)
+    return PlacementView(root.name, root.uuid, ident, generation, classes, sorted(traits), root_pmem, elsewhere)
 
 
 def with_freshness(status: dict[str, typing.Any], interval: int, now: float,

@@ -35,6 +35,8 @@ class Status:
     """[pmem]mode = audit: the last audit's findings (None in report mode)."""
     config_fingerprint: str | None = None
     """``pmem_placement.fingerprint.of`` the configuration the last cycle used."""
+    mode: str = "report"
+    """[pmem]mode: ``audit`` never writes to Placement."""
     next_attempt: float | None = None
     """When the agent's schedule (interval, or backoff after failures) runs the next cycle."""
 
@@ -60,6 +62,7 @@ def status_json(status: Status) -> str:
         "classes": status.classes,
         "config_fingerprint": status.config_fingerprint,
         "next_attempt": iso(status.next_attempt),
+        "mode": status.mode,
     }
     if status.findings is not None:
         data["findings"] = status.findings

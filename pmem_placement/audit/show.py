@@ -12,6 +12,7 @@ import typing
 
 from oslo_config import cfg
 
+from pmem_placement import fingerprint
 from pmem_placement import output
 from pmem_placement.audit import runner
 from pmem_placement.audit.nova_libvirt import OPTION
@@ -86,20 +87,42 @@ def as_text(result: runner.Result, agent: typing.Mapping[str, typing.Any] | None
         out += [f"  {f.kind}: {f.message}" for f in result.findings]
     if agent is not None:
         out.append("")
-        out.append(f"Agent: {agent.get('state')}, last success {agent.get('last_success') or 'never'}, "
-                   f"last attempt {agent.get('last_attempt') or 'never'} (pid {agent.get('pid')})")
+        if agent.get("unreadable"):
+            out.append(f"Agent: {agent['unreadable']}")
+        else:
+            stale = f" (STALE: {agent['stale']})" if agent.get("stale") else ""
+            out.append(f"Agent: {agent.get('state')}, last success {agent.get('last_success') or 'never'}, "
+                       f"last attempt {agent.get('last_attempt') or 'never'} (pid {agent.get('pid')}){stale}")
+            if agent.get("same_config") is False and not agent.get("stale"):
+                out.append(f"  its configuration differs from these files: {fingerprint.RELOAD}")
     return "\n".join(out)
 
 
-def run(conf: cfg.ConfigOpts) -> int:
+def agent_status(conf: cfg.ConfigOpts, now: float) -> dict[str, typing.Any] | None:
+    """The agent's status as report mode's ``show`` gives it: with ``stale`` and ``same_config``."""
+    from pmem_placement import show as show_mod
+    from pmem_placement import status_file
     from pmem_placement.agent import report
+
+    path = report.status_path(conf.agent)
+    status, unreadable = status_file.read(path) if path else (None, None)
+    if unreadable:
+        return {"unreadable": unreadable, "stale": unreadable, "same_config": None}
+    if status is None:
+        return None
+    return show_mod.with_freshness(status, conf.agent.interval, now, fingerprint.pid_alive,
+                                   fingerprint.of(conf), conf.agent.max_backoff)
+
+
+def run(conf: cfg.ConfigOpts) -> int:
+    import time
+
     from pmem_placement.cmd import common
     from pmem_placement.placement.client import Client
 
     result = runner.audit(conf, lambda: Client(common.placement_adapter(conf, conf.os_cloud)),
                           list(conf.pmem.nova_config), list(conf.pmem.nova_config_dir), always_discover=True)
-    path = report.status_path(conf.agent)
-    agent = report.read_status(path) if path else None
+    agent = agent_status(conf, time.time())
     print((as_json if conf.command.format == "json" else as_text)(result, agent))
     if result.error is not None:
         print(f"pmem-placement: error: {result.error}", file=sys.stderr)

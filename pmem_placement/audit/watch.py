@@ -16,6 +16,7 @@ import typing
 from oslo_log import log as logging
 
 from pmem_placement import errors
+from pmem_placement import fingerprint
 from pmem_placement.agent import report
 from pmem_placement.audit import findings as findings_mod
 from pmem_placement.audit import runner
@@ -50,6 +51,9 @@ class AuditWatch:
         started = agent.clock()
         status.last_attempt = started
         status.cycles += 1
+        status.mode = "audit"
+        # So that a one-shot or check read with other files says to reload (as in report mode).
+        status.config_fingerprint = fingerprint.of(agent.conf)
         try:
             result = runner.audit(agent.conf, lambda: self._make_client(agent.conf),
                                   list(agent.conf.pmem.nova_config), list(agent.conf.pmem.nova_config_dir))

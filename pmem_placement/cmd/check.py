@@ -58,18 +58,19 @@ def gather(conf: cfg.ConfigOpts) -> list[tuple[str, Result]]:
         classes = {label.resource_class: len(label.namespace_names) for label in labels}
         results.append(("discovery", checks.discovery(discovery_error, problems, classes)))
 
-    root_name, root_pmem = None, []
+    root_name = None
+    elsewhere: dict[str, list[str]] = {}
+    ours_in_tree: dict[str, list[str]] = {}
     try:
         client = Client(common.placement_adapter(conf, conf.os_cloud))
         root = find_root(client, conf.host, root_uuid)
-        _, root_inventory = client.inventories(root.uuid)
+        elsewhere, ours_in_tree = show_mod.tree_pmem(client, root)
         root_name = root.name
-        root_pmem = sorted(rc for rc in root_inventory if rc.startswith(mapping.CLASS_PREFIX))
         results.append(("placement", checks.placement(None, client.endpoint, (root.name, root.uuid))))
     except (errors.PmemPlacementError, cfg.Error) as exc:
         results.append(("placement", checks.placement(exc, None, None)))
-    ours = {label.resource_class for label in labels or []}
-    results.append(("nova coexistence", checks.nova_coexistence(root_name, root_pmem, ours)))
+    results.append(("nova coexistence", checks.nova_coexistence(root_name, elsewhere, ours_in_tree,
+                                                                conf.pmem.mode, labels == [])))
 
     path = report.status_path(conf.agent)
     status, unreadable = status_file.read(path) if path else (None, None)
@@ -127,7 +128,8 @@ COMMAND = command.Command(
     description="Check the configuration (unknown options, unset or invalid mapping, secrets "
     "readable by all), discovery (every namespace problem at once, with hints), Placement "
     "(reachable, credentials, microversion, compute node found), coexistence with nova (PMEM "
-    "classes on the compute node), the agent (status fresh, same configuration as these files) "
+    "classes on any provider of the compute node's tree that is not ours: a failure, as reconcile "
+    "fences ours then; in [pmem]mode = audit, a provider of ours reporting PMEM too), the agent (status fresh, same configuration as these files) "
     "and the systemd unit (ExecStart binary present). One line per check: Success, Warning or "
     "Failure, and what to do. Never writes to Placement.",
     exit_statuses=[(0, "every check succeeded"), (1, "warnings, no failure"),

@@ -25,7 +25,8 @@ def _arguments(parser: typing.Any) -> None:
 
 def running_agent(conf: cfg.ConfigOpts) -> str | None:
     """Why the agent would put the provider back right after a removal, or None: its status is
-    fresh (its process is there and keeps its schedule) and its mapping is not empty."""
+    fresh (its process is there and keeps its schedule), it runs in report mode (in audit mode
+    it never writes) and its mapping is not empty."""
     import time
 
     from pmem_placement import fingerprint
@@ -35,7 +36,7 @@ def running_agent(conf: cfg.ConfigOpts) -> str | None:
 
     path = report.status_path(conf.agent)
     status, _ = status_file.read(path) if path else (None, None)
-    if status is None:
+    if status is None or status.get("mode") == "audit":
         return None
     status = show_mod.with_freshness(status, conf.agent.interval, time.time(), fingerprint.pid_alive,
                                      fingerprint.of(conf, nothing_mapped=True), conf.agent.max_backoff)
@@ -90,7 +91,8 @@ COMMAND = command.Command(
     "Otherwise fence it (reserved = total on every class: no new allocations, existing ones "
     "untouched), name the consumers still holding it and exit 1; run it again once they are gone. "
     "Stop the agent first (systemctl disable --now pmem-placement-agent): while its status says it "
-    "runs with a non-empty mapping, remove refuses (it would recreate the provider). Waits for the "
+    "runs in report mode with a non-empty mapping, remove refuses (it would recreate the provider); "
+    "an agent in [pmem]mode = audit never writes and does not stop it. Waits for the "
     "host's lock (and says so), up to --lock-timeout. Needs neither [pmem]namespaces nor discovery.",
     exit_statuses=[(0, "no PMEM provider is left (deleted now, or there was none)"),
                    (1, "still in use: fenced, consumers named; the agent is running (nothing written); "

@@ -419,3 +419,26 @@ def test_show_in_audit_mode_shows_novas_inventory_and_the_findings(nova, admin):
     assert data["mode"] == "audit" and data["placement"]["classes"][SMALL] == {"total": 2, "used": 1}
     assert [f["kind"] for f in data["findings"]] == ["namespace_missing", "inventory_mismatch", "nova_start_failure"]
     assert admin.snapshot(nova.root) == before
+
+
+def test_show_in_audit_mode_marks_a_dead_agent_stale_and_another_configuration(nova):
+    import time
+
+    from tests.functional.test_cli import agent_fingerprint
+    from tests.functional.test_cli import write_agent_status
+
+    nova.configure(pmem={"mode": "audit", "nova_config": str(nova.nova_conf)})
+    write_agent_status(nova, 2 ** 22 + 12345, agent_fingerprint(nova))  # no such process
+    result = nova.run("show")
+    assert "(STALE: its process 4206649 is gone)" in result.out.splitlines()[-1], result.out
+    data = json.loads(nova.run("show", "--format", "json").out)
+    assert data["agent"]["stale"] == "its process 4206649 is gone" and data["agent"]["same_config"] is True
+
+    write_agent_status(nova, os.getpid(), agent_fingerprint(nova), last_attempt=time.time())
+    nova.configure(pmem={"nova_config_dir": str(nova.dir)})  # edited, agent not reloaded
+    result = nova.run("show")
+    assert "STALE" not in result.out
+    assert ("  its configuration differs from these files: reload the agent: systemctl reload "
+            "pmem-placement-agent") in result.out.splitlines()
+    data = json.loads(nova.run("show", "--format", "json").out)
+    assert data["agent"]["stale"] is None and data["agent"]["same_config"] is False

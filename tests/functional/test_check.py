@@ -71,14 +71,71 @@ def test_a_namespace_given_by_device_name_exists_but_has_no_name(good):
     assert "namespace 'namespace0.1' (label 'SMALL') exists but has no name" in line
 
 
-def test_nova_double_counting_is_a_failure(node, admin):
+@pytest.mark.parametrize("label", ["4GB", "NOVA"])
+def test_nova_double_counting_is_a_failure_whatever_the_labels(node, admin, label):
+    """reconcile fences ours whatever the labels: check says Failure, not Warning."""
     name = f"compute-{uuid.uuid4().hex[:8]}"
-    admin.create_compute_node(name, {"CUSTOM_PMEM_NAMESPACE_4GB": {"total": 1}})
+    admin.create_compute_node(name, {f"CUSTOM_PMEM_NAMESPACE_{label}": {"total": 1}})
     node.configure(DEFAULT={"host": name})
     result = node.run("check")
     assert result.status == 2
-    assert lines(result)["nova coexistence"].startswith(
-        f"Failure  nova coexistence: {name} itself has CUSTOM_PMEM_NAMESPACE_4GB: nova reports PMEM too")
+    line = lines(result)["nova coexistence"]
+    assert line.startswith(f"Failure  nova coexistence: the compute node provider {name!r} has "
+                           f"CUSTOM_PMEM_NAMESPACE_{label}: nova reports PMEM too"), line
+    assert "empty nova's [libvirt]pmem_namespaces" in line and "reconcile fences ours" in line
+    assert result.writes == []
+    assert node.run("reconcile").status == 1  # what check foretold
+
+
+def create_foreign_child(admin, root_uuid, name, inventory):
+    """A provider of another service (cyborg, say) under the compute node, with PMEM inventory."""
+    child = str(uuid.uuid4())
+    admin.call("POST", "/resource_providers", {"name": name, "uuid": child, "parent_provider_uuid": root_uuid})
+    for rc in inventory:
+        admin.call("PUT", f"/resource_classes/{rc}")
+    admin.call("PUT", f"/resource_providers/{child}/inventories",
+               {"resource_provider_generation": 0,
+                "inventories": {rc: {"total": n} for rc, n in inventory.items()}})
+    return child
+
+
+def test_pmem_of_another_services_child_is_a_failure(good, admin):
+    other = f"{good.name}:cyborg"
+    create_foreign_child(admin, admin.root_uuid(good.name), other, {"CUSTOM_PMEM_NAMESPACE_FPGA": 1})
+    result = good.run("check")
+    assert result.status == 2, result.out
+    line = lines(result)["nova coexistence"]
+    assert line.startswith(f"Failure  nova coexistence: provider {other!r} has CUSTOM_PMEM_NAMESPACE_FPGA: "
+                           "another service reports PMEM in this compute node's tree"), line
+    assert "nova.conf" not in line and result.writes == []
+    assert good.run("reconcile").status == 1  # reconcile fences ours, as check said
+
+
+def test_in_audit_mode_novas_pmem_is_intended_and_ours_is_reported_twice(tmp_path, placement, admin):
+    from pmem_placement import mapping
+    from tests.functional.test_audit import A4GB
+    from tests.functional.test_audit import SMALL
+    from tests.functional.test_audit import NovaNode
+
+    nova = NovaNode(tmp_path, placement, admin, {A4GB: 1, SMALL: 2})
+    nova.configure(pmem={"mode": "audit", "nova_config": str(nova.nova_conf)})
+    result = nova.run("check")
+    line = lines(result)["nova coexistence"]
+    assert line == (f"Success  nova coexistence: [pmem]mode = audit: nova reports {A4GB}, {SMALL} on {nova.name}, "
+                    "as intended; 'pmem-placement audit' checks them against the host")
+    assert result.status == 0, result.out
+
+    ours = create_foreign_child(admin, nova.root, f"{nova.name}:pmem", {"CUSTOM_PMEM_NAMESPACE_OTHER": 1})
+    admin.call("PUT", f"/traits/{mapping.MANAGED_TRAIT}")
+    admin.call("PUT", f"/resource_providers/{ours}/traits",
+               {"resource_provider_generation": admin.provider(ours)["generation"],
+                "traits": [mapping.MANAGED_TRAIT]})
+    result = nova.run("check")
+    assert result.status == 1, result.out
+    line = lines(result)["nova coexistence"]
+    assert line.startswith(f"Warning  nova coexistence: [pmem]mode = audit: {nova.name}:pmem (pmem-placement's "
+                           "provider) also offers CUSTOM_PMEM_NAMESPACE_OTHER"), line
+    assert "(reported_twice)" in line and "'pmem-placement remove'" in line
     assert result.writes == []
 
 

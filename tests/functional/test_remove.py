@@ -100,3 +100,56 @@ def test_remove_honours_lock_timeout(node, admin):
     assert result.status == 1 and result.writes == []
     assert "waiting for the host's lock" in result.err and "for up to 0.2 s" in result.err
     assert admin.provider(admin.child_uuid(node.name)) is not None
+
+
+def test_an_audit_mode_agent_does_not_block_remove_of_a_provider_reported_twice(tmp_path, placement, admin):
+    """The audit's reported_twice advises remove: an agent in audit mode never writes, so remove
+    must not refuse because of it; it records its mode and configuration (check says reload)."""
+    import json
+
+    from oslo_config import cfg
+
+    from pmem_placement import conf as conf_mod
+    from pmem_placement import mapping
+    from pmem_placement.agent.cycle import Agent
+    from tests.functional.test_audit import A4GB
+    from tests.functional.test_audit import SMALL
+    from tests.functional.test_audit import NovaNode
+    from tests.functional.test_audit import vpmem_inventory
+    from tests.functional.test_check import lines
+
+    nova = NovaNode(tmp_path, placement, admin, {A4GB: 1, SMALL: 2})
+    child = admin.child_uuid(nova.name)
+    admin.call("POST", "/resource_providers", {"name": f"{nova.name}:pmem", "uuid": child,
+                                               "parent_provider_uuid": nova.root})
+    admin.call("PUT", "/resource_classes/CUSTOM_PMEM_NAMESPACE_OTHER")
+    gen = admin.call("PUT", f"/resource_providers/{child}/inventories",
+                     {"resource_provider_generation": 0,
+                      "inventories": vpmem_inventory(CUSTOM_PMEM_NAMESPACE_OTHER=1)})["resource_provider_generation"]
+    admin.call("PUT", f"/traits/{mapping.MANAGED_TRAIT}")
+    admin.call("PUT", f"/resource_providers/{child}/traits",
+               {"resource_provider_generation": gen, "traits": [mapping.MANAGED_TRAIT]})
+    nova.configure(pmem={"mode": "audit", "nova_config": str(nova.nova_conf)})
+    nova.write_config()
+    conf = cfg.ConfigOpts()
+    conf_mod.register_opts(conf)
+    conf(["--config-file", str(nova.config_file)])
+    agent = Agent(conf)  # in this process: its pid is alive, its status fresh
+    assert agent.cycle()
+    result = nova.run("remove")
+    assert result.status == 0, result.out + result.err
+    assert "the agent is running" not in result.err
+    status = json.loads((nova.dir / "state" / "status.json").read_text())
+    assert status["mode"] == "audit" and status["config_fingerprint"]
+    assert [f["kind"] for f in status["findings"]] == ["reported_twice"]
+    assert "'pmem-placement remove'" in status["findings"][0]["message"]
+    assert admin.provider(child) is None
+    assert agent.cycle()
+    assert json.loads((nova.dir / "state" / "status.json").read_text())["findings"] == []
+
+    # its configuration is compared with the files like a report-mode agent's
+    assert lines(nova.run("check"))["agent"].startswith("Success  agent: in sync")
+    nova.configure(pmem={"nova_config_dir": str(tmp_path)})
+    line = lines(nova.run("check"))["agent"]
+    assert line.startswith("Warning  agent: the agent runs with another configuration than these files; "
+                           "reload the agent"), line

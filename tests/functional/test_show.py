@@ -202,3 +202,22 @@ def test_show_tells_a_closed_configured_class_from_a_retiring_one(node, admin):
     lines = node.run("show").out.splitlines()
     assert "  CUSTOM_PMEM_NAMESPACE_4GB: total 1, reserved 1, used 0 closed" in lines
     assert "  CUSTOM_PMEM_NAMESPACE_SMALL: total 1, reserved 1, used 1 retiring" in lines
+
+
+def test_show_reports_pmem_of_another_services_child_and_marks_ours_fenced(node, admin):
+    from tests.functional.test_check import create_foreign_child
+
+    assert node.run("reconcile").status == 0
+    other = f"{node.name}:cyborg"
+    create_foreign_child(admin, admin.root_uuid(node.name), other, {"CUSTOM_PMEM_NAMESPACE_FPGA": 1})
+    assert node.run("reconcile").status == 1  # fenced: reserved = total on every class
+    result = node.run("show")
+    assert result.status == 0, result.err
+    out = result.out.splitlines()
+    assert "  CUSTOM_PMEM_NAMESPACE_4GB: total 1, reserved 1, used 0 fenced" in out
+    assert "  CUSTOM_PMEM_NAMESPACE_SMALL: total 2, reserved 2, used 0 fenced" in out
+    assert (f"  WARNING double counting: provider {other!r} (another service's) has CUSTOM_PMEM_NAMESPACE_FPGA; "
+            "report it from one place only") in out
+    data = json.loads(node.run("show", "--format", "json").out)["placement"]
+    assert {c["state"] for c in data["classes"].values()} == {"fenced"}
+    assert data["pmem_elsewhere"] == {other: ["CUSTOM_PMEM_NAMESPACE_FPGA"]} and data["nova_pmem_classes"] == []

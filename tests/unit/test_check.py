@@ -83,10 +83,28 @@ def test_agent(status, code, words):
     assert result.code == code and words in result.details
 
 
-@pytest.mark.parametrize("root_classes, ours, code", [
-    ([], {"CUSTOM_PMEM_NAMESPACE_A"}, Code.SUCCESS),
-    (["CUSTOM_PMEM_NAMESPACE_B"], {"CUSTOM_PMEM_NAMESPACE_A"}, Code.WARNING),
-    (["CUSTOM_PMEM_NAMESPACE_A"], {"CUSTOM_PMEM_NAMESPACE_A"}, Code.FAILURE),
+A = "CUSTOM_PMEM_NAMESPACE_A"
+B = "CUSTOM_PMEM_NAMESPACE_B"
+
+
+@pytest.mark.parametrize("elsewhere, ours, mode, nothing_configured, code, words", [
+    ({}, {}, "report", False, Code.SUCCESS, "cn has no PMEM classes of its own, nor any other provider"),
+    # reconcile fences ours whatever the labels: a failure, naming who reports PMEM
+    ({"cn": [B]}, {}, "report", False, Code.FAILURE, "the compute node provider 'cn' has " + B),
+    ({"cn": [A]}, {}, "report", False, Code.FAILURE, "empty nova's [libvirt]pmem_namespaces"),
+    ({"cn:cyborg": [B]}, {}, "report", False, Code.FAILURE, "provider 'cn:cyborg' has " + B
+     + ": another service reports PMEM"),
+    ({"cn": [B]}, {}, "report", True, Code.SUCCESS, "[pmem]namespaces is set empty here"),
+    ({"cn": [A]}, {}, "audit", False, Code.SUCCESS, "[pmem]mode = audit: nova reports " + A + " on cn, as intended"),
+    ({}, {}, "audit", False, Code.SUCCESS, "cn has no PMEM classes (nova reports none yet)"),
+    ({"cn": [A]}, {"cn:pmem": [B]}, "audit", False, Code.WARNING, "cn:pmem (pmem-placement's provider) also "
+     "offers " + B + ": the host's PMEM is offered twice (reported_twice)"),
+    ({"cn": [A], "cn:cyborg": [B]}, {}, "audit", False, Code.WARNING, "provider 'cn:cyborg' also has " + B),
 ])
-def test_nova_coexistence(root_classes, ours, code):
-    assert check.nova_coexistence("cn", root_classes, ours).code == code
+def test_nova_coexistence(elsewhere, ours, mode, nothing_configured, code, words):
+    result = check.nova_coexistence("cn", elsewhere, ours, mode, nothing_configured)
+    assert result.code == code and words in result.details, result.details
+
+
+def test_nova_coexistence_not_checked():
+    assert check.nova_coexistence(None, {}).code == Code.WARNING
