@@ -141,13 +141,3 @@ def status_path(agent_conf: typing.Any) -> str | None:
     if agent_conf.state_dir:
         return os.path.join(agent_conf.state_dir, "status.json")
     return None
-
-
-def read_status(path: str) -> dict[str, typing.Any] | None:
-    """The agent's last status, for `pmem-placement show`; None when there is none."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None

@@ -59,10 +59,11 @@ def _reconcile_arguments(parser: typing.Any) -> None:
 
 
 def _agent_status(conf: cfg.ConfigOpts) -> dict[str, typing.Any] | None:
+    from pmem_placement import status_file
     from pmem_placement.agent import report
 
     path = report.status_path(conf.agent)
-    return report.read_status(path) if path else None
+    return status_file.read(path)[0] if path else None
 
 
 def reconcile(conf: cfg.ConfigOpts) -> int:

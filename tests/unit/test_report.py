@@ -1,5 +1,6 @@
 import json
 
+from pmem_placement import status_file
 from pmem_placement.agent import report
 
 
@@ -40,5 +41,5 @@ def test_status_json_keys():
 def test_files_are_written_atomically(tmp_path):
     report.write(status(), str(tmp_path / "status.json"), str(tmp_path / "m.prom"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.prom", "status.json"]
-    assert report.read_status(str(tmp_path / "status.json"))["cycles"] == 7
-    assert report.read_status(str(tmp_path / "missing.json")) is None
+    assert status_file.read(str(tmp_path / "status.json"))[0]["cycles"] == 7
+    assert status_file.read(str(tmp_path / "missing.json")) == (None, None)
