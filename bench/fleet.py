@@ -54,7 +54,7 @@ from keystoneauth1 import token_endpoint
 from oslo_config import cfg
 
 from pmem_placement import conf as conf_mod
-from pmem_placement import demo
+from pmem_placement.cmd import demo
 from pmem_placement.agent.cycle import Agent
 from pmem_placement.agent.schedule import Schedule
 from pmem_placement.embedded import TOKEN

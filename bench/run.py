@@ -24,7 +24,7 @@ import uuid
 
 import requests
 
-from pmem_placement import demo
+from pmem_placement.cmd import demo
 from pmem_placement.embedded import TOKEN
 from pmem_placement.placement.client import Client
 from pmem_placement.reconcile import HostSpec

@@ -96,7 +96,7 @@ def nova_coexistence(root_name: str | None, elsewhere: typing.Mapping[str, typin
 
 
 def agent(status: typing.Mapping[str, typing.Any] | None, path: str | None, unreadable: str | None = None) -> Result:
-    """``status`` as ``show.with_freshness`` returns it; ``unreadable``: why the status file that
+    """``status`` as ``status_file.with_freshness`` returns it; ``unreadable``: why the status file that
     is there cannot be used (``status_file.read``)."""
     if unreadable:
         return Result(Code.WARNING, f"{unreadable}; the agent rewrites it after every cycle: if it runs, "

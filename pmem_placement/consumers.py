@@ -32,13 +32,13 @@ import typing
 from oslo_log import log as logging
 
 from pmem_placement import errors
+from pmem_placement import mapping
 from pmem_placement import plan as plan_mod
 from pmem_placement import state as state_mod
 from pmem_placement.placement import errors as perrors
 from pmem_placement.placement.client import Client
 
 LOG = logging.getLogger(__name__)
-PMEM_PREFIX = "CUSTOM_PMEM_NAMESPACE_"
 INSTANCE = "INSTANCE"
 UNKNOWN = "unknown"
 """Placement's type for a consumer written without one, as nova writes all of its consumers."""
@@ -68,7 +68,7 @@ def nova_guests(client: Client, provider_uuid: str,
     guests = []
     holding = set()
     for consumer, resources in sorted(client.provider_allocations(provider_uuid).items()):
-        pmem = {rc: n for rc, n in sorted(resources.items()) if rc.startswith(PMEM_PREFIX)}
+        pmem = mapping.pmem_only(dict(sorted(resources.items())))
         if not pmem:
             continue
         holding.add(consumer)
@@ -98,7 +98,7 @@ def warning(guest: Guest, provider_name: str) -> str:
                "say)")
     return (f"{who} holds {held} from {provider_name}, but nova does not attach "
             "namespaces from a provider it does not manage: the guest has no nvdimm device for it. Give "
-            "nova's guests PMEM with nova's own [libvirt]pmem_namespaces and hw:pmem (see the README, "
+            "nova's guests PMEM with nova's own [libvirt]pmem_namespaces and hw:pmem (see docs/nova.md, "
             "'Who consumes this inventory')")
 
 

@@ -15,7 +15,6 @@ import uuid
 from pmem_placement import mapping
 
 CHILD_SUFFIX = ":pmem"
-PMEM_CLASS_PREFIX = "CUSTOM_PMEM_NAMESPACE_"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,10 +119,6 @@ def may_be_ours(root_uuid: str, provider: typing.Mapping[str, typing.Any]) -> bo
     (decided by the tree listing alone; its managed trait decides for sure)."""
     name = str(provider.get("name") or "")
     return name.endswith(CHILD_SUFFIX) or provider["uuid"] == legacy_uuid(root_uuid, name)
-
-
-def pmem_classes(inventories: typing.Iterable[str]) -> frozenset[str]:
-    return frozenset(rc for rc in inventories if rc.startswith(PMEM_CLASS_PREFIX))
 
 
 def desired(

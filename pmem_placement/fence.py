@@ -9,7 +9,7 @@ with ``message``.
 
 import typing
 
-from pmem_placement.desired import PMEM_CLASS_PREFIX
+from pmem_placement.mapping import CLASS_PREFIX
 
 
 def reason(root_name: str, foreign: typing.Mapping[str, typing.AbstractSet[str]]) -> str | None:
@@ -37,13 +37,13 @@ def message(why: str, provider: str, exists: bool, wrote: bool, dry_run: bool, b
     if not by_nova:
         return (
             f"{why}: another service reports PMEM in this compute node's tree and "
-            f"{PMEM_CLASS_PREFIX}* must be reported from one place only: stop that provider's "
+            f"{CLASS_PREFIX}* must be reported from one place only: stop that provider's "
             f"PMEM inventory, or set [pmem]namespaces empty here (ours is "
             f"then removed once free); {done}"
         )
     return (
         f"{why}: nova reports PMEM itself ([libvirt]pmem_namespaces is set in nova.conf) and "
-        f"{PMEM_CLASS_PREFIX}* must be reported from one place only: empty nova's "
+        f"{CLASS_PREFIX}* must be reported from one place only: empty nova's "
         f"[libvirt]pmem_namespaces, or set [pmem]namespaces empty here (ours is "
         f"then removed once free); {done}"
     )

@@ -8,6 +8,7 @@ nova does. Every problem is a ``ConfigError`` that names the option and the offe
 import dataclasses
 import difflib
 import re
+import typing
 
 import os_resource_classes
 
@@ -16,12 +17,14 @@ from pmem_placement.errors import ConfigError
 
 OPTION = "[pmem]namespaces"
 CLASS_PREFIX = "CUSTOM_PMEM_NAMESPACE_"
+"""Every PMEM class starts so, ours and nova's alike: the one definition of it."""
 UNSET = (
     f"{OPTION} is not set: list the namespaces to report (LABEL:NS[|NS...], e.g. 4GB:ns_0), or "
     "set it empty to remove the PMEM provider (is the option or its section misspelt, or the main "
     "configuration file missing from --config-file?)"
 )
 TRAITS_OPTION = "[pmem]traits"
+T = typing.TypeVar("T")
 MANAGED_TRAIT = "CUSTOM_PMEM_PLACEMENT_MANAGED"
 # Placement's own limits for custom resource class and trait names.
 _NAME_MAX = 255
@@ -149,3 +152,12 @@ def traits(values: list[str]) -> frozenset[str]:
             )
         result.add(trait)
     return frozenset(result)
+
+
+def is_pmem_class(resource_class: str) -> bool:
+    return resource_class.startswith(CLASS_PREFIX)
+
+
+def pmem_only(values: typing.Mapping[str, T]) -> dict[str, T]:
+    """The PMEM classes of a mapping keyed by resource class (inventories, usages, totals)."""
+    return {rc: v for rc, v in values.items() if is_pmem_class(rc)}

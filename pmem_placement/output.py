@@ -1,4 +1,4 @@
-"""Rendering results for people (text) and for scripts (JSON with stable keys, see README)."""
+"""Rendering results for people (text) and for scripts (JSON with stable keys, see docs/commands.md)."""
 
 import json
 import typing

@@ -26,142 +26,25 @@ import typing
 
 from pmem_placement.desired import Current
 from pmem_placement.desired import Desired
-from pmem_placement.desired import Identity
 from pmem_placement.desired import Inventories
-from pmem_placement.desired import Inventory
 from pmem_placement.desired import aside_name
+from pmem_placement.ops import Change
+from pmem_placement.ops import CreateProvider
+from pmem_placement.ops import DeleteProvider
+from pmem_placement.ops import EnsureResourceClasses
+from pmem_placement.ops import EnsureTraits
+from pmem_placement.ops import Operation
+from pmem_placement.ops import RenameProvider
+from pmem_placement.ops import RetireProvider
+from pmem_placement.ops import SetInventories
+from pmem_placement.ops import SetTraits
+from pmem_placement.ops import changes
 
-
-@dataclasses.dataclass(frozen=True)
-class Change:
-    """One line of the plan an operator reads: what is created, changed or removed."""
-
-    action: str  # "create" | "update" | "delete" | "ensure"
-    kind: str  # "resource_class" | "trait" | "resource_provider" | "inventory"
-    name: str
-    before: typing.Mapping[str, typing.Any] | None = None
-    after: typing.Mapping[str, typing.Any] | None = None
-    note: str | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class EnsureResourceClasses:
-    names: tuple[str, ...]
-
-    def changes(self) -> list[Change]:
-        return [Change("ensure", "resource_class", n, note="created if missing") for n in self.names]
-
-
-@dataclasses.dataclass(frozen=True)
-class EnsureTraits:
-    names: tuple[str, ...]
-
-    def changes(self) -> list[Change]:
-        return [Change("ensure", "trait", n, note="created if missing") for n in self.names]
-
-
-@dataclasses.dataclass(frozen=True)
-class CreateProvider:
-    identity: Identity
-
-    def changes(self) -> list[Change]:
-        ident = self.identity
-        after = {"uuid": ident.uuid, "parent_provider_uuid": ident.parent_uuid}
-        return [Change("create", "resource_provider", ident.name, after=after)]
-
-
-@dataclasses.dataclass(frozen=True)
-class SetTraits:
-    identity: Identity
-    before: frozenset[str]
-    after: frozenset[str]
-
-    def changes(self) -> list[Change]:
-        added = [Change("create", "trait", t) for t in sorted(self.after - self.before)]
-        removed = [Change("delete", "trait", t) for t in sorted(self.before - self.after)]
-        return added + removed
-
-
-@dataclasses.dataclass(frozen=True)
-class RenameProvider:
-    """The compute node was renamed: its PMEM provider follows (one PUT of the name). Also: an
-    older provider of ours leaves today's name to today's provider."""
-
-    identity: Identity
-    before: str
-    note: str = "its compute node was renamed"
-
-    def changes(self) -> list[Change]:
-        return [Change("update", "resource_provider", self.identity.name, before={"name": self.before},
-                       after={"name": self.identity.name}, note=self.note)]
-
-
-@dataclasses.dataclass(frozen=True)
-class RetireProvider:
-    """An older PMEM provider of ours: closed to new allocations (reserved = total), kept for its
-    consumers, deleted by a later plan once free."""
-
-    identity: Identity
-    generation: int
-    before: Inventories
-    after: Inventories
-    usages: typing.Mapping[str, int]
-
-    def changes(self) -> list[Change]:
-        used = sum(self.usages.get(rc, 0) for rc in self.after)
-        return [Change("update", "resource_provider", self.identity.name,
-                       note=f"older PMEM provider of this compute node: closed to new allocations "
-                       f"({used} in use), deleted once free")]
-
-
-@dataclasses.dataclass(frozen=True)
-class SetInventories:
-    identity: Identity
-    before: Inventories
-    after: Inventories
-    usages: typing.Mapping[str, int]
-    notes: typing.Mapping[str, str] = dataclasses.field(default_factory=dict)
-    """Why a class is reserved, by class."""
-
-    def changes(self) -> list[Change]:
-        result = []
-        for rc in sorted(set(self.before) | set(self.after)):
-            old, new = self.before.get(rc), self.after.get(rc)
-            if old == new:
-                continue
-            if old is None:
-                assert new is not None
-                result.append(Change("create", "inventory", rc, after=new.as_dict(), note=self.notes.get(rc)))
-            elif new is None:
-                result.append(Change("delete", "inventory", rc, before=old.as_dict()))
-            else:
-                fields = [f for f in Inventory.FIELDS if getattr(old, f) != getattr(new, f)]
-                note = self.notes.get(rc)
-                if note is None and new.retiring and not old.retiring:
-                    note = f"retiring: {self.usages.get(rc, 0)} in use, removed once free"
-                result.append(
-                    Change(
-                        "update",
-                        "inventory",
-                        rc,
-                        before={f: getattr(old, f) for f in fields},
-                        after={f: getattr(new, f) for f in fields},
-                        note=note,
-                    )
-                )
-        return result
-
-
-@dataclasses.dataclass(frozen=True)
-class DeleteProvider:
-    identity: Identity
-
-    def changes(self) -> list[Change]:
-        return [Change("delete", "resource_provider", self.identity.name, before={"uuid": self.identity.uuid})]
-
-
-Operation = (EnsureResourceClasses | EnsureTraits | CreateProvider | RenameProvider | SetTraits | SetInventories
-             | RetireProvider | DeleteProvider)
+__all__ = [
+    "Change", "CreateProvider", "DeleteProvider", "EnsureResourceClasses", "EnsureTraits", "Holders", "Operation",
+    "RenameProvider", "RetireProvider", "SetInventories", "SetTraits", "changes", "holders", "needs_usages",
+    "offers_more", "plan", "reservations", "taken",
+]
 
 
 Holders = typing.Mapping[str, frozenset[str]]
@@ -255,11 +138,9 @@ def reservations(
     reserves units its own consumers use. When every free unit is reserved and some held units
     are still not covered, Placement was overcommitted before: nothing more can be closed.
     """
-    free = {rc: max(0, total - used.get(rc, 0)) for rc, total in totals.items()}
+    free = _free(totals, used)
     reserved = dict.fromkeys(totals, 0)
-    for d, by_class in (took or {}).items():
-        if d in totals:
-            reserved[d] = min(free[d], sum(min(used.get(c, 0), len(ns)) for c, ns in by_class.items()))
+    reserved.update(remapped(totals, used, took or {}))
     pool = sum(max(0, used.get(rc, 0) - total) for rc, total in totals.items() if rc not in known)
     for rc, units in sorted(held_elsewhere.items()):
         if rc in totals:
@@ -277,6 +158,20 @@ def reservations(
         reserved[rc] += take
         pool -= take
     return reserved
+
+
+def _free(totals: typing.Mapping[str, int], used: typing.Mapping[str, int]) -> dict[str, int]:
+    return {rc: max(0, total - used.get(rc, 0)) for rc, total in totals.items()}
+
+
+def remapped(totals: typing.Mapping[str, int], used: typing.Mapping[str, int],
+             took: typing.Mapping[str, typing.Mapping[str, frozenset[str]]]) -> dict[str, int]:
+    """The part of the remap rule that is known by name: a class D that took namespaces from a
+    class C in use reserves min(units in use on C, namespaces it took from C), summed over C,
+    within its free units."""
+    free = _free(totals, used)
+    return {d: min(free[d], sum(min(used.get(c, 0), len(ns)) for c, ns in by_class.items()))
+            for d, by_class in took.items() if d in totals}
 
 
 def _retire_or_delete(old: Current) -> list[Operation]:
@@ -319,6 +214,17 @@ def plan(
     known. Older providers are closed first, so that a run stopped half-way never offers more
     than before; one that holds today's name is first renamed out of its way.
     """
+    ops = _older(stale, desired, fence)
+    if fence is not None:
+        return ops + _fenced(current, fence)
+    if current is not None and current.usages is None and needs_usages(current, desired, bool(stale), previous):
+        raise ValueError("usages must be read before planning this change")
+    if desired is None:
+        return ops + _nothing_desired(current)
+    return ops + _provider(current, desired) + _inventories(current, desired, stale, previous)
+
+
+def _older(stale: typing.Sequence[Current], desired: Desired | None, fence: str | None) -> list[Operation]:
     ops: list[Operation] = []
     for old in stale:
         retire = _retire_or_delete(old)
@@ -328,28 +234,37 @@ def plan(
             ops.append(RenameProvider(aside, old.identity.name, "older PMEM provider of this compute node: "
                                       "it leaves today's name to today's provider"))
         ops += retire
-    if fence is not None:
-        if current is not None:
-            after = {rc: inv.retired() for rc, inv in current.inventories.items()}
-            if after != dict(current.inventories):
-                notes = {rc: f"fenced: {fence}" for rc, inv in current.inventories.items() if not inv.retiring}
-                ops.append(SetInventories(current.identity, current.inventories, after, current.usages or {}, notes))
-        return ops
-    if current is not None and current.usages is None and needs_usages(current, desired, bool(stale), previous):
-        raise ValueError("usages must be read before planning this change")
-    if desired is None:
-        if current is None:
-            return ops
-        used = {rc: inv.retired() for rc, inv in current.inventories.items() if _in_use(current, rc) > 0}
-        if not used:
-            return ops + [DeleteProvider(current.identity)]
-        if used == dict(current.inventories):
-            return ops
-        return ops + [SetInventories(current.identity, current.inventories, used, current.usages or {})]
+    return ops
 
+
+def _fenced(current: Current | None, fence: str) -> list[Operation]:
+    """Every class reserved = total, allocations kept; nothing created."""
+    if current is None:
+        return []
+    after = {rc: inv.retired() for rc, inv in current.inventories.items()}
+    if after == dict(current.inventories):
+        return []
+    notes = {rc: f"fenced: {fence}" for rc, inv in current.inventories.items() if not inv.retiring}
+    return [SetInventories(current.identity, current.inventories, after, current.usages or {}, notes)]
+
+
+def _nothing_desired(current: Current | None) -> list[Operation]:
+    """Deleted when nothing is allocated from it; else its classes in use retired, the rest removed."""
+    if current is None:
+        return []
+    used = {rc: inv.retired() for rc, inv in current.inventories.items() if _in_use(current, rc) > 0}
+    if not used:
+        return [DeleteProvider(current.identity)]
+    if used == dict(current.inventories):
+        return []
+    return [SetInventories(current.identity, current.inventories, used, current.usages or {})]
+
+
+def _provider(current: Current | None, desired: Desired) -> list[Operation]:
+    """Classes and traits first, then the provider, its name and its traits (crash safety)."""
+    ops: list[Operation] = []
     cur_inv: Inventories = current.inventories if current else {}
     cur_traits = current.traits if current else frozenset()
-
     new_classes = tuple(sorted(set(desired.inventories) - set(cur_inv)))
     if new_classes:
         ops.append(EnsureResourceClasses(new_classes))
@@ -362,7 +277,13 @@ def plan(
         ops.append(RenameProvider(desired.identity, current.identity.name))
     if desired.traits != cur_traits:
         ops.append(SetTraits(desired.identity, cur_traits, desired.traits))
+    return ops
 
+
+def _inventories(current: Current | None, desired: Desired, stale: typing.Sequence[Current],
+                 previous: Holders | None) -> list[Operation]:
+    """Today's classes, classes in use retired, and the remap rule's reservations."""
+    cur_inv: Inventories = current.inventories if current else {}
     after = dict(desired.inventories)
     usages: typing.Mapping[str, int] = (current.usages or {}) if current is not None else {}
     known = frozenset(previous or ()) if previous is not None and desired.namespaces is not None else frozenset()
@@ -380,18 +301,26 @@ def plan(
             where.append(f"{usages[rc] - inv.total} beyond the new total of {rc}")
     totals = {rc: inv.total for rc, inv in desired.inventories.items()}
     reserve = reservations(totals, cur_inv, usages, held, took, known)
+    by_name = remapped(totals, usages, took)
     notes = {}
     for rc, units in reserve.items():
         if units:
             after[rc] = dataclasses.replace(after[rc], reserved=units)
-            reasons = [f"it took {', '.join(sorted(ns))} from {c}, whose {usages.get(c, 0)} in use may be there"
-                       for c, ns in took.get(rc, {}).items()]
-            if units > reservations(totals, cur_inv, usages, {}, {rc: took.get(rc, {})}, totals.keys())[rc]:
-                reasons.append(f"namespaces it took are still in use elsewhere ({', '.join(where)})")
-            notes[rc] = f"{units} reserved: {'; '.join(reasons)}, released once free"
-    if after != dict(cur_inv):
-        ops.append(SetInventories(desired.identity, cur_inv, after, usages, notes))
-    return ops
+            notes[rc] = _note(rc, units, took.get(rc, {}), by_name.get(rc, 0), usages, where)
+    if after == dict(cur_inv):
+        return []
+    return [SetInventories(desired.identity, cur_inv, after, usages, notes)]
+
+
+def _note(rc: str, units: int, took: typing.Mapping[str, frozenset[str]], by_name: int,
+          usages: typing.Mapping[str, int], where: list[str]) -> str:
+    """Why ``units`` of ``rc`` are reserved: namespaces it took from classes in use (``by_name``
+    of the units), and namespaces still in use elsewhere (the rest)."""
+    reasons = [f"it took {', '.join(sorted(ns))} from {c}, whose {usages.get(c, 0)} in use may be there"
+               for c, ns in took.items()]
+    if units > by_name:
+        reasons.append(f"namespaces it took are still in use elsewhere ({', '.join(where)})")
+    return f"{units} reserved: {'; '.join(reasons)}, released once free"
 
 
 def offers_more(ops: typing.Iterable[Operation]) -> bool:
@@ -406,7 +335,3 @@ def offers_more(ops: typing.Iterable[Operation]) -> bool:
                 if inv.total - inv.reserved > (old.total - old.reserved if old else 0):
                     return True
     return False
-
-
-def changes(ops: typing.Iterable[Operation]) -> list[Change]:
-    return [change for op in ops for change in op.changes()]

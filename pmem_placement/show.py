@@ -6,10 +6,10 @@ import typing
 from pmem_placement import consumers
 from pmem_placement import desired as desired_mod
 from pmem_placement import mapping
+from pmem_placement import read
 from pmem_placement.discover.model import Namespace
 from pmem_placement.errors import RootProviderNotFound
 from pmem_placement.placement.client import Client
-from pmem_placement.reconcile import find_root
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,36 +86,15 @@ def class_state(rc: str, counts: typing.Mapping[str, int], configured: typing.Co
     return "fenced" if fenced else "closed"
 
 
-def tree_pmem(client: Client, root: typing.Any) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """The PMEM classes of the providers of the compute node's tree (``reconcile.Root``), by
-    provider name: (those we do not own, the compute node included; those of ours: today's
-    provider, and older ones known by the managed trait), told apart as ``reconcile`` does.
-    GET requests only."""
-    today = desired_mod.identity_in_tree(root.uuid, root.name, root.tree).uuid
-    elsewhere: dict[str, list[str]] = {}
-    ours: dict[str, list[str]] = {}
-    for p in root.tree:
-        _, inventories = client.inventories(p["uuid"])
-        classes = sorted(rc for rc in inventories if rc.startswith(mapping.CLASS_PREFIX))
-        if not classes:
-            continue
-        if p["uuid"] == today or (
-                p["uuid"] != root.uuid and mapping.MANAGED_TRAIT in client.traits(p["uuid"])[1]):
-            ours[p["name"]] = classes
-        else:
-            elsewhere[p["name"]] = classes
-    return elsewhere, ours
-
-
 def placement_view(client: Client, host: str, root_uuid: str | None) -> PlacementView | None:
     """Placement's view of this host's PMEM provider; None when the compute node is not there."""
     try:
-        root = find_root(client, host, root_uuid)
+        root = read.find_root(client, host, root_uuid)
     except RootProviderNotFound:
         return None
-    elsewhere, _ = tree_pmem(client, root)
+    elsewhere = read.pmem_in_tree(client, root).classes_elsewhere()
     root_pmem = elsewhere.get(root.name, [])
-    ident = desired_mod.identity_in_tree(root.uuid, root.name, root.tree)
+    ident = root.today()
     record = next((p for p in root.tree if p["uuid"] == ident.uuid), None)
     if record is None:
         return PlacementView(root.name, root.uuid, None, None, {}, [], root_pmem, elsewhere)
@@ -130,42 +109,3 @@ def placement_view(client: Client, host: str, root_uuid: str | None) -> Placemen
     if any(usages.get(rc, 0) for rc in inventories):
         consumers.warn_all(client, ident.uuid, ident.name)
     return PlacementView(root.name, root.uuid, ident, generation, classes, sorted(traits), root_pmem, elsewhere)
-
-
-def with_freshness(status: dict[str, typing.Any], interval: int, now: float,
-                   alive: typing.Callable[[typing.Any], bool], config_fingerprint: str,
-                   max_backoff: float = 0) -> dict[str, typing.Any]:
-    """The agent's status plus ``stale`` (why it no longer describes a running agent, or None)
-    and ``same_config`` (whether it ran with these files' configuration; None when unknown).
-
-    The agent records when its own schedule (the interval, or a backoff after failures) runs
-    the next cycle: it is stale when that time is more than two intervals past (a cycle in
-    progress, bounded by the request timeouts, fits). A status without ``next_attempt`` is
-    stale when its last attempt is older than three times the longest wait (interval or
-    max_backoff)."""
-    stale = None
-    if not alive(status.get("pid")):
-        stale = f"its process {status.get('pid')} is gone"
-    else:
-        due = _timestamp(status.get("next_attempt"))
-        if due is not None:
-            if now - due > 2 * interval:
-                stale = (f"its next attempt was due at {status['next_attempt']}, {now - due:.0f} s ago "
-                         "(more than 2 x [agent]interval)")
-        else:
-            last = _timestamp(status.get("last_attempt"))
-            longest, option = (interval, "interval") if interval >= max_backoff else (max_backoff, "max_backoff")
-            if last is None or now - last > 3 * longest:
-                stale = f"no attempt in the last {3 * longest:g} s (3 x [agent]{option})"
-    theirs = status.get("config_fingerprint")
-    same = None if not theirs else theirs == config_fingerprint
-    return {**status, "stale": stale, "same_config": same}
-
-
-def _timestamp(value: typing.Any) -> float | None:
-    import datetime
-
-    try:
-        return datetime.datetime.fromisoformat(str(value)).timestamp()
-    except ValueError:
-        return None

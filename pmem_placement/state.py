@@ -29,6 +29,7 @@ from oslo_log import log as logging
 from pmem_placement.desired import Current
 from pmem_placement.desired import Identity
 from pmem_placement.desired import Inventory
+from pmem_placement import errors
 from pmem_placement.errors import ConfigError
 from pmem_placement.errors import LockTimeout
 
@@ -186,7 +187,7 @@ class StateStore:
             write_atomically(self._path, json.dumps(data, indent=1, sort_keys=True) + "\n")
         except OSError as exc:
             error = exc
-        self._cannot_write(error)
+        self._note_write(error)
 
     def clear(self) -> None:
         if self.state_dir:
@@ -198,17 +199,17 @@ class StateStore:
             except OSError as exc:
                 error = exc  # harmless: a remembered generation that moved is never trusted
             if error is not None:
-                self._cannot_write(error)
+                self._note_write(error)
 
-    def _cannot_write(self, error: OSError | None) -> None:
+    def _note_write(self, error: OSError | None) -> None:
         """A cache that cannot be written costs requests, never correctness: one warning line
         (once per problem, outside any except block so that no traceback is appended), and the
         run goes on. ``None``: written fine."""
         if error is None:
             self.problem = None
             return
-        problem = f"[agent]state_dir: cannot write {self._path}: {error.strerror or error}; " \
-            "the next run reads everything from Placement"
+        problem = errors.cannot_write("[agent]state_dir", self._path, error) + \
+            "; the next run reads everything from Placement"
         if problem != self.problem:
             LOG.warning("%s", problem)
         self.problem = problem

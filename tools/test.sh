@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install what the tests need into .venv, then run the type check and the whole test suite.
+# Install what the tests need into .venv, then run the linters (pyflakes' checks, the layer
+# contract), the type check and the whole test suite.
 # Usage: tools/test.sh [pytest arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,6 +8,10 @@ if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+echo "== ruff"
+.venv/bin/ruff check --quiet pmem_placement tests bench
+echo "== lint-imports (the layers, pyproject.toml [tool.importlinter])"
+.venv/bin/lint-imports --no-cache
 echo "== mypy"
 .venv/bin/mypy
 echo "== pytest"

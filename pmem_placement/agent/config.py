@@ -8,7 +8,6 @@ an invalid reload keeps the last good configuration and says so in one line nami
 and the file.
 """
 
-import re
 import typing
 
 from keystoneauth1 import exceptions as ks_exc
@@ -17,6 +16,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from pmem_placement import errors
+from pmem_placement.conf import validate
 
 LOG = logging.getLogger(__name__)
 
@@ -35,11 +35,7 @@ def _read(conf: cfg.ConfigOpts, group: str | None, name: str) -> typing.Any:
     try:
         return getattr(section, name)
     except cfg.Error as exc:
-        # oslo.config names the file only in its message (get_location reads the value too).
-        found = re.search(r"detail='([^']*)'", str(exc))
-        where = found.group(1) if found else None
-        reason = str(exc).rsplit(" is not valid: ", 1)[-1]
-        raise InvalidOption(f"[{group or 'DEFAULT'}]{name} in {where or 'the configuration'}: {reason}") from exc
+        raise InvalidOption(validate.invalid_value(conf, group or "DEFAULT", name, exc)) from exc
 
 
 def _where(conf: cfg.ConfigOpts, group: str | None, name: str) -> str:

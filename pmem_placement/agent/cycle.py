@@ -8,7 +8,6 @@ import collections
 import contextlib
 import functools
 import os
-import re
 import threading
 import time
 import typing
@@ -16,6 +15,7 @@ import typing
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from pmem_placement import status_file
 from pmem_placement import consumers
 from pmem_placement import errors
 from pmem_placement import fingerprint
@@ -23,36 +23,14 @@ from pmem_placement import output
 from pmem_placement import plan as plan_mod
 from pmem_placement.agent import locks
 from pmem_placement.agent import report
-from pmem_placement.audit import watch as audit_watch
-from pmem_placement.cmd import common
-from pmem_placement.placement import errors as perrors
+from pmem_placement.agent import audit_cycle
+from pmem_placement import wiring
 from pmem_placement.placement.client import Client
 from pmem_placement.reconcile import Outcome
 from pmem_placement.reconcile import Reconciler
 from pmem_placement.reconcile import another_writer_warning
 
 LOG = logging.getLogger(__name__)
-
-# Failures an operator has to act on; every other failure is expected to pass by itself.
-_NEEDS_OPERATOR = (
-    errors.ConfigError,
-    errors.DiscoveryError,
-    errors.DoubleCounting,
-    errors.ForeignProvider,
-    perrors.Forbidden,
-    perrors.VersionTooOld,
-    *perrors.NEEDS_OPERATOR,
-)
-
-
-def _cannot_write(option: str, path: str, exc: OSError) -> str:
-    return f"{option}: cannot write {path}: {exc.strerror or exc}"
-
-
-def kind(exc: BaseException) -> str:
-    """'ConflictsDidNotSettle' -> 'conflicts_did_not_settle': the metrics label of a failure."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()
-
 
 class Agent:
     def __init__(self, conf: cfg.ConfigOpts, clock: typing.Callable[[], float] = time.time,
@@ -70,7 +48,7 @@ class Agent:
         self._requests_seen: collections.Counter[str] = collections.Counter()
         self._problem: str | None = None
         self._guests = consumers.GuestWatch()
-        self._audit = audit_watch.AuditWatch()
+        self._audit = audit_cycle.AuditWatch()
         self._file_problems: set[str] = set()
         """Files that could not be written, warned about once until they can be again."""
         self._file_problems_since: dict[str, str | None] = {}
@@ -78,12 +56,12 @@ class Agent:
     @property
     def waiting_for_compute_node(self) -> bool:
         """The last cycle found no compute node provider: retry at the normal interval."""
-        return bool(self.status.last_error and self.status.last_error["kind"] == "root_provider_not_found")
+        return bool(self.status.last_error and self.status.last_error["kind"] == errors.RootProviderNotFound.kind)
 
     def _reconciler_for(self) -> Reconciler:
         if self._reconciler is None:
-            self._client = Client(common.placement_adapter(self.conf), on_request=self.heartbeat)
-            self._reconciler = common.reconciler(self.conf, self._client)
+            self._client = wiring.client(self.conf, on_request=self.heartbeat)
+            self._reconciler = wiring.reconciler(self.conf, self._client)
             # A one-shot holding the lock (or stopped with Ctrl-Z) must not wedge the loop: wait
             # at most one interval, pinging the watchdog, then report it and try next cycle.
             self._reconciler.store.acquire = functools.partial(
@@ -104,7 +82,7 @@ class Agent:
         outcome: Outcome | None = None
         failure: BaseException | None = None
         try:
-            outcome = self._reconciler_for().run(lambda: common.host_spec(self.conf)[0], trust_cache=True)
+            outcome = self._reconciler_for().run(lambda: wiring.host_spec(self.conf)[0], trust_cache=True)
             consumers.warn_after(typing.cast(Client, self._client), outcome, self._guests, only_new=True)
         except errors.PmemPlacementError as exc:
             failure = exc
@@ -132,7 +110,7 @@ class Agent:
 
         def problem(kind_: str, message: str) -> None:
             if not problems:
-                self.status.state = "error"
+                self.status.state = errors.ERROR
                 # Since the problem started, not since this cycle (a success clears last_error).
                 since = self._file_problems_since.setdefault(message, report.iso(self.status.last_attempt))
                 self.status.last_error = {"kind": kind_, "message": message, "since": since}
@@ -140,24 +118,24 @@ class Agent:
 
         state_problem = self._state_file_problem()
         if state_problem:
-            problem("state_file_not_writable", state_problem)
+            problem(errors.STATE_FILE_NOT_WRITABLE.name, state_problem)
         metrics_file = self.conf.agent.metrics_file
         if metrics_file:
             try:
                 report.write_metrics(self.status, metrics_file)
             except OSError as exc:
-                problem("metrics_file_not_writable", _cannot_write("[agent]metrics_file", metrics_file, exc))
-        status_file = report.status_path(self.conf.agent)
-        if status_file:
+                problem(errors.METRICS_FILE_NOT_WRITABLE.name, errors.cannot_write("[agent]metrics_file", metrics_file, exc))
+        status_path = status_file.path(self.conf.agent)
+        if status_path:
             try:
-                report.write_status(self.status, status_file)
+                report.write_status(self.status, status_path)
             except OSError as exc:
-                problem("status_file_not_writable", _cannot_write("[agent]status_file", status_file, exc))
+                problem(errors.STATUS_FILE_NOT_WRITABLE.name, errors.cannot_write("[agent]status_file", status_path, exc))
                 if metrics_file and len(problems) == 1:
                     with contextlib.suppress(OSError):  # so the metrics show the status file's problem
                         report.write_metrics(self.status, metrics_file)
         # The state store warns about its own file (the one-shot needs that warning too).
-        now = {message for kind_, message in problems if kind_ != "state_file_not_writable"}
+        now = {message for kind_, message in problems if kind_ != errors.STATE_FILE_NOT_WRITABLE.name}
         for message in sorted(now - self._file_problems):
             LOG.warning("%s", message)  # once per file and problem, not once per cycle
         for message in sorted(self._file_problems - now):
@@ -196,8 +174,8 @@ class Agent:
         if outcome.another_writer:
             message = another_writer_warning(self.conf.host, outcome)
             self._problem_started(message)
-            status.state = "degraded"
-            self._set_error("another_writer", message)
+            status.state = errors.ANOTHER_WRITER.agent_state
+            self._set_error(errors.ANOTHER_WRITER.name, message)
         else:
             if self._problem is not None:
                 LOG.info("back in sync after: %s", self._problem)
@@ -215,8 +193,8 @@ class Agent:
         message = str(exc)
         self._problem_started(message)
         status = self.status
-        needs_operator = isinstance(exc, _NEEDS_OPERATOR) or not isinstance(exc, errors.PmemPlacementError)
-        status.state = "error" if needs_operator else "degraded"
+        kind = errors.kind_of(exc)
+        status.state = kind.agent_state
         status.consecutive_failures += 1
-        self._set_error(kind(exc), message)
-        status.errors[kind(exc)] = status.errors.get(kind(exc), 0) + 1
+        self._set_error(kind.name, message)
+        status.errors[kind.name] = status.errors.get(kind.name, 0) + 1

@@ -132,12 +132,3 @@ def write(status: Status, status_file: str | None, metrics_file: str | None) -> 
         write_status(status, status_file)
     if metrics_file:
         write_metrics(status, metrics_file)
-
-
-def status_path(agent_conf: typing.Any) -> str | None:
-    """[agent]status_file, by default status.json in [agent]state_dir."""
-    if agent_conf.status_file:
-        return str(agent_conf.status_file)
-    if agent_conf.state_dir:
-        return os.path.join(agent_conf.state_dir, "status.json")
-    return None

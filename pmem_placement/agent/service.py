@@ -29,6 +29,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_service.backend.base import ServiceBase
 
+from pmem_placement import status_file
 from pmem_placement.agent import report
 from pmem_placement.agent.cycle import Agent
 from pmem_placement.agent.schedule import Schedule
@@ -103,9 +104,9 @@ class AgentService(ServiceBase):
                 LOG.info("still running with the last good configuration: %s", describe(self.conf))
             else:
                 LOG.info("reloaded from %s, running with %s", files, describe(self.conf))
-                from pmem_placement.cmd import common
+                from pmem_placement import wiring
 
-                common.warn_about_unknown_options(self.conf)  # as at start-up
+                wiring.warn_about_unknown_options(self.conf)  # as at start-up
         else:
             self.started_before.value = 1
             delay = schedule.first_delay(self.rng)
@@ -125,7 +126,7 @@ class AgentService(ServiceBase):
                 delay = schedule.next_delay(agent.status.consecutive_failures, self.rng)
             agent.status.next_attempt = agent.clock() + delay
             with contextlib.suppress(OSError):  # the cycle itself reports a status file it cannot write
-                report.write(agent.status, report.status_path(self.conf.agent), None)
+                report.write(agent.status, status_file.path(self.conf.agent), None)
 
     def stop(self, graceful: bool = False) -> None:
         """End the loop and wait for the reconcile in progress (the cotyledon worker calls this

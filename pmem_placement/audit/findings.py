@@ -13,7 +13,6 @@ from pmem_placement.audit.nova_libvirt import NovaConfig
 from pmem_placement.audit.nova_libvirt import NovaHost
 from pmem_placement.discover.model import Namespace
 
-PMEM_PREFIX = "CUSTOM_PMEM_NAMESPACE_"
 KINDS = (
     "namespace_missing",
     "namespace_unusable",
@@ -45,13 +44,9 @@ class PlacementPmem:
     totals: typing.Mapping[str, int]
     """The root provider's CUSTOM_PMEM_NAMESPACE_* inventory totals (nova's)."""
     used: typing.Mapping[str, int]
-    child_name: str | None = None
-    child_totals: typing.Mapping[str, int] = dataclasses.field(default_factory=dict)
-    """Our own child provider's CUSTOM_PMEM_NAMESPACE_* totals (report mode's), if any."""
-
-
-def pmem_only(values: typing.Mapping[str, int]) -> dict[str, int]:
-    return {rc: n for rc, n in values.items() if rc.startswith(PMEM_PREFIX)}
+    ours: typing.Mapping[str, typing.Mapping[str, int]] = dataclasses.field(default_factory=dict)
+    """The PMEM totals of every provider of ours in the tree (report mode's, today's or older),
+    by provider name (``tree.classify``)."""
 
 
 def findings(config: NovaConfig, namespaces: typing.Sequence[Namespace], nova_host: NovaHost,
@@ -109,13 +104,16 @@ def findings(config: NovaConfig, namespaces: typing.Sequence[Namespace], nova_ho
     for cause_rc, cause_ns, why in nova_libvirt.start_failures(config, nova_host):
         out.append(Finding("nova_start_failure", cause_rc, cause_ns, f"nova-compute would not start: {why}"))
 
-    for child_rc in sorted(placement.child_totals):
-        out.append(Finding("reported_twice", child_rc, None,
-                           f"{placement.child_name} (pmem-placement's provider) also offers "
-                           f"{placement.child_totals[child_rc]} of {child_rc} for this host: the host's PMEM is offered "
-                           "twice. Let nova report alone: 'pmem-placement remove' deletes it once nothing is allocated "
-                           "from it"))
+    out += _reported_twice(placement)
     return out
+
+
+def _reported_twice(placement: PlacementPmem) -> list[Finding]:
+    return [Finding("reported_twice", rc, None,
+                    f"{name} (pmem-placement's provider) also offers {totals[rc]} of {rc} for this host: the "
+                    "host's PMEM is offered twice. Let nova report alone: 'pmem-placement remove' deletes it "
+                    "once nothing is allocated from it")
+            for name, totals in sorted(placement.ours.items()) for rc in sorted(totals)]
 
 
 # Kinds whose message carries counts that move (totals, allocations): one per class.

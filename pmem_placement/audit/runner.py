@@ -13,7 +13,9 @@ import typing
 
 from oslo_config import cfg
 
-from pmem_placement import desired as desired_mod
+from pmem_placement import mapping
+from pmem_placement.conf import pmem as pmem_conf
+from pmem_placement import read
 from pmem_placement import errors
 from pmem_placement.audit import findings as findings_mod
 from pmem_placement.audit import nova_conf
@@ -21,7 +23,6 @@ from pmem_placement.audit import nova_libvirt
 from pmem_placement.audit.findings import Finding
 from pmem_placement.discover.model import Namespace
 from pmem_placement.placement.client import Client
-from pmem_placement.reconcile import find_root
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,16 +74,13 @@ def discover(conf: cfg.ConfigOpts) -> tuple[list[Namespace], nova_libvirt.NovaHo
 
 
 def placement_pmem(client: Client, host: str, root_uuid: str | None) -> tuple[dict[str, str], findings_mod.PlacementPmem]:
-    root = find_root(client, host, root_uuid)
-    _, inventories = client.inventories(root.uuid)
-    totals = findings_mod.pmem_only({rc: inv.total for rc, inv in inventories.items()})
-    used = findings_mod.pmem_only(client.usages(root.uuid)[1]) if totals else {}
-    ident = desired_mod.identity(root.uuid, root.name)
-    child_totals: dict[str, int] = {}
-    if any(p["uuid"] == ident.uuid for p in root.tree):
-        _, child_inv = client.inventories(ident.uuid)
-        child_totals = findings_mod.pmem_only({rc: inv.total for rc, inv in child_inv.items()})
-    view = findings_mod.PlacementPmem(root.name, totals, used, ident.name, child_totals)
+    """The compute node, and the PMEM of its tree: nova's on the compute node (with usages), and
+    every provider of ours (``tree.classify``), which reports the same namespaces twice."""
+    root = read.find_root(client, host, root_uuid)
+    found = read.pmem_in_tree(client, root)
+    totals = found.elsewhere.get(root.name, {})
+    used = mapping.pmem_only(client.usages(root.uuid)[1]) if totals else {}
+    view = findings_mod.PlacementPmem(root.name, totals, used, found.ours)
     return {"name": root.name, "uuid": root.uuid}, view
 
 
@@ -91,13 +89,11 @@ def audit(conf: cfg.ConfigOpts, client_factory: typing.Callable[[], Client],
           always_discover: bool = False) -> Result:
     """Run one audit; every expected failure becomes ``Result.error``. ``always_discover``: read
     the host even when nova's option is empty (``show`` lists the host's namespaces)."""
-    from pmem_placement.cmd import common
-
     compute_node = None
     try:
         values = nova_conf.read(nova_files, nova_dirs)
         config = nova_libvirt.parse(values)
-        root_uuid = common.root_provider_uuid(conf)
+        root_uuid = pmem_conf.root_provider_uuid(conf)
         if not conf.host:
             raise errors.ConfigError("[DEFAULT]host is empty: set it to nova's [DEFAULT]host")
         if values or always_discover:

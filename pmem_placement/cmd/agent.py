@@ -61,11 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     if pid_problem:
         LOG.warning("[agent]state_dir: %s", pid_problem)
     conf.log_opt_values(LOG, logging.DEBUG)  # oslo.config masks secret options
-    from pmem_placement.cmd import common
+    from pmem_placement import wiring
 
-    common.set_library_logging(conf)
-    common.warn_about_unknown_options(conf)
-    common.warn_about_exposed_secrets(conf)
+    wiring.set_library_logging(conf)
+    wiring.warn_about_unknown_options(conf)
+    wiring.warn_about_exposed_secrets(conf)
     # ServiceLauncher is the launcher whose SIGHUP really reloads (see agent/service.py).
     # Taken out of the environment before the master runs: the worker says READY (see agent/systemd.py).
     notifier = Notifier.from_environment()

@@ -5,7 +5,6 @@ Gathers what the pure checks of ``pmem_placement.check`` need and prints one lin
 failure. Read-only: it sends only GET requests to Placement and writes no file.
 """
 
-import time
 import typing
 
 from oslo_config import cfg
@@ -14,9 +13,9 @@ from oslo_upgradecheck.upgradecheck import Result
 
 from pmem_placement import check as checks
 from pmem_placement import errors
-from pmem_placement import fingerprint
 from pmem_placement import mapping
 from pmem_placement import status_file
+from pmem_placement.conf import pmem as pmem_conf
 from pmem_placement.cmd import command
 from pmem_placement.cmd.command import emit
 
@@ -25,12 +24,9 @@ _LABELS = {Code.SUCCESS: "Success", Code.WARNING: "Warning", Code.FAILURE: "Fail
 
 def gather(conf: cfg.ConfigOpts) -> list[tuple[str, Result]]:
     from pmem_placement import discover
-    from pmem_placement import show as show_mod
-    from pmem_placement.agent import report
-    from pmem_placement.cmd import common
+    from pmem_placement import wiring
     from pmem_placement.conf import validate
-    from pmem_placement.placement.client import Client
-    from pmem_placement.reconcile import find_root
+    from pmem_placement import read
 
     results: list[tuple[str, Result]] = []
     labels: list[mapping.Label] | None = None
@@ -39,11 +35,11 @@ def gather(conf: cfg.ConfigOpts) -> list[tuple[str, Result]]:
     try:
         labels = mapping.parse(conf.pmem.namespaces)
         mapping.traits(conf.pmem.traits)
-        root_uuid = common.root_provider_uuid(conf)
+        root_uuid = pmem_conf.root_provider_uuid(conf)
     except errors.ConfigError as exc:
         config_error = exc
     results.append(("configuration", checks.configuration(
-        validate.unknown_options(conf), config_error, common.exposed_secrets(conf), labels == [])))
+        validate.unknown_options(conf), config_error, wiring.exposed_secrets(conf), labels == [])))
 
     if labels is None:
         results.append(("discovery", Result(Code.FAILURE, "not checked: fix the configuration first")))
@@ -62,9 +58,10 @@ def gather(conf: cfg.ConfigOpts) -> list[tuple[str, Result]]:
     elsewhere: dict[str, list[str]] = {}
     ours_in_tree: dict[str, list[str]] = {}
     try:
-        client = Client(common.placement_adapter(conf, conf.os_cloud))
-        root = find_root(client, conf.host, root_uuid)
-        elsewhere, ours_in_tree = show_mod.tree_pmem(client, root)
+        client = wiring.client(conf, conf.os_cloud)
+        root = read.find_root(client, conf.host, root_uuid)
+        found = read.pmem_in_tree(client, root)
+        elsewhere, ours_in_tree = found.classes_elsewhere(), found.classes_ours()
         root_name = root.name
         results.append(("placement", checks.placement(None, client.endpoint, (root.name, root.uuid))))
     except (errors.PmemPlacementError, cfg.Error) as exc:
@@ -72,12 +69,8 @@ def gather(conf: cfg.ConfigOpts) -> list[tuple[str, Result]]:
     results.append(("nova coexistence", checks.nova_coexistence(root_name, elsewhere, ours_in_tree,
                                                                 conf.pmem.mode, labels == [])))
 
-    path = report.status_path(conf.agent)
-    status, unreadable = status_file.read(path) if path else (None, None)
-    if status is not None:
-        status = show_mod.with_freshness(status, conf.agent.interval, time.time(), fingerprint.pid_alive,
-                                         fingerprint.of(conf), conf.agent.max_backoff)
-    results.append(("agent", checks.agent(status, path, unreadable)))
+    agent = status_file.load(conf)
+    results.append(("agent", checks.agent(agent.status, agent.path, agent.unreadable)))
     results.append(("systemd unit", checks.systemd_unit(*unit_files())))
     return results
 
@@ -122,17 +115,21 @@ def run(conf: cfg.ConfigOpts) -> int:
     return int(max(r.code for _, r in results))
 
 
-COMMAND = command.Command(
-    name="check",
-    help="check this host's setup, one line per check (like nova-status upgrade check)",
-    description="Check the configuration (unknown options, unset or invalid mapping, secrets "
-    "readable by all), discovery (every namespace problem at once, with hints), Placement "
-    "(reachable, credentials, microversion, compute node found), coexistence with nova (PMEM "
-    "classes on any provider of the compute node's tree that is not ours: a failure, as reconcile "
-    "fences ours then; in [pmem]mode = audit, a provider of ours reporting PMEM too), the agent (status fresh, same configuration as these files) "
-    "and the systemd unit (ExecStart binary present). One line per check: Success, Warning or "
-    "Failure, and what to do. Never writes to Placement.",
-    exit_statuses=[(0, "every check succeeded"), (1, "warnings, no failure"),
-                   (2, "at least one failure (or the configuration could not be read)")],
-    run=run,
+DESCRIPTION = """\
+Check the configuration (unknown options, unset or invalid mapping, secrets readable by all),
+discovery (every namespace problem at once, with hints), Placement (reachable, credentials,
+microversion, compute node found), coexistence with nova (PMEM classes on any provider of the
+compute node's tree that is not ours: a failure, as reconcile fences ours then; in [pmem]mode =
+audit, a provider of ours reporting PMEM too), the agent (status fresh, same configuration as
+these files) and the systemd unit (ExecStart binary present). One line per check: Success,
+Warning or Failure, and what to do. Never writes to Placement.
+"""
+
+HELP = "check this host's setup, one line per check (like nova-status upgrade check)"
+EXIT_STATUSES = (
+    (0, "every check succeeded"), (1, "warnings, no failure"),
+    (2, "at least one failure (or the configuration could not be read)"),
 )
+
+
+COMMAND = command.Command("check", HELP, DESCRIPTION, EXIT_STATUSES, run)

@@ -19,13 +19,12 @@ from oslo_log import log as logging
 
 from pmem_placement import conf as conf_mod
 from pmem_placement import errors
-from pmem_placement import fingerprint
-from pmem_placement import mapping
-from pmem_placement import output
-from pmem_placement.audit import command as audit_command
+from pmem_placement.cmd import audit as audit_command
 from pmem_placement.cmd import check as check_cmd
 from pmem_placement.cmd import command
+from pmem_placement.cmd import reconcile as reconcile_cmd
 from pmem_placement.cmd import remove as remove_cmd
+from pmem_placement.cmd import show as show_cmd
 from pmem_placement.cmd.command import EXIT_CONFIG
 from pmem_placement.cmd.command import EXIT_OK
 from pmem_placement.cmd.command import EXIT_SYNC
@@ -36,176 +35,25 @@ from pmem_placement.cmd.command import emit
 from pmem_placement.cmd.command import fail
 
 if typing.TYPE_CHECKING:
-    from pmem_placement.placement.client import Client
+    pass
 
 LOG = logging.getLogger(__name__)
 
 __all__ = ["EXIT_CONFIG", "EXIT_OK", "EXIT_SYNC", "EXIT_WOULD_CHANGE", "main", "validate"]
 
 
-def _client(conf: cfg.ConfigOpts) -> "Client":
-    from pmem_placement.cmd import common
-    from pmem_placement.placement.client import Client
-
-    return Client(common.placement_adapter(conf, conf.os_cloud))
-
-
-# reconcile
-
-def _reconcile_arguments(parser: typing.Any) -> None:
-    parser.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
-    command.add_lock_timeout(parser)
-
-
-def _agent_status(conf: cfg.ConfigOpts) -> dict[str, typing.Any] | None:
-    from pmem_placement import status_file
-    from pmem_placement.agent import report
-
-    path = report.status_path(conf.agent)
-    return status_file.read(path)[0] if path else None
-
-
-def reconcile(conf: cfg.ConfigOpts) -> int:
-    from pmem_placement.cmd import common
-
-    args = conf.command
-    as_json = args.format == "json"
-    client = None
-
-    try:
-        audit_command.refuse_writes(conf, args.dry_run)
-        disagreement = fingerprint.disagreement(fingerprint.of(conf), _agent_status(conf))
-        if disagreement:
-            LOG.warning("%s", disagreement)
-        client = _client(conf)
-        reconciler = common.reconciler(conf, client, args.lock_timeout, command.lock_waiting(conf, args.lock_timeout))
-        # Discovery runs under the host's lock, so the last writer wrote from the newest discovery.
-        outcome = reconciler.run(lambda: common.host_spec(conf)[0], dry_run=args.dry_run)
-    except errors.PmemPlacementError as exc:
-        done = exc.outcome if isinstance(exc, errors.Fenced) else None  # fencing wrote, then failed
-        if as_json:
-            emit(output.reconcile_json(conf.host, done, args.dry_run, client.requests if client else {}, exc))
-        elif done is not None and done.ops:
-            emit(output.reconcile_text(done, args.dry_run, sum(client.requests.values()) if client else 0))
-        return fail(exc, exc.exit_status)
-    if outcome.another_writer:
-        from pmem_placement.reconcile import another_writer_warning
-
-        LOG.warning("%s", another_writer_warning(conf.host, outcome))
-    from pmem_placement import consumers
-
-    consumers.after_one_shot(conf.agent.state_dir or None, client, outcome, args.dry_run)
-    requests = client.requests
-    if as_json:
-        emit(output.reconcile_json(conf.host, outcome, args.dry_run, requests))
-    else:
-        emit(output.reconcile_text(outcome, args.dry_run, sum(requests.values())))
-    if args.dry_run and outcome.ops:
-        return EXIT_WOULD_CHANGE
-    return EXIT_OK
-
-
-def _reconcile_json_error(host: str | None, exc: Exception, args: typing.Any) -> str:
-    return output.reconcile_json(host, None, bool(getattr(args, "dry_run", False)), {}, exc)
-
-
-RECONCILE = Command(
-    name="reconcile",
-    help="bring Placement in line with this host's PMEM namespaces, once",
-    description="Discover the namespaces, compare with Placement and write what differs. Waits for "
-    "the agent when it holds the host's lock (and says so), up to --lock-timeout.",
-    exit_statuses=[(0, "Placement matches the host (after this run's writes, or already)"),
-                   (1, "could not be brought in sync (Placement unreachable, no compute node provider, "
-                       "double counting, conflicts, lock timeout)"),
-                   (2, "invalid configuration or discovery failed: nothing was written"),
-                   (3, "--dry-run only: changes would be made")],
-    run=reconcile,
-    add_arguments=_reconcile_arguments,
-    json_error=_reconcile_json_error,
-)
-
-
-# show
-
-def _show_arguments(parser: typing.Any) -> None:
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
-    parser.add_argument("--offline", action="store_true",
-                        help="the host's namespaces and the mapping only; do not contact Placement")
-
-
-def show(conf: cfg.ConfigOpts) -> int:
-    import time
-
-    from pmem_placement import discover
-    from pmem_placement import show as show_mod
-    from pmem_placement.cmd import common
-
-    args = conf.command
-    if conf.pmem.mode == "audit":
-        from pmem_placement.audit import show as audit_show
-
-        return audit_show.run(conf)
-    render = output.show_json if args.format == "json" else output.show_text
-    try:
-        labels = mapping.parse(conf.pmem.namespaces)
-        root_uuid = common.root_provider_uuid(conf)
-        namespaces = discover.discover(conf)
-    except errors.PmemPlacementError as exc:
-        if args.format == "json":
-            emit(output.show_json(conf.host, [], [], None, exc, None))
-        return fail(exc, exc.exit_status)
-    rows = show_mod.namespace_rows(labels, namespaces)
-    missing = show_mod.missing_names(labels, namespaces)
-    view, error = None, None
-    if not args.offline:
-        try:
-            view = show_mod.placement_view(_client(conf), conf.host, root_uuid)
-        except errors.PmemPlacementError as exc:
-            error = exc
-    from pmem_placement import status_file
-    from pmem_placement.agent import report
-
-    path = report.status_path(conf.agent)
-    agent_status, unreadable = status_file.read(path) if path else (None, None)
-    if unreadable:
-        agent_status = {"unreadable": unreadable, "stale": unreadable, "same_config": None}
-    elif agent_status is not None:
-        agent_status = show_mod.with_freshness(agent_status, conf.agent.interval, time.time(),
-                                               fingerprint.pid_alive, fingerprint.of(conf), conf.agent.max_backoff)
-    configured = {label.resource_class for label in labels}
-    emit(render(conf.host, rows, missing, view, error, agent_status, offline=args.offline, configured=configured))
-    if error is not None:
-        return fail(error, error.exit_status)
-    return EXIT_OK
-
-
-def _show_json_error(host: str | None, exc: Exception, args: typing.Any) -> str:
-    return output.show_json(host, [], [], None, exc, None)
-
-
-SHOW = Command(
-    name="show",
-    help="show the host's namespaces and Placement's view of them",
-    description="List the host's namespaces (and why each is used or not), configured namespaces "
-    "that are missing, Placement's view of the PMEM provider (retiring and fenced classes, double "
-    "counting with nova) and the agent's status (marked stale when its process is gone or its next "
-    "attempt, backoff included, is more than two intervals overdue). Never writes.",
-    exit_statuses=[(0, "shown"),
-                   (1, "Placement could not be read (the host's namespaces are still shown)"),
-                   (2, "invalid configuration or discovery failed")],
-    run=show,
-    add_arguments=_show_arguments,
-    json_error=_show_json_error,
-)
-
-
 # demo
 
 def demo(conf: cfg.ConfigOpts) -> int:
-    from pmem_placement import demo as demo_mod
+    from pmem_placement.cmd import demo as demo_mod
 
-    return demo_mod.run()
+    return demo_mod.run(main)
+
+
+EXIT_STATUSES = (
+    (0, "the demo ran"), (1, "a step failed"),
+    (2, "openstack-placement is not installed"),
+)
 
 
 DEMO = Command(
@@ -215,14 +63,13 @@ DEMO = Command(
     "noauth2, loopback), create a compute node provider as nova does, and run show and reconcile "
     "against it with namespaces from real ndctl output. Needs the demo extra: "
     "pip install 'pmem-placement[demo]'. Touches nothing outside its temporary directory.",
-    exit_statuses=[(0, "the demo ran"), (1, "a step failed"),
-                   (2, "openstack-placement is not installed")],
+    exit_statuses=EXIT_STATUSES,
     run=demo,
     needs_config=False,
 )
 
 
-COMMANDS: tuple[Command, ...] = (RECONCILE, SHOW, check_cmd.COMMAND, remove_cmd.COMMAND, audit_command.COMMAND, DEMO)
+COMMANDS: tuple[Command, ...] = (reconcile_cmd.COMMAND, show_cmd.COMMAND, check_cmd.COMMAND, remove_cmd.COMMAND, audit_command.COMMAND, DEMO)
 _BY_NAME = {c.name: c for c in COMMANDS}
 
 
@@ -231,7 +78,7 @@ _PARSERS: dict[str, argparse.ArgumentParser] = {}
 
 def _add_commands(subparsers: typing.Any) -> None:
     for cmd in COMMANDS:
-        parser = _PARSERS[cmd.name] = subparsers.add_parser(cmd.name, help=cmd.help, description=textwrap.fill(cmd.description, 79),
+        parser = _PARSERS[cmd.name] = subparsers.add_parser(cmd.name, help=cmd.help, description=textwrap.fill(" ".join(cmd.description.split()), 79),
                                        epilog=cmd.epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
         cmd.add_arguments(parser)
 
@@ -323,12 +170,12 @@ def _setup(argv: list[str]) -> cfg.ConfigOpts:
         logging.getLogger(None).logger.setLevel(logging.WARNING)
     if not _BY_NAME[conf.command.name].needs_config:
         return conf
-    from pmem_placement.cmd import common
+    from pmem_placement import wiring
 
-    common.set_library_logging(conf)
-    common.warn_about_unknown_options(conf)
+    wiring.set_library_logging(conf)
+    wiring.warn_about_unknown_options(conf)
     validate(conf)
-    common.warn_about_exposed_secrets(conf)
+    wiring.warn_about_exposed_secrets(conf)
     return conf
 
 

@@ -13,8 +13,14 @@ import typing
 
 from oslo_config import cfg
 
+from pmem_placement.errors import EXIT_CONFIG
+from pmem_placement.errors import EXIT_OK
+from pmem_placement.errors import EXIT_SYNC
+from pmem_placement.errors import EXIT_WOULD_CHANGE
+from pmem_placement.errors import OutputError
+
 PROG = "pmem-placement"
-EXIT_OK, EXIT_SYNC, EXIT_CONFIG, EXIT_WOULD_CHANGE = 0, 1, 2, 3
+__all__ = ["EXIT_CONFIG", "EXIT_OK", "EXIT_SYNC", "EXIT_WOULD_CHANGE", "PROG", "Command", "emit", "fail"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,7 +29,7 @@ class Command:
     help: str
     """One line, for the list of commands."""
     description: str
-    """What it does, for ``<command> --help``."""
+    """What it does, for ``<command> --help`` (white space is folded and the text refilled)."""
     exit_statuses: typing.Sequence[tuple[int, str]]
     run: typing.Callable[[cfg.ConfigOpts], int]
     add_arguments: typing.Callable[[typing.Any], None] = lambda parser: None
@@ -50,8 +56,6 @@ def emit(text: str) -> None:
     except BrokenPipeError:
         quiet_stdout()
     except OSError as exc:  # e.g. > /dev/full: one line, no traceback
-        from pmem_placement.errors import OutputError
-
         quiet_stdout()
         raise OutputError(f"cannot write the result to stdout: {exc.strerror or exc}") from None
 

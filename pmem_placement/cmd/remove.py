@@ -13,6 +13,7 @@ from oslo_config import cfg
 from pmem_placement import mapping
 from pmem_placement import output
 from pmem_placement import plan as plan_mod
+from pmem_placement.conf import pmem as pmem_conf
 from pmem_placement.cmd import command
 from pmem_placement.cmd.command import emit
 from pmem_placement.reconcile import HostSpec
@@ -27,19 +28,12 @@ def running_agent(conf: cfg.ConfigOpts) -> str | None:
     """Why the agent would put the provider back right after a removal, or None: its status is
     fresh (its process is there and keeps its schedule), it runs in report mode (in audit mode
     it never writes) and its mapping is not empty."""
-    import time
-
-    from pmem_placement import fingerprint
-    from pmem_placement import show as show_mod
     from pmem_placement import status_file
-    from pmem_placement.agent import report
 
-    path = report.status_path(conf.agent)
-    status, _ = status_file.read(path) if path else (None, None)
+    agent = status_file.load(conf, nothing_mapped=True)
+    status, path = agent.status, agent.path
     if status is None or status.get("mode") == "audit":
         return None
-    status = show_mod.with_freshness(status, conf.agent.interval, time.time(), fingerprint.pid_alive,
-                                     fingerprint.of(conf, nothing_mapped=True), conf.agent.max_backoff)
     if status["stale"] or status["same_config"]:
         return None  # not running, or running with nothing to report: it removes the provider too
     return (f"the agent is running (pid {status.get('pid')}, status {path}) and would re-create the provider: "
@@ -47,8 +41,7 @@ def running_agent(conf: cfg.ConfigOpts) -> str | None:
 
 
 def run(conf: cfg.ConfigOpts) -> int:
-    from pmem_placement.cmd import common
-    from pmem_placement.placement.client import Client
+    from pmem_placement import wiring
 
     dry_run = conf.command.dry_run
     if not conf.host:
@@ -57,11 +50,11 @@ def run(conf: cfg.ConfigOpts) -> int:
     agent = running_agent(conf)
     if agent:
         return command.fail(f"{agent}; nothing was written", command.EXIT_SYNC)
-    spec = HostSpec(host=conf.host, root_uuid=common.root_provider_uuid(conf), classes={},
+    spec = HostSpec(host=conf.host, root_uuid=pmem_conf.root_provider_uuid(conf), classes={},
                     traits=frozenset({mapping.MANAGED_TRAIT}))
-    client = Client(common.placement_adapter(conf, conf.os_cloud))
+    client = wiring.client(conf, conf.os_cloud)
     timeout = conf.command.lock_timeout
-    outcome = common.reconciler(conf, client, timeout, command.lock_waiting(conf, timeout)).run(spec, dry_run=dry_run)
+    outcome = wiring.reconciler(conf, client, timeout, command.lock_waiting(conf, timeout)).run(spec, dry_run=dry_run)
     name = outcome.identity.name if outcome.identity else f"{conf.host}:pmem"
     lines = [output.change_line(c) for c in plan_mod.changes(outcome.ops)]
     deleted = any(isinstance(op, plan_mod.DeleteProvider) for op in outcome.ops)
@@ -84,21 +77,24 @@ def run(conf: cfg.ConfigOpts) -> int:
     return command.EXIT_SYNC
 
 
-COMMAND = command.Command(
-    name="remove",
-    help="delete this host's PMEM provider (decommission); fence it while in use",
-    description="Delete this host's PMEM provider from Placement when nothing is allocated from it. "
-    "Otherwise fence it (reserved = total on every class: no new allocations, existing ones "
-    "untouched), name the consumers still holding it and exit 1; run it again once they are gone. "
-    "Stop the agent first (systemctl disable --now pmem-placement-agent): while its status says it "
-    "runs in report mode with a non-empty mapping, remove refuses (it would recreate the provider); "
-    "an agent in [pmem]mode = audit never writes and does not stop it. Waits for the "
-    "host's lock (and says so), up to --lock-timeout. Needs neither [pmem]namespaces nor discovery.",
-    exit_statuses=[(0, "no PMEM provider is left (deleted now, or there was none)"),
-                   (1, "still in use: fenced, consumers named; the agent is running (nothing written); "
-                       "Placement could not be reached; --lock-timeout expired"),
-                   (2, "invalid configuration: nothing was written"),
-                   (3, "--dry-run only: the provider would be deleted")],
-    run=run,
-    add_arguments=_arguments,
+DESCRIPTION = """\
+Delete this host's PMEM provider from Placement when nothing is allocated from it. Otherwise
+fence it (reserved = total on every class: no new allocations, existing ones untouched), name
+the consumers still holding it and exit 1; run it again once they are gone. Stop the agent first
+(systemctl disable --now pmem-placement-agent): while its status says it runs in report mode
+with a non-empty mapping, remove refuses (it would recreate the provider); an agent in
+[pmem]mode = audit never writes and does not stop it. Waits for the host's lock (and says so),
+up to --lock-timeout. Needs neither [pmem]namespaces nor discovery.
+"""
+
+HELP = "delete this host's PMEM provider (decommission); fence it while in use"
+EXIT_STATUSES = (
+    (0, "no PMEM provider is left (deleted now, or there was none)"),
+    (1, "still in use: fenced, consumers named; the agent is running (nothing written); "
+    "Placement could not be reached; --lock-timeout expired"),
+    (2, "invalid configuration: nothing was written"),
+    (3, "--dry-run only: the provider would be deleted"),
 )
+
+
+COMMAND = command.Command("remove", HELP, DESCRIPTION, EXIT_STATUSES, run, add_arguments=_arguments)

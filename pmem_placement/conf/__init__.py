@@ -16,6 +16,7 @@ from pmem_placement.conf import pmem
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
     base.register_opts(conf)
-    pmem.register_opts(conf)
-    agent.register_opts(conf)
+    for group, opts in ((pmem.pmem_group(), pmem.pmem_opts), (agent.agent_group(), agent.agent_opts)):
+        conf.register_group(group)
+        conf.register_opts(opts, group=group.name)
     placement.register_opts(conf)

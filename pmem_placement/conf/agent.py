@@ -63,10 +63,5 @@ agent_opts = [
 ]
 
 
-def register_opts(conf: cfg.ConfigOpts) -> None:
-    conf.register_group(agent_group())
-    conf.register_opts(agent_opts, group="agent")
-
-
 def list_opts() -> list[cfg.Opt]:
     return list(agent_opts)

@@ -1,6 +1,10 @@
 """[pmem] options: what to discover and how to map it."""
 
+import uuid
+
 from oslo_config import cfg
+
+from pmem_placement.errors import ConfigError
 
 # Where nova-compute started without --config-file/--config-dir finds its configuration
 # (oslo.config's default search for project nova, program nova-compute, under /etc/nova).
@@ -108,10 +112,16 @@ pmem_opts = [
 ]
 
 
-def register_opts(conf: cfg.ConfigOpts) -> None:
-    conf.register_group(pmem_group())
-    conf.register_opts(pmem_opts, group="pmem")
-
-
 def list_opts() -> list[cfg.Opt]:
     return list(pmem_opts)
+
+
+def root_provider_uuid(conf: cfg.ConfigOpts) -> str | None:
+    """[pmem]root_provider_uuid, checked and normalised; None when unset."""
+    value = conf.pmem.root_provider_uuid
+    if not value:
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError as exc:
+        raise ConfigError(f"[pmem]root_provider_uuid: {value!r} is not a UUID") from exc

@@ -6,6 +6,7 @@ never change (placement/errors.py); they are returned from microversion 1.23 on.
 
 import typing
 
+from pmem_placement.errors import ERROR
 from pmem_placement.errors import ConfigError
 from pmem_placement.errors import SyncError
 
@@ -55,6 +56,8 @@ class NotFound(PlacementError):
 class Forbidden(PlacementError):
     """Placement refused the credentials: the [placement] auth options are wrong."""
 
+    agent_state = ERROR
+
     def __str__(self) -> str:
         return (f"Placement refused {self.method} {self.path} with {self.status}: check the "
                 f"[placement] auth options (user, project, role admin): {self.detail}")
@@ -67,14 +70,20 @@ class Unavailable(SyncError):
 class CredentialsRefused(SyncError):
     """Keystone refused the [placement] credentials: an operator has to fix them."""
 
+    agent_state = ERROR
+
 
 class TlsVerificationFailed(SyncError):
     """Placement's (or Keystone's) certificate could not be verified with [placement]cafile."""
+
+    agent_state = ERROR
 
 
 class NoEndpoint(SyncError):
     """No Placement endpoint: none in the service catalog for the configured interface and
     region, and no [placement]endpoint_override."""
+
+    agent_state = ERROR
 
 
 class CaFileUnreadable(ConfigError):
@@ -84,9 +93,7 @@ class CaFileUnreadable(ConfigError):
 class NotJson(SyncError):
     """A success answer that is not Placement's JSON: the endpoint is some other web server."""
 
-
-NEEDS_OPERATOR: tuple[type[Exception], ...] = (CredentialsRefused, TlsVerificationFailed, NoEndpoint, NotJson)
-"""Failures that will not pass by themselves (besides Forbidden and VersionTooOld)."""
+    agent_state = ERROR
 
 
 REQUIRED_MICROVERSION = "1.26"
@@ -96,6 +103,8 @@ create-if-missing resource classes (1.7) and error codes (1.23)."""
 
 class VersionTooOld(SyncError):
     """Placement does not serve the microversion this tool needs."""
+
+    agent_state = ERROR
 
 
 _BY_CODE: dict[str, type[PlacementError]] = {
@@ -134,3 +143,10 @@ def from_response(method: str, path: str, status: int, body: typing.Any, text: s
     if status == 404:
         return NotFound(method, path, status, code, detail)
     return PlacementError(method, path, status, code, detail)
+
+
+class Stale(Conflict):
+    """The generation moved between two of our own reads: start the attempt over."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__("GET", name, 409, None, "changed while it was being read")

@@ -11,7 +11,6 @@ import time
 
 import pytest
 
-from pmem_placement.desired import identity
 from tests import helpers
 
 A4GB = "CUSTOM_PMEM_NAMESPACE_4GB"
@@ -206,8 +205,8 @@ def test_a_bad_reload_keeps_the_last_good_configuration_then_a_good_one_applies(
     out = a.output()
     assert "Traceback" not in out
     [refused] = [line for line in out.splitlines() if "reload refused" in line]
-    assert refused.endswith(f"reload refused, keeping the last good configuration: [agent]interval in "
-                            f"{node.config_file}: Should be greater than or equal to 1")
+    assert refused.endswith(f"reload refused, keeping the last good configuration: [agent]interval = '0' in "
+                            f"{node.config_file} is not valid: Should be greater than or equal to 1")
     assert admin.totals(child) == {A4GB: 1, SMALL: 2}  # the last good mapping, still applied
     assert "every 30 s" in out.splitlines()[-1]
     node.configure(agent={"interval": 30})
@@ -396,8 +395,8 @@ def test_a_reload_with_an_invalid_placement_value_keeps_the_last_good_configurat
     out = a.output()
     assert "Traceback" not in out and "ERROR" in out
     [refused] = [line for line in out.splitlines() if "ERROR" in line]
-    assert refused.endswith(f"reload refused, keeping the last good configuration: [placement]timeout in "
-                            f"{node.config_file}: could not convert string to float: 'abc'")
+    assert refused.endswith(f"reload refused, keeping the last good configuration: [placement]timeout = 'abc' in "
+                            f"{node.config_file} is not valid: could not convert string to float: 'abc'")
     assert admin.totals(admin.child_uuid(node.name)) == {A4GB: 1, SMALL: 2}
     assert status["last_error"] is None and a.proc.poll() is None
 

@@ -169,6 +169,28 @@ def test_reported_twice(nova, admin):
     assert kinds(data) == [("reported_twice", "CUSTOM_PMEM_NAMESPACE_OTHER", None)]
 
 
+@pytest.mark.parametrize("older", ["0.1.0 uuid, today's name", "0.1.0 uuid, an older name"])
+def test_reported_twice_by_any_provider_of_ours(nova, admin, tmp_path, older):
+    """Audit, check and reconcile classify the tree alike (``tree.classify``): a 0.1.0 provider of
+    ours offering PMEM beside nova's is offered twice, whatever its name. Audit used to look only
+    at today's uuid and said "no findings" while check said reported_twice."""
+    name = f"{nova.name}:pmem" if "today's" in older else "old-name:pmem"
+    legacy = str(uuid.uuid5(uuid.UUID(nova.root), name))
+    admin.call("POST", "/resource_providers", {"name": name, "uuid": legacy, "parent_provider_uuid": nova.root})
+    admin.call("PUT", "/traits/CUSTOM_PMEM_PLACEMENT_MANAGED")
+    admin.call("PUT", f"/resource_providers/{legacy}/traits",
+               {"resource_provider_generation": 0, "traits": ["CUSTOM_PMEM_PLACEMENT_MANAGED"]})
+    admin.call("PUT", f"/resource_providers/{legacy}/inventories",
+               {"resource_provider_generation": 1, "inventories": vpmem_inventory(**{A4GB: 1})})
+    result, data = nova.audit()
+    assert result.status == 1
+    assert kinds(data) == [("reported_twice", A4GB, None)]
+    assert name in data["findings"][0]["message"]
+    nova.configure(pmem={"namespaces": "", "mode": "audit"})
+    check = nova.run("check")
+    assert "(reported_twice)" in check.out and name in check.out
+
+
 def test_nova_configuration_files_in_order_and_directories(nova, tmp_path):
     extra = tmp_path / "nova-compute.conf"
     extra.write_text("[libvirt]\npmem_namespaces = 4GB:ns_0,SMALL:ns_1\n")

@@ -9,7 +9,6 @@ import time
 
 import requests_mock
 
-from pmem_placement.embedded import TOKEN
 
 SECRET_TOKEN = "admin:pr0ject-S3CRET-t0ken"  # noauth2 reads 'user:project': user admin
 SECRET_PASSWORD = "S3CRET-pa55word-xyz"
@@ -100,13 +99,13 @@ def test_tls_verification_is_on_by_default_and_insecure_warns(node, tmp_path):
     from oslo_config import cfg
 
     from pmem_placement import conf as conf_mod
-    from pmem_placement.cmd import common
+    from pmem_placement import wiring
 
     node.write_config()
     conf = cfg.ConfigOpts()
     conf_mod.register_opts(conf)
     conf(["--config-file", str(node.config_file)])
-    assert common.placement_adapter(conf).session.verify is True
+    assert wiring.placement_adapter(conf).session.verify is True
     node.configure(placement={"insecure": "true"})
     result = node.run("reconcile")
     assert result.status == 0

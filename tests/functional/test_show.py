@@ -3,7 +3,6 @@
 import json
 import uuid
 
-from pmem_placement.desired import identity
 from tests import helpers
 
 

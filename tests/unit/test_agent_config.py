@@ -23,7 +23,7 @@ def test_an_invalid_reload_keeps_every_value_of_the_last_good_one(tmp_path, capl
     assert conf.reload_config_files() is False
     assert (conf.agent.interval, conf.pmem.namespaces) == (30, "4GB:ns_0")
     assert [r.getMessage() for r in caplog.records] == [
-        f"reload refused, keeping the last good configuration: [agent]interval in {path}: "
+        f"reload refused, keeping the last good configuration: [agent]interval = '0' in {path} is not valid: "
         "Should be greater than or equal to 1"]
     path.write_text("[DEFAULT]\nhost = cn1\n[pmem]\nnamespaces = 4GB:ns_1\n[agent]\ninterval = 5\n[placement]\nauth_type = admin_token\nendpoint = http://p\ntoken = t\n")
     assert conf.reload_config_files() is True
@@ -38,7 +38,7 @@ def test_a_bad_value_at_start_up_is_one_line_naming_option_and_file(tmp_path):
          "--config-file", str(path)], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert proc.returncode == 2
     err = proc.stderr
-    assert err.startswith(f"pmem-placement-agent: error: [agent]max_backoff in {path}: ") and err.count("\n") == 1
+    assert err.startswith(f"pmem-placement-agent: error: [agent]max_backoff = 'soon' in {path} is not valid: ") and err.count("\n") == 1
 
 
 def test_version_is_printed_and_nothing_started():
@@ -52,7 +52,7 @@ def test_version_is_printed_and_nothing_started():
 
 BAD_RELOADS = [
     ("[placement]\nauth_type = admin_token\nendpoint = http://p\ntoken = t\ntimeout = abc\n",
-     "[placement]timeout in {path}: could not convert string to float: 'abc'"),
+     "[placement]timeout = 'abc' in {path} is not valid: could not convert string to float: 'abc'"),
     ("[placement]\nauth_type = nosuchplugin\n",
      "[placement]auth_type in {path}: no such auth plugin 'nosuchplugin'"),
     ("[placement]\nauth_type = password\nusername = u\npassword = p\n",
@@ -70,7 +70,7 @@ GOOD = "[DEFAULT]\nhost = cn1\n[pmem]\nnamespaces = 4GB:ns_0\n[placement]\nauth_
 
 @pytest.mark.parametrize("bad, message", BAD_RELOADS + [
     ("graceful_shutdown_timeout = soon\n" + BAD_RELOADS[0][0].replace("timeout = abc\n", ""),
-     "[DEFAULT]graceful_shutdown_timeout in {path}: invalid literal for int() with base 10: 'soon'"),
+     "[DEFAULT]graceful_shutdown_timeout = 'soon' in {path} is not valid: invalid literal for int() with base 10: 'soon'"),
 ])
 def test_a_reload_invalid_in_placement_or_the_mapping_is_refused(tmp_path, caplog, bad, message):
     from oslo_service import opts as service_opts
@@ -112,9 +112,9 @@ def test_a_reload_of_a_missing_file_is_refused_in_one_line_of_ours(tmp_path, cap
 
 @pytest.mark.parametrize("section, message", [
     ("[placement]\nauth_type = admin_token\nendpoint = http://p\ntoken = t\ntimeout = abc\n",
-     "[placement]timeout in {path}: could not convert string to float: 'abc'"),
+     "[placement]timeout = 'abc' in {path} is not valid: could not convert string to float: 'abc'"),
     ("[placement]\nauth_type = admin_token\nendpoint = http://p\ntoken = t\n[agent]\ninterval = 99999999999999\n",
-     "[agent]interval in {path}: Should be less than or equal to 86400"),
+     "[agent]interval = '99999999999999' in {path} is not valid: Should be less than or equal to 86400"),
 ])
 def test_an_invalid_value_at_start_up_is_one_line_exit_2(tmp_path, section, message):
     path = tmp_path / "a.conf"

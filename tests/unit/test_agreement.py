@@ -6,7 +6,7 @@ import os
 import pytest
 
 from pmem_placement import fingerprint
-from pmem_placement import show
+from pmem_placement import status_file
 from pmem_placement.errors import LockTimeout
 from pmem_placement.state import StateStore
 
@@ -39,7 +39,7 @@ def test_disagreement(status, expected):
     ({"pid": 1, "last_attempt": None}, "no attempt in the last 180 s (3 x [agent]interval)", None),
 ])
 def test_with_freshness(status, stale, same):
-    result = show.with_freshness(status, 60, NOW, alive, "a")  # NOW is 2027-01-15T08:00:00Z
+    result = status_file.with_freshness(status, 60, NOW, alive, "a")  # NOW is 2027-01-15T08:00:00Z
     assert (result["stale"], result["same_config"]) == (stale, same)
 
 
@@ -56,7 +56,7 @@ def test_with_freshness(status, stale, same):
     ({"pid": 1, "last_attempt": "2027-01-15T07:29:59+00:00"}, 600, "no attempt in the last 1800 s (3 x [agent]max_backoff)"),
 ])
 def test_with_freshness_follows_the_agents_schedule(status, max_backoff, stale):
-    assert show.with_freshness(status, 60, NOW, alive, "a", max_backoff)["stale"] == stale
+    assert status_file.with_freshness(status, 60, NOW, alive, "a", max_backoff)["stale"] == stale
 
 
 def test_fingerprint_covers_host_and_pmem_but_not_placement():

@@ -25,7 +25,7 @@ def run(conf=CONF, host=HOST, totals=None, used=None, nova_host=None, child=None
     if nova_host is None:
         nova_host = nl.NovaHost(frozenset(n.name for n in host if n.mode == "devdax" and not n.disabled))
     placement = f.PlacementPmem("compute-1", {A: 1, S: 2} if totals is None else totals, used or {},
-                                "compute-1:pmem" if child else None, child or {})
+                                {"compute-1:pmem": child} if child else {})
     return [(x.kind, x.resource_class, x.namespace) for x in f.findings(config, host, nova_host, placement)]
 
 

@@ -8,7 +8,7 @@ from oslo_config import cfg
 from oslo_config import generator
 
 from pmem_placement import conf as conf_mod
-from pmem_placement.cmd import common
+from pmem_placement import wiring
 
 ROOT = pathlib.Path(__file__).parents[2]
 
@@ -52,7 +52,7 @@ def test_nova_placement_section_can_be_pasted(tmp_path):
     conf = cfg.ConfigOpts()
     conf_mod.register_opts(conf)
     conf(["--config-file", str(path)])
-    adapter = common.placement_adapter(conf)
+    adapter = wiring.placement_adapter(conf)
     assert isinstance(adapter.auth, generic.Password)
     assert adapter.auth.auth_url == "https://keystone.example:5000/v3"
     assert adapter.service_type == "placement"

@@ -98,31 +98,13 @@ def as_text(result: runner.Result, agent: typing.Mapping[str, typing.Any] | None
     return "\n".join(out)
 
 
-def agent_status(conf: cfg.ConfigOpts, now: float) -> dict[str, typing.Any] | None:
-    """The agent's status as report mode's ``show`` gives it: with ``stale`` and ``same_config``."""
-    from pmem_placement import show as show_mod
-    from pmem_placement import status_file
-    from pmem_placement.agent import report
-
-    path = report.status_path(conf.agent)
-    status, unreadable = status_file.read(path) if path else (None, None)
-    if unreadable:
-        return {"unreadable": unreadable, "stale": unreadable, "same_config": None}
-    if status is None:
-        return None
-    return show_mod.with_freshness(status, conf.agent.interval, now, fingerprint.pid_alive,
-                                   fingerprint.of(conf), conf.agent.max_backoff)
-
-
 def run(conf: cfg.ConfigOpts) -> int:
-    import time
+    from pmem_placement import status_file
+    from pmem_placement import wiring
 
-    from pmem_placement.cmd import common
-    from pmem_placement.placement.client import Client
-
-    result = runner.audit(conf, lambda: Client(common.placement_adapter(conf, conf.os_cloud)),
+    result = runner.audit(conf, lambda: wiring.client(conf, conf.os_cloud),
                           list(conf.pmem.nova_config), list(conf.pmem.nova_config_dir), always_discover=True)
-    agent = agent_status(conf, time.time())
+    agent = status_file.load(conf).shown()
     print((as_json if conf.command.format == "json" else as_text)(result, agent))
     if result.error is not None:
         print(f"pmem-placement: error: {result.error}", file=sys.stderr)

@@ -23,7 +23,7 @@ _DATA = pathlib.Path("demo") / "ndctl-list.json"
 
 def ndctl_sample() -> pathlib.Path:
     """The demo's ndctl output: etc/ of a source checkout, or share/ of an installed package."""
-    for base in (pathlib.Path(__file__).resolve().parents[1] / "etc",
+    for base in (pathlib.Path(__file__).resolve().parents[2] / "etc",
                  pathlib.Path(sys.prefix) / "share" / "pmem-placement"):
         if (base / _DATA).is_file():
             return base / _DATA
@@ -88,7 +88,8 @@ def _write_config(path: pathlib.Path, url: str, state_dir: pathlib.Path, namespa
     path.chmod(0o600)  # it holds the token
 
 
-def run() -> int:
+def run(main: typing.Callable[[list[str]], int]) -> int:
+    """The demo, running the commands through ``main`` (``cmd.cli.main``)."""
     try:
         import placement  # noqa: F401  (openstack-placement, the demo extra)
     except ImportError:
@@ -99,9 +100,7 @@ def run() -> int:
     from oslo_config import cfg
 
     from pmem_placement import conf as conf_mod
-    from pmem_placement.cmd import cli
-    from pmem_placement.cmd import common
-    from pmem_placement.placement.client import Client
+    from pmem_placement import wiring
 
     with tempfile.TemporaryDirectory(prefix="pmem-placement-demo-") as tmp:
         work = pathlib.Path(tmp)
@@ -113,7 +112,7 @@ def run() -> int:
             conf = cfg.ConfigOpts()
             conf_mod.register_opts(conf)
             conf(["--config-file", str(config)], project="pmem-placement-demo", default_config_files=[])
-            observer = Client(common.placement_adapter(conf))
+            observer = wiring.client(conf)
 
             _say(f"Creating compute node provider {HOST!r} the way nova-compute does")
             root_uuid = create_compute_node(observer, HOST)
@@ -121,11 +120,11 @@ def run() -> int:
 
             argv = ["--config-file", str(config)]
             _say(f"pmem-placement show   ([pmem]namespaces = {FIRST}; namespaces from {ndctl_sample().name})")
-            cli.main([*argv, "show"])
+            main([*argv, "show"])
 
             def reconcile_and_show() -> int:
                 _say("pmem-placement reconcile")
-                status = cli.main([*argv, "reconcile"])
+                status = main([*argv, "reconcile"])
                 if status == 0:
                     _say("Placement now holds")
                     print(render_tree(observer, root_uuid))
@@ -134,12 +133,12 @@ def run() -> int:
             if reconcile_and_show() != 0:
                 return 1
             _say("pmem-placement reconcile   (again: read in full, nothing to change, nothing written)")
-            cli.main([*argv, "reconcile"])
+            main([*argv, "reconcile"])
 
             _say(f"The operator remaps one namespace: [pmem]namespaces = {SECOND}")
             _write_config(config, placement.url, work / "state", SECOND)
             _say("pmem-placement reconcile --dry-run")
-            cli.main([*argv, "reconcile", "--dry-run"])
+            main([*argv, "reconcile", "--dry-run"])
             if reconcile_and_show() != 0:
                 return 1
         _say("Done: the embedded Placement is stopped and its temporary files removed")

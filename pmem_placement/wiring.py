@@ -5,7 +5,6 @@ is sent, so that such a failure never writes anything.
 """
 
 import typing
-import uuid
 
 from keystoneauth1 import adapter as ks_adapter
 from keystoneauth1 import exceptions as ks_exc
@@ -16,6 +15,7 @@ from oslo_log import log as logging
 from pmem_placement import discover
 from pmem_placement import mapping
 from pmem_placement.conf import placement as placement_conf
+from pmem_placement.conf import pmem as pmem_conf
 from pmem_placement.discover.model import Namespace
 from pmem_placement.errors import ConfigError
 from pmem_placement.placement.client import Client
@@ -31,7 +31,7 @@ def host_spec(conf: cfg.ConfigOpts) -> tuple[HostSpec, list[Namespace]]:
     """What this host wants in Placement; raises ConfigError or DiscoveryError."""
     labels = mapping.parse(conf.pmem.namespaces)
     traits = mapping.traits(conf.pmem.traits)
-    root_uuid = root_provider_uuid(conf)
+    root_uuid = pmem_conf.root_provider_uuid(conf)
     if not conf.host:
         raise ConfigError("[DEFAULT]host is empty: set it to the compute node's provider name")
     namespaces = discover.discover(conf) if labels else []
@@ -46,15 +46,10 @@ def host_spec(conf: cfg.ConfigOpts) -> tuple[HostSpec, list[Namespace]]:
     return spec, namespaces
 
 
-def root_provider_uuid(conf: cfg.ConfigOpts) -> str | None:
-    """[pmem]root_provider_uuid, checked and normalised; None when unset."""
-    value = conf.pmem.root_provider_uuid
-    if not value:
-        return None
-    try:
-        return str(uuid.UUID(value))
-    except ValueError as exc:
-        raise ConfigError(f"[pmem]root_provider_uuid: {value!r} is not a UUID") from exc
+def client(conf: cfg.ConfigOpts, os_cloud: str | None = None,
+           on_request: typing.Callable[[], None] | None = None) -> Client:
+    """The Placement client: from clouds.yaml when ``os_cloud`` names a cloud, else from [placement]."""
+    return Client(placement_adapter(conf, os_cloud), on_request=on_request)
 
 
 def placement_adapter(conf: cfg.ConfigOpts, os_cloud: str | None = None) -> ks_adapter.Adapter:

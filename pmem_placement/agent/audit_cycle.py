@@ -15,20 +15,17 @@ import typing
 
 from oslo_log import log as logging
 
+from pmem_placement import status_file
 from pmem_placement import errors
 from pmem_placement import fingerprint
 from pmem_placement.agent import report
 from pmem_placement.audit import findings as findings_mod
 from pmem_placement.audit import runner
 from pmem_placement.audit.findings import Finding
-from pmem_placement.cmd import common
+from pmem_placement import wiring
 from pmem_placement.placement.client import Client
 
 LOG = logging.getLogger(__name__)
-
-# An operator has to act on these; anything else (Placement unreachable, no compute node yet)
-# should pass by itself.
-_NEEDS_OPERATOR = (errors.ConfigError, errors.DiscoveryError)
 
 
 class AuditWatch:
@@ -42,7 +39,7 @@ class AuditWatch:
 
     def _make_client(self, conf: typing.Any) -> Client:
         if self._client is None:
-            self._client = Client(common.placement_adapter(conf))
+            self._client = wiring.client(conf)
         return self._client
 
     def cycle(self, agent: typing.Any) -> bool:
@@ -85,18 +82,15 @@ class AuditWatch:
         status.last_error = {"kind": kind, "message": message, "since": since}
 
     def _failed(self, status: report.Status, exc: BaseException) -> None:
-        from pmem_placement.agent.cycle import kind as kind_of
-
         message = str(exc)
         if message != self.problem:
             LOG.warning("audit not done: %s", message)
             self.problem = message
-        kind = kind_of(exc)
-        expected = isinstance(exc, errors.PmemPlacementError) and not isinstance(exc, _NEEDS_OPERATOR)
-        status.state = "degraded" if expected else "error"
+        kind = errors.kind_of(exc)
+        status.state = kind.agent_state
         status.consecutive_failures += 1
-        self._set_error(status, kind, message)
-        status.errors[kind] = status.errors.get(kind, 0) + 1
+        self._set_error(status, kind.name, message)
+        status.errors[kind.name] = status.errors.get(kind.name, 0) + 1
 
     def _succeeded(self, agent: typing.Any, status: report.Status, result: runner.Result) -> None:
         now = {findings_mod.identity(f): f for f in result.findings}
@@ -115,9 +109,9 @@ class AuditWatch:
         status.findings = [f.as_dict() for f in result.findings]
         status.provider = result.compute_node
         if result.findings:
-            status.state = "error"  # an operator has to act
+            status.state = errors.AUDIT_FINDINGS.agent_state  # an operator has to act
             count = len(result.findings)
-            self._set_error(status, "audit_findings", f"{count} audit finding{'s' if count != 1 else ''}: "
+            self._set_error(status, errors.AUDIT_FINDINGS.name, f"{count} audit finding{'s' if count != 1 else ''}: "
                             + "; ".join(f.message for f in result.findings))
         else:
             status.state = "in_sync"
@@ -125,7 +119,7 @@ class AuditWatch:
 
     @staticmethod
     def _write(conf: typing.Any, status: report.Status) -> None:
-        path = report.status_path(conf.agent)
+        path = status_file.path(conf.agent)
         if path:
             # In report mode the state directory's lock creates it; audit mode takes no lock.
             with contextlib.suppress(OSError):

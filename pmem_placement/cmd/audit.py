@@ -40,13 +40,12 @@ def refuse_writes(conf: cfg.ConfigOpts, dry_run: bool) -> None:
 
 def run(conf: cfg.ConfigOpts) -> int:
     from pmem_placement.audit import runner
-    from pmem_placement.cmd import common
-    from pmem_placement.placement.client import Client
+    from pmem_placement import wiring
 
     args = conf.command
     files = args.nova_config or list(conf.pmem.nova_config)
     dirs = args.nova_config_dir or list(conf.pmem.nova_config_dir)
-    result = runner.audit(conf, lambda: Client(common.placement_adapter(conf, conf.os_cloud)), files, dirs)
+    result = runner.audit(conf, lambda: wiring.client(conf, conf.os_cloud), files, dirs)
     if args.format == "json":
         emit(runner.as_json(result))
     elif result.error is None:

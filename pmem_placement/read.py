@@ -1,0 +1,56 @@
+"""Reading the compute node's tree from Placement: GET requests only.
+
+``find_root`` finds the compute node; ``pmem_in_tree`` reads the PMEM inventory of every
+provider of its tree and asks ``tree.classify`` whose it is (``show``, ``check``, ``audit``).
+``reconcile`` reads the same tree more sparingly, trusting what it remembers (``reads``).
+"""
+
+import typing
+
+from pmem_placement import mapping
+from pmem_placement import tree as tree_mod
+from pmem_placement.errors import RootProviderNotFound
+from pmem_placement.placement.client import Client
+from pmem_placement.tree import Root
+
+
+def find_root(client: Client, host: str, root_uuid: str | None, cached_uuid: str | None = None) -> Root:
+    """The compute node provider: by [pmem]root_provider_uuid, else by its name ``host``. A uuid
+    remembered from an earlier run saves the name lookup while it still names ``host``."""
+    if root_uuid:
+        uuid, from_cache = root_uuid, False
+    elif cached_uuid:
+        uuid, from_cache = cached_uuid, True
+    else:
+        record = client.provider_by_name(host)
+        if record is None:
+            raise RootProviderNotFound(
+                f"no resource provider named {host!r} in Placement: is nova-compute running "
+                f"there, and is [DEFAULT]host the same as nova's?"
+            )
+        uuid, from_cache = record["uuid"], False
+    tree = client.tree(uuid)
+    root = next((p for p in tree if p["uuid"] == uuid), None)
+    if root is None or (not root_uuid and root["name"] != host):
+        if from_cache:
+            # The compute node was replaced or renamed since the last run: look it up again.
+            return find_root(client, host, None)
+        raise RootProviderNotFound(f"resource provider {uuid} ([pmem]root_provider_uuid) does not exist in Placement")
+    return Root(uuid, root["name"], root["generation"], tree)
+
+
+def pmem_in_tree(client: Client, root: Root) -> tree_mod.PmemInTree:
+    """The PMEM inventory of every provider of the tree, ours told from the others'."""
+    today = root.today().uuid
+    found = tree_mod.PmemInTree()
+    for p in root.tree:
+        _, inventories = client.inventories(p["uuid"])
+        totals = {rc: inv.total for rc, inv in sorted(inventories.items()) if mapping.is_pmem_class(rc)}
+        if not totals:
+            continue  # whoever owns it, it offers no PMEM
+        traits: typing.AbstractSet[str] | None = None
+        if tree_mod.needs_traits(root.uuid, today, p, frozenset(totals)):
+            traits = client.traits(p["uuid"])[1]
+        kind = tree_mod.classify(root.uuid, today, p, frozenset(totals), traits)
+        (found.ours if kind in (tree_mod.TODAY, tree_mod.OLDER) else found.elsewhere)[p["name"]] = totals
+    return found
