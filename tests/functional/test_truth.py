@@ -261,7 +261,8 @@ def agent_reconciler(placement, node, now):
     return client, Reconciler(client, StateStore(str(node.dir / "state")), clock=lambda: now[0], verify_interval=600)
 
 
-def test_the_agent_request_counts_of_the_readme(node, admin, placement):
+def test_the_agent_request_counts_of_docs_request_economy(node, admin, placement):
+    """The agent's rows of the table in docs/request-economy.md."""
     now = [1000.0]
     client, reconciler = agent_reconciler(placement, node, now)
 
