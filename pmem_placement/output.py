@@ -70,6 +70,7 @@ def reconcile_json(host: str | None, outcome: Outcome | None, dry_run: bool, req
         "inventories": {},
         "traits": [],
         "requests": dict(sorted(requests.items())),
+        "failsafe": failsafe_json(outcome.failsafe, outcome.withheld) if outcome and outcome.failsafe else None,
         "error": _error(error),
     }
     if outcome is not None and outcome.identity is not None:
@@ -85,14 +86,29 @@ def reconcile_json(host: str | None, outcome: Outcome | None, dry_run: bool, req
     return json.dumps(data, indent=2, sort_keys=False)
 
 
+def failsafe_json(failsafe: plan_mod.FailSafe, withheld: typing.Mapping[str, int]) -> dict[str, typing.Any]:
+    return {"withheld": dict(sorted(withheld.items())), "consumers": list(failsafe.consumers), "why": failsafe.why}
+
+
+def failsafe_line(failsafe: plan_mod.FailSafe, withheld: typing.Mapping[str, int]) -> str:
+    units = sum(withheld.values())
+    where = ", ".join(f"{n} of {rc}" for rc, n in sorted(withheld.items()))
+    count = len(failsafe.consumers)
+    return (f"fail-safe: {units} unit{'s' if units != 1 else ''} withheld ({where}): {failsafe.why}, so the "
+            f"{count} consumer{'s' if count != 1 else ''} holding PMEM then may hold any configured namespace; "
+            "released as they leave, or at once by 'pmem-placement reconcile --end-fail-safe' if today's "
+            "mapping is the one they were placed under")
+
+
 def reconcile_text(outcome: Outcome, dry_run: bool, requests: int) -> str:
     name = outcome.identity.name if outcome.identity else "PMEM provider"
     cost = f"{requests} request{'s' if requests != 1 else ''}"
+    tail = [failsafe_line(outcome.failsafe, outcome.withheld)] if outcome.failsafe and outcome.withheld else []
     if not outcome.ops:
-        return f"{name}: in sync, nothing to change ({cost})"
+        return "\n".join([f"{name}: in sync, nothing to change ({cost})"] + tail)
     lines = [change_line(c) for c in plan_mod.changes(outcome.ops)]
     verb = "would change (dry run, nothing written)" if dry_run else "changed"
-    return "\n".join(lines + [f"{name}: {verb} ({cost})"])
+    return "\n".join(lines + [f"{name}: {verb} ({cost})"] + tail)
 
 
 def _class_states(view: PlacementView, configured: typing.Collection[str]) -> dict[str, str]:

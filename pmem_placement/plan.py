@@ -13,6 +13,9 @@ Pure: no I/O, no clock, no logging. The rules that keep everyone's data:
   (``taken``, from the namespaces each class's consumers may hold, remembered by ``holders``);
   where that is not known (no state directory, an older provider), the units beyond a class's
   new total are reserved on the classes that grew;
+- when that memory is unknown (lost, unreadable), the consumers holding units then may hold any
+  configured namespace: each class withholds the units they hold on the other classes
+  (``failsafe_units``), until they are gone;
 - fenced (another provider of the tree reports PMEM): every class reserved = total, nothing created;
 - nothing is written when nothing differs.
 
@@ -39,16 +42,19 @@ from pmem_placement.ops import RetireProvider
 from pmem_placement.ops import SetInventories
 from pmem_placement.ops import SetTraits
 from pmem_placement.ops import changes
+from pmem_placement.remap import FailSafe
+from pmem_placement.remap import Holders
+from pmem_placement.remap import failsafe_units
+from pmem_placement.remap import holders
+from pmem_placement.remap import remapped
+from pmem_placement.remap import reservations
+from pmem_placement.remap import taken
 
 __all__ = [
     "Change", "CreateProvider", "DeleteProvider", "EnsureResourceClasses", "EnsureTraits", "Holders", "Operation",
-    "RenameProvider", "RetireProvider", "SetInventories", "SetTraits", "changes", "holders", "needs_usages",
-    "offers_more", "plan", "reservations", "taken",
+    "FailSafe", "RenameProvider", "RetireProvider", "SetInventories", "SetTraits", "changes", "failsafe_units",
+    "holders", "needs_usages", "offers_more", "plan", "remapped", "reservations", "taken",
 ]
-
-
-Holders = typing.Mapping[str, frozenset[str]]
-"""Resource class -> the namespaces its consumers may hold (names)."""
 
 
 def needs_usages(
@@ -75,103 +81,6 @@ def _in_use(current: Current, rc: str) -> int:
     if current.usages is None:
         raise ValueError("usages must be read before planning a removal")
     return current.usages.get(rc, 0)
-
-
-def holders(
-    previous: Holders | None,
-    assignment: typing.Mapping[str, frozenset[str]] | None,
-    usages: typing.Mapping[str, int] | None,
-) -> dict[str, frozenset[str]] | None:
-    """What to remember for the next run: the namespaces each class's consumers may hold.
-
-    A class without consumers holds nothing but its namespaces of today; a class in use (or
-    whose usages were not read) may also hold every namespace it had since it was last free.
-    None when today's assignment is not known."""
-    if assignment is None:
-        return None
-    previous = previous or {}
-    result = {}
-    for rc in sorted(set(previous) | set(assignment)):
-        now = assignment.get(rc, frozenset())
-        in_use = usages is None or usages.get(rc, 0) > 0
-        names = previous.get(rc, frozenset()) | now if in_use else now
-        if names:
-            result[rc] = names
-    return result
-
-
-def taken(
-    previous: Holders, assignment: typing.Mapping[str, frozenset[str]], used: typing.Mapping[str, int]
-) -> dict[str, dict[str, frozenset[str]]]:
-    """Class D -> class C -> the namespaces D has today that C's consumers may hold (C in use)."""
-    result: dict[str, dict[str, frozenset[str]]] = {}
-    for c, names in sorted(previous.items()):
-        if used.get(c, 0) <= 0:
-            continue
-        for d, now in sorted(assignment.items()):
-            if d != c and names & now:
-                result.setdefault(d, {})[c] = names & now
-    return result
-
-
-def reservations(
-    totals: typing.Mapping[str, int],
-    before: Inventories,
-    used: typing.Mapping[str, int],
-    held_elsewhere: typing.Mapping[str, int],
-    took: typing.Mapping[str, typing.Mapping[str, frozenset[str]]] | None = None,
-    known: typing.AbstractSet[str] = frozenset(),
-) -> dict[str, int]:
-    """The remap rule: units to reserve on each desired class so that namespaces still in use
-    where they are no longer offered are not offered a second time.
-
-    ``took`` (from ``taken``): a class D that took namespaces from a class C in use reserves
-    min(units in use on C, namespaces it took from C), summed over C; ``known``: the classes
-    whose consumers' namespaces are known this way. For the others:
-
-    ``totals``: desired class -> namespaces; ``before``: today's provider as it is; ``used``:
-    its usages; ``held_elsewhere``: class -> units in use on a retiring class or on an older
-    provider. Units held beyond a class's new total (it shrank below its usage) count as held
-    elsewhere too. Each held unit is reserved on a class with free units: first on the same
-    class (an older provider's units), then on the classes that took the namespaces, that is
-    the classes already reserving, then those that grew most, then by name. A class never
-    reserves units its own consumers use. When every free unit is reserved and some held units
-    are still not covered, Placement was overcommitted before: nothing more can be closed.
-    """
-    free = _free(totals, used)
-    reserved = dict.fromkeys(totals, 0)
-    reserved.update(remapped(totals, used, took or {}))
-    pool = sum(max(0, used.get(rc, 0) - total) for rc, total in totals.items() if rc not in known)
-    for rc, units in sorted(held_elsewhere.items()):
-        if rc in totals:
-            take = min(units, free[rc] - reserved[rc])
-            reserved[rc] += take
-            units -= take
-        pool += units
-
-    def order(rc: str) -> tuple[int, int, str]:
-        old = before.get(rc)
-        return (-(old.reserved if old and not old.retiring else 0), -(totals[rc] - (old.total if old else 0)), rc)
-
-    for rc in sorted(totals, key=order):
-        take = min(pool, free[rc] - reserved[rc])
-        reserved[rc] += take
-        pool -= take
-    return reserved
-
-
-def _free(totals: typing.Mapping[str, int], used: typing.Mapping[str, int]) -> dict[str, int]:
-    return {rc: max(0, total - used.get(rc, 0)) for rc, total in totals.items()}
-
-
-def remapped(totals: typing.Mapping[str, int], used: typing.Mapping[str, int],
-             took: typing.Mapping[str, typing.Mapping[str, frozenset[str]]]) -> dict[str, int]:
-    """The part of the remap rule that is known by name: a class D that took namespaces from a
-    class C in use reserves min(units in use on C, namespaces it took from C), summed over C,
-    within its free units."""
-    free = _free(totals, used)
-    return {d: min(free[d], sum(min(used.get(c, 0), len(ns)) for c, ns in by_class.items()))
-            for d, by_class in took.items() if d in totals}
 
 
 def _retire_or_delete(old: Current) -> list[Operation]:
@@ -205,13 +114,14 @@ def plan(
     stale: typing.Sequence[Current] = (),
     fence: str | None = None,
     previous: Holders | None = None,
+    failsafe: FailSafe | None = None,
 ) -> list[Operation]:
     """The operations, in order, that turn ``current`` into ``desired``; [] when in sync.
 
     ``stale``: older PMEM providers of ours in the tree, with usages. ``fence``: why PMEM must not
     be offered from here (another provider of the tree reports it), or None. ``previous``: the
     namespaces each class's consumers may hold, as remembered (``holders``); None when not
-    known. Older providers are closed first, so that a run stopped half-way never offers more
+    known. ``failsafe``: consumers placed while that memory was unknown. Older providers are closed first, so that a run stopped half-way never offers more
     than before; one that holds today's name is first renamed out of its way.
     """
     ops = _older(stale, desired, fence)
@@ -221,7 +131,7 @@ def plan(
         raise ValueError("usages must be read before planning this change")
     if desired is None:
         return ops + _nothing_desired(current)
-    return ops + _provider(current, desired) + _inventories(current, desired, stale, previous)
+    return ops + _provider(current, desired) + _inventories(current, desired, stale, previous, failsafe)
 
 
 def _older(stale: typing.Sequence[Current], desired: Desired | None, fence: str | None) -> list[Operation]:
@@ -281,8 +191,9 @@ def _provider(current: Current | None, desired: Desired) -> list[Operation]:
 
 
 def _inventories(current: Current | None, desired: Desired, stale: typing.Sequence[Current],
-                 previous: Holders | None) -> list[Operation]:
-    """Today's classes, classes in use retired, and the remap rule's reservations."""
+                 previous: Holders | None, failsafe: FailSafe | None = None) -> list[Operation]:
+    """Today's classes, classes in use retired, and the reservations of the remap and
+    fail-safe rules."""
     cur_inv: Inventories = current.inventories if current else {}
     after = dict(desired.inventories)
     usages: typing.Mapping[str, int] = (current.usages or {}) if current is not None else {}
@@ -302,14 +213,28 @@ def _inventories(current: Current | None, desired: Desired, stale: typing.Sequen
     totals = {rc: inv.total for rc, inv in desired.inventories.items()}
     reserve = reservations(totals, cur_inv, usages, held, took, known)
     by_name = remapped(totals, usages, took)
+    withheld = failsafe_units(totals, failsafe.held) if failsafe else {}
     notes = {}
     for rc, units in reserve.items():
-        if units:
-            after[rc] = dataclasses.replace(after[rc], reserved=units)
-            notes[rc] = _note(rc, units, took.get(rc, {}), by_name.get(rc, 0), usages, where)
+        extra = min(totals[rc] - units, withheld.get(rc, 0))
+        if units + extra:
+            after[rc] = dataclasses.replace(after[rc], reserved=units + extra)
+            reasons = [_note(rc, units, took.get(rc, {}), by_name.get(rc, 0), usages, where)] if units else []
+            if extra:
+                assert failsafe is not None
+                reasons.append(_failsafe_note(extra, failsafe))
+            notes[rc] = "; ".join(reasons)
     if after == dict(cur_inv):
         return []
     return [SetInventories(desired.identity, cur_inv, after, usages, notes)]
+
+
+def _failsafe_note(units: int, failsafe: FailSafe) -> str:
+    who = ", ".join(failsafe.consumers[:3]) + (f" and {len(failsafe.consumers) - 3} more"
+                                               if len(failsafe.consumers) > 3 else "")
+    return (f"{units} withheld by the fail-safe: {failsafe.why}, so consumer{'s' if len(failsafe.consumers) != 1 else ''} "
+            f"{who} may hold any configured namespace; released once they are gone "
+            "(or at once with 'pmem-placement reconcile --end-fail-safe')")
 
 
 def _note(rc: str, units: int, took: typing.Mapping[str, frozenset[str]], by_name: int,

@@ -22,6 +22,7 @@ from pmem_placement import fence as fence_mod
 from pmem_placement import mapping
 from pmem_placement import plan as plan_mod
 from pmem_placement import reads
+from pmem_placement import remap
 from pmem_placement import tree as tree_mod
 from pmem_placement.apply import Applier
 from pmem_placement.desired import Current
@@ -67,6 +68,16 @@ class Outcome:
     """The provider after this run's writes (or as read, when nothing was written)."""
     foreign_writes: int = 0
     """Consecutive runs, this one included, that found another writer's changes on the provider."""
+    failsafe: plan_mod.FailSafe | None = None
+    """Consumers placed while the memory was unknown, for whom units are withheld."""
+
+    @property
+    def withheld(self) -> dict[str, int]:
+        """Class -> units the fail-safe withholds (0 classes left out)."""
+        if self.failsafe is None or self.current is None:
+            return {}
+        totals = {rc: inv.total for rc, inv in self.current.inventories.items()}
+        return plan_mod.failsafe_units(totals, self.failsafe.held)
 
     @property
     def another_writer(self) -> bool:
@@ -101,19 +112,23 @@ class Reconciler:
         self.rng = rng
         self.clock = clock
         self.verify_interval = verify_interval
+        self.end_failsafe = False
 
     def run(
         self,
         spec: HostSpec | typing.Callable[[], HostSpec],
         dry_run: bool = False,
         trust_cache: bool = False,
+        end_failsafe: bool = False,
     ) -> Outcome:
         """Reconcile once. ``spec`` may be a callable (discovery): it is called under the lock.
 
         ``trust_cache`` (the agent): trust remembered generations, but read in full when the last
         full read is older than ``verify_interval``. Without it (the one-shot) every run reads in
-        full: its steady state costs a few requests and never a write.
+        full: its steady state costs a few requests and never a write. ``end_failsafe``: the
+        operator asserts that the consumers holding PMEM now were placed under today's mapping.
         """
+        self.end_failsafe = end_failsafe
         if dry_run:
             return self._run(spec, dry_run, trust_cache)
         with self.store.lock():
@@ -149,12 +164,16 @@ class Reconciler:
         """Read -> plan -> apply, then remember what was read and written."""
         root = find_root(self.client, spec.host, spec.root_uuid, cache.root_uuid if cache else None)
         remembered = dataclasses.replace(cache) if cache is not None else None
+        lost = self.store.memory_lost
         if cache is None or cache.root_uuid != root.uuid:
+            if cache is not None:
+                lost = f"the state directory's memory is of another compute node ({cache.root_uuid})"
             cache = Cache(self.client.endpoint, spec.lookup, root.uuid)
-        goal = _Goal.of(spec, root, cache)
+        goal = _Goal.of(spec, root, cache, self.end_failsafe)
         seen = self._read(root, goal, cache, full)
         writer = reads.another_writer(remembered.child if remembered else None, seen.ident.uuid, seen.current)
         cache.foreign_writes = cache.foreign_writes + 1 if writer else 0
+        seen.failsafe = self._failsafe(seen, goal, cache, lost or "the state directory did not know them")
         ops = self._plan(seen, goal, cache, full)
         applier = Applier(self.client)
         if not dry_run:
@@ -166,6 +185,31 @@ class Reconciler:
         return self._outcome(seen, ops, cache, dry_run, applier.aside)
 
     # read
+
+    def _failsafe(self, seen: "_Seen", goal: "_Goal", cache: Cache, why: str) -> plan_mod.FailSafe | None:
+        """The consumers placed while the memory was unknown, as they hold PMEM now; remembered
+        in ``cache``. Read only while there are such consumers or the memory is unknown (one
+        request: the provider's allocations, which also give its usages)."""
+        current = seen.current
+        if self.end_failsafe or current is None:
+            cache.failsafe = cache.failsafe_why = None  # asserted by the operator, or nobody holds anything
+            return None
+        unknown = goal.previous is None and goal.assignment is not None
+        if seen.fence is not None or goal.want is None or not (unknown or cache.failsafe):
+            return None  # nothing offered, or nothing unknown: what is remembered stays
+        generation, allocations = self.client.allocations(current.identity.uuid)
+        if generation != current.generation:
+            raise perrors.Stale(current.identity.name)
+        pmem = {c: mapping.pmem_only(r) for c, r in allocations.items()}
+        seen.current = dataclasses.replace(current, usages=remap.held_by(allocations))
+        consumers = remap.failsafe_consumers(pmem, cache.failsafe, unknown)
+        if unknown:
+            cache.failsafe_why = why
+        cache.failsafe = consumers or None
+        if not consumers:
+            cache.failsafe_why = None
+            return None
+        return plan_mod.FailSafe(remap.held_by(consumers), tuple(sorted(consumers)), cache.failsafe_why or why)
 
     def _read(self, root: Root, goal: "_Goal", cache: Cache, full: bool) -> "_Seen":
         """The tree as the plan needs it: today's provider, the older ones, who else reports PMEM."""
@@ -248,7 +292,7 @@ class Reconciler:
     # plan
 
     def _plan(self, seen: "_Seen", goal: "_Goal", cache: Cache, full: bool) -> list[plan_mod.Operation]:
-        ops = plan_mod.plan(seen.current, goal.want, seen.stale, seen.fence, goal.previous)
+        ops = plan_mod.plan(seen.current, goal.want, seen.stale, seen.fence, goal.previous, seen.failsafe)
         if full or not plan_mod.offers_more(ops):
             return ops
         # Never offer more on the word of remembered generations: a forked history may have
@@ -257,7 +301,7 @@ class Reconciler:
         seen.stale, seen.foreign = self._neighbours(seen.root, seen.ident, seen.others, cache, True)
         seen.fence = goal.fence(seen.root.name, seen.foreign)
         self._with_usages(seen, goal, False)
-        return plan_mod.plan(seen.current, goal.want, seen.stale, seen.fence, goal.previous)
+        return plan_mod.plan(seen.current, goal.want, seen.stale, seen.fence, goal.previous, seen.failsafe)
 
     # apply
 
@@ -267,8 +311,8 @@ class Reconciler:
             cache.child = None
             # From here on Placement may differ from what we remember: keep only what the
             # remap rule needs, widened to what may be held whatever happens next.
-            self.store.save(Cache(cache.endpoint, cache.lookup, cache.root_uuid,
-                                  holders=plan_mod.holders(goal.previous, goal.assignment, None)))
+            self.store.save(dataclasses.replace(cache.memory(cache.endpoint, cache.lookup),
+                                                holders=plan_mod.holders(goal.previous, goal.assignment, None)))
             seen.current = applier.apply(ops, seen.current)
             if seen.stale:
                 cache.others = {}  # older providers were written: look at them again
@@ -280,7 +324,7 @@ class Reconciler:
     @staticmethod
     def _outcome(seen: "_Seen", ops: list[plan_mod.Operation], cache: Cache, dry_run: bool,
                  aside: list[str]) -> Outcome:
-        outcome = Outcome(seen.ident, ops, seen.current, cache.foreign_writes)
+        outcome = Outcome(seen.ident, ops, seen.current, cache.foreign_writes, seen.failsafe)
         if seen.fence is not None:
             name = seen.current.identity.name if seen.current is not None else seen.ident.name
             raise Fenced(fence_mod.message(seen.fence, name, seen.current is not None, bool(ops), dry_run,
@@ -301,11 +345,15 @@ class _Goal:
     """The namespaces each class's consumers may hold, as remembered; None when not known."""
 
     @classmethod
-    def of(cls, spec: HostSpec, root: Root, cache: Cache) -> "_Goal":
+    def of(cls, spec: HostSpec, root: Root, cache: Cache, asserted: bool = False) -> "_Goal":
+        """``asserted``: the operator says today's mapping is the one the consumers were placed under."""
         assignment = None if spec.namespaces is None else {
             rc: frozenset(names) for rc, names in spec.namespaces.items() if rc in spec.classes}
         want = desired_mod.desired(root.uuid, root.name, spec.classes, spec.traits, root.today(), assignment)
-        return cls(want, assignment, cache.holders if assignment is not None else None)
+        previous = cache.holders
+        if asserted and assignment is not None:
+            previous = dict(assignment)
+        return cls(want, assignment, previous)
 
     def fence(self, root_name: str, foreign: typing.Mapping[str, frozenset[str]]) -> str | None:
         # Nothing configured here: ours offers nothing anyway (classes in use retired, the rest
@@ -326,3 +374,4 @@ class _Seen:
     """Older PMEM providers of ours, with usages."""
     foreign: dict[str, frozenset[str]]
     fence: str | None
+    failsafe: plan_mod.FailSafe | None = None

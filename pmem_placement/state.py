@@ -5,14 +5,20 @@ and a one-shot on the same host never interleave their writes. ``state.json`` re
 compute node's uuid and the PMEM provider exactly as last read or written, with its generation:
 when Placement still reports that generation, nothing on the provider has changed (every change
 to inventory, traits or allocations bumps it), so a run with nothing to do costs one request.
-Usages are not remembered: deleting an allocation does not bump the generation. ``holders``
-remembers, per class, the namespaces its consumers may hold (the remap rule); it survives a
-change of how the compute node is found, and a write stopped half-way. The other
+Usages are not remembered: deleting an allocation does not bump the generation. The other
 providers of the tree are remembered with their generation and their PMEM classes (fencing).
 A generation proves nothing once Placement's history forks (a database restored from a backup),
 so ``verified_at`` says when the agent last read everything in full; the one-shot never trusts
-this file for what it reports.
-The file is a cache: losing it costs requests, never correctness.
+this file for what it reports. All of that is a cache: losing it costs requests.
+
+The **memory** is more: ``holders`` remembers, per class, the namespaces its consumers may hold
+(the remap rule), ``uuids`` each of those namespaces' uuid, and ``failsafe`` the consumers that
+were placed while the memory was unknown. It belongs to the compute node (``root_uuid``), not to
+how Placement is reached or how the compute node is found: it survives another endpoint URL,
+another lookup, ``remove`` and a write stopped half-way. Losing it is never unsafe, because an
+unknown memory is filled by the fail-safe rule (``plan.failsafe_units``): what it costs is
+reservations until the consumers of that moment are gone. ``memory_lost`` says why it is unknown
+(missing, unreadable, corrupt, or written by a newer version).
 """
 
 import contextlib
@@ -35,7 +41,9 @@ from pmem_placement.errors import LockTimeout
 
 LOG = logging.getLogger(__name__)
 
-_VERSION = 4  # 2: root_classes; 3: others, verified_at; 4: holders
+_VERSION = 5  # 2: root_classes; 3: others, verified_at; 4: holders; 5: uuids, failsafe; memory kept across endpoints
+_MIGRATED = (4,)
+"""Older versions whose memory (``holders``) is read as it is: an upgrade keeps it."""
 
 
 @dataclasses.dataclass
@@ -55,6 +63,18 @@ class Cache:
     holders: dict[str, frozenset[str]] | None = None
     """Resource class -> the namespaces its consumers may hold, as of the last run (the remap
     rule); None when not known."""
+    uuids: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Namespace name -> its uuid when last seen, for the namespaces in ``holders``."""
+    failsafe: dict[str, dict[str, int]] | None = None
+    """Consumer -> class -> units: the consumers that held PMEM when the memory was found
+    unknown; they may hold any configured namespace (``plan.failsafe_units``). None: none."""
+    failsafe_why: str | None = None
+    """Why the memory was unknown when the fail-safe began."""
+
+    def memory(self, endpoint: str, lookup: str) -> "Cache":
+        """Only what belongs to the compute node, for a run that reaches it another way."""
+        return Cache(endpoint, lookup, self.root_uuid, holders=self.holders, uuids=dict(self.uuids),
+                     failsafe=self.failsafe, failsafe_why=self.failsafe_why)
 
 
 def _current_to_json(cur: Current) -> dict[str, typing.Any]:
@@ -77,6 +97,45 @@ def _current_from_json(data: dict[str, typing.Any]) -> Current:
     )
 
 
+class _Newer(ValueError):
+    pass
+
+
+class _Older(ValueError):
+    pass
+
+
+def _decode(data: typing.Any, endpoint: str, lookup: str) -> Cache:
+    """A state file's content as a Cache: the cache only where it was written for the same
+    endpoint and lookup, the memory wherever it was written for (checked against the compute
+    node found). A version without the memory (before 4) gives none."""
+    version = data.get("version")
+    if not isinstance(version, int) or version > _VERSION:
+        raise _Newer(f"version {version!r}, this one reads up to {_VERSION}")
+    if version != _VERSION and version not in _MIGRATED:
+        raise _Older(f"version {version}")
+    holders = None if data.get("holders") is None else {
+        rc: frozenset(str(n) for n in names) for rc, names in data["holders"].items()}
+    failsafe = data.get("failsafe")
+    memory = Cache(endpoint, lookup, str(data["root_uuid"]), holders=holders,
+                   uuids={str(n): str(u) for n, u in (data.get("uuids") or {}).items()},
+                   failsafe=None if failsafe is None else {
+                       str(c): {str(rc): int(n) for rc, n in held.items()} for c, held in failsafe.items()},
+                   failsafe_why=data.get("failsafe_why"))
+    if data["endpoint"] != endpoint or data["lookup"] != lookup:
+        # Reached another way now (another URL, [DEFAULT]host or root_provider_uuid changed):
+        # trust nothing but the memory; the root uuid is checked before use.
+        return memory
+    child = data.get("child")
+    return dataclasses.replace(
+        memory,
+        others={u: (int(gen), frozenset(classes)) for u, (gen, classes) in data["others"].items()},
+        child=_current_from_json(child) if child else None,
+        foreign_writes=int(data.get("foreign_writes", 0)),
+        verified_at=None if data.get("verified_at") is None else float(data["verified_at"]),
+    )
+
+
 class StateStore:
     """State in ``state_dir``; with ``None``, no lock and no memory (every run reads fully)."""
 
@@ -89,6 +148,8 @@ class StateStore:
         """Called once when the lock is held by another process and we start waiting."""
         self.problem: str | None = None
         """Why state.json could not be written last time; None once it could be."""
+        self.memory_lost: str | None = None
+        """Why the last ``load`` found no memory (missing, unreadable, corrupt, newer)."""
         self.acquire: typing.Callable[[int, str], None] = lambda fd, path: self._flock(fd)
         """Takes the lock on the open lock file; the agent's waits are bounded (agent/locks.py)."""
 
@@ -140,32 +201,35 @@ class StateStore:
                 time.sleep(0.05)
 
     def load(self, endpoint: str, lookup: str) -> Cache | None:
+        """What the last run remembered; None when nothing (``memory_lost`` says why)."""
+        self.memory_lost = None
         if not self.state_dir:
             return None
         try:
             with open(self._path, encoding="utf-8") as f:
-                data = json.load(f)
-            if data.get("version") != _VERSION or data["endpoint"] != endpoint:
-                return None
-            holders = None if data.get("holders") is None else {
-                rc: frozenset(names) for rc, names in data["holders"].items()}
-            if data["lookup"] != lookup:
-                # Found another way now ([DEFAULT]host or root_provider_uuid changed): trust
-                # nothing but what the remap rule needs; the root uuid is checked before use.
-                return Cache(endpoint, lookup, data["root_uuid"], holders=holders)
-            child = data.get("child")
-            return Cache(
-                endpoint=endpoint,
-                lookup=lookup,
-                root_uuid=data["root_uuid"],
-                others={u: (int(gen), frozenset(classes)) for u, (gen, classes) in data["others"].items()},
-                child=_current_from_json(child) if child else None,
-                foreign_writes=int(data.get("foreign_writes", 0)),
-                verified_at=None if data.get("verified_at") is None else float(data["verified_at"]),
-                holders=holders,
-            )
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return None  # missing or damaged: read everything from Placement instead
+                text = f.read()
+        except FileNotFoundError:
+            self.memory_lost = f"{self._path} does not exist"
+            return None
+        except OSError as exc:
+            self._lost(f"{self._path} cannot be read: {exc.strerror or exc}")
+            return None
+        try:
+            return _decode(json.loads(text), endpoint, lookup)
+        except _Newer as exc:
+            self._lost(f"{self._path} was written by a newer pmem-placement ({exc})")
+        except _Older as exc:
+            self._lost(f"{self._path} is from a pmem-placement older than 0.1's remap memory ({exc})")
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            self._lost(f"{self._path} is corrupt ({type(exc).__name__}: {exc})")
+        return None
+
+    def _lost(self, why: str) -> None:
+        """A state file that is there but cannot be used: said once, never silently forgotten."""
+        if why != self.memory_lost:
+            LOG.warning("%s: the memory of which namespaces each class's consumers may hold is unknown; "
+                        "the fail-safe rule reserves for the consumers now holding PMEM", why)
+        self.memory_lost = why
 
     def save(self, cache: Cache) -> None:
         if not self.state_dir:
@@ -181,6 +245,9 @@ class StateStore:
             "verified_at": cache.verified_at,
             "holders": None if cache.holders is None else {
                 rc: sorted(names) for rc, names in sorted(cache.holders.items())},
+            "uuids": dict(sorted(cache.uuids.items())),
+            "failsafe": cache.failsafe,
+            "failsafe_why": cache.failsafe_why,
         }
         error = None
         try:

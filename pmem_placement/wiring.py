@@ -158,10 +158,20 @@ def _cloud_adapter(name: str) -> ks_adapter.Adapter:
         raise ConfigError(f"--os-cloud {name}: {exc} (see clouds.yaml, OS_CLIENT_CONFIG_FILE)") from exc
 
 
+def state_dir(conf: cfg.ConfigOpts) -> str:
+    """[agent]state_dir, which every run that writes to Placement needs."""
+    if not conf.agent.state_dir:
+        raise ConfigError(
+            "[agent]state_dir is empty: pmem-placement needs it to write to Placement (its lock keeps "
+            "the agent and a one-shot from writing at once, and it remembers which namespaces each "
+            "class's consumers may hold); set it, e.g. /var/lib/pmem-placement")
+    return str(conf.agent.state_dir)
+
+
 def reconciler(conf: cfg.ConfigOpts, client: Client, lock_timeout: float | None = None,
                on_wait: typing.Callable[[], None] | None = None) -> Reconciler:
     policy = RetryPolicy(attempts=conf.pmem.conflict_retries + 1)
-    return Reconciler(client, StateStore(conf.agent.state_dir or None, lock_timeout, on_wait), policy,
+    return Reconciler(client, StateStore(state_dir(conf), lock_timeout, on_wait), policy,
                       verify_interval=conf.agent.verify_interval)
 
 

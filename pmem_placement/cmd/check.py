@@ -36,6 +36,8 @@ def gather(conf: cfg.ConfigOpts) -> list[tuple[str, Result]]:
         labels = mapping.parse(conf.pmem.namespaces)
         mapping.traits(conf.pmem.traits)
         root_uuid = pmem_conf.root_provider_uuid(conf)
+        if conf.pmem.mode == "report":
+            wiring.state_dir(conf)
     except errors.ConfigError as exc:
         config_error = exc
     results.append(("configuration", checks.configuration(

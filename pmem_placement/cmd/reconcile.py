@@ -1,5 +1,6 @@
 """``pmem-placement reconcile``: bring Placement in line with this host's namespaces, once."""
 
+import sys
 import typing
 
 from oslo_config import cfg
@@ -26,7 +27,30 @@ LOG = logging.getLogger(__name__)
 def _reconcile_arguments(parser: typing.Any) -> None:
     parser.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    parser.add_argument("--end-fail-safe", action="store_true",
+                        help="assert that the consumers holding PMEM now were placed under today's "
+                        "[pmem]namespaces, ending the fail-safe's reservations at once (asks for "
+                        "confirmation; see docs/guarantees.md)")
+    parser.add_argument("--yes", action="store_true", help="with --end-fail-safe: do not ask")
     command.add_lock_timeout(parser)
+
+
+RISK = ("--end-fail-safe: the state directory's memory of which namespaces each class had was lost; "
+        "the fail-safe withholds units until the consumers of that moment are gone. Ending it now "
+        "asserts that every one of them was placed under today's [pmem]namespaces. If a label was "
+        "changed since one of them was placed, a namespace it holds may be offered to another "
+        "consumer, whose guest would then share its data.")
+
+
+def confirmed(args: typing.Any) -> bool:
+    """Whether ``--end-fail-safe`` may go ahead: ``--yes``, or 'yes' typed at a terminal."""
+    if not args.end_fail_safe or args.yes:
+        return True
+    if not sys.stdin.isatty():
+        raise errors.ConfigError(f"{RISK} Confirm with --yes (there is no terminal to ask at)")
+    print(RISK, file=sys.stderr)
+    answer = input("Type 'yes' to end the fail-safe: ")
+    return answer.strip().lower() == "yes"
 
 
 def reconcile(conf: cfg.ConfigOpts) -> int:
@@ -36,13 +60,16 @@ def reconcile(conf: cfg.ConfigOpts) -> int:
 
     try:
         audit_command.refuse_writes(conf, args.dry_run)
+        if not confirmed(args):
+            return fail("the fail-safe stays: nothing was written", command.EXIT_SYNC)
         disagreement = fingerprint.disagreement(fingerprint.of(conf), status_file.load(conf).status)
         if disagreement:
             LOG.warning("%s", disagreement)
         client = wiring.client(conf, conf.os_cloud)
         reconciler = wiring.reconciler(conf, client, args.lock_timeout, command.lock_waiting(conf, args.lock_timeout))
         # Discovery runs under the host's lock, so the last writer wrote from the newest discovery.
-        outcome = reconciler.run(lambda: wiring.host_spec(conf)[0], dry_run=args.dry_run)
+        outcome = reconciler.run(lambda: wiring.host_spec(conf)[0], dry_run=args.dry_run,
+                                 end_failsafe=args.end_fail_safe)
     except errors.PmemPlacementError as exc:
         done = exc.outcome if isinstance(exc, errors.Fenced) else None  # fencing wrote, then failed
         if as_json:

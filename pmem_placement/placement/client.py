@@ -220,8 +220,13 @@ class Client:
 
     def provider_allocations(self, uuid: str) -> dict[str, dict[str, int]]:
         """Consumer uuid -> the resources it holds from provider ``uuid``."""
+        return self.allocations(uuid)[1]
+
+    def allocations(self, uuid: str) -> tuple[int, dict[str, dict[str, int]]]:
+        """The provider's generation, and consumer uuid -> the resources it holds from it."""
         data = self._call("GET", f"/resource_providers/{uuid}/allocations")
-        return {consumer: dict(rec["resources"]) for consumer, rec in data["allocations"].items()}
+        return (int(data["resource_provider_generation"]),
+                {consumer: dict(rec["resources"]) for consumer, rec in data["allocations"].items()})
 
     def consumer_type(self, consumer: str) -> str | None:
         """The consumer's type (``INSTANCE``, ``MIGRATION``, ...): microversion 1.38 carries it."""

@@ -175,7 +175,7 @@ def test_json_is_printed_on_configuration_errors(node, command):
     assert "[agent]interval = 'soon'" in data["error"]["message"]
     if command == "reconcile":
         assert list(data) == ["status", "dry_run", "host", "provider", "changes", "inventories", "traits",
-                              "requests", "error"]
+                              "requests", "failsafe", "error"]
         assert data["status"] == "error"
     else:
         assert list(data) == ["host", "namespaces", "missing", "offline", "placement", "agent", "error"]

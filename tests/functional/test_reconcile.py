@@ -66,11 +66,14 @@ def test_second_run_reads_in_full_and_writes_nothing(node, admin):
     assert state.stat().st_mtime_ns == mtime  # nothing rewritten locally either
 
 
-def test_without_state_dir_a_rerun_still_writes_nothing(node):
+@pytest.mark.parametrize("command", ["reconcile", "remove"])
+def test_without_state_dir_nothing_is_written_exit_2(node, command):
+    """The state directory holds the lock and the memory of which namespaces consumers may hold:
+    a run without it could offer a held namespace again."""
     node.configure(agent={"state_dir": ""})
-    assert node.run("reconcile").status == 0
-    result = node.run("reconcile")
-    assert result.status == 0 and result.writes == []
+    result = node.run(command)
+    assert result.status == 2 and result.requests == []
+    assert "[agent]state_dir is empty" in result.err
 
 
 def test_out_of_band_change_is_detected_and_repaired(node, admin):
@@ -308,7 +311,7 @@ def test_json_output_has_stable_keys(node, admin):
     result = node.run("reconcile", "--format", "json")
     data = json.loads(result.out)
     assert list(data) == ["status", "dry_run", "host", "provider", "changes", "inventories", "traits",
-                          "requests", "error"]
+                          "requests", "failsafe", "error"]
     assert data["status"] == "changed"
     assert data["provider"] == {"name": f"{node.name}:pmem", "uuid": admin.child_uuid(node.name),
                                 "parent_provider_uuid": admin.root_uuid(node.name)}

@@ -309,7 +309,8 @@ def test_reservations_with_namespaces_known(previous, after, used, expected):
         pytest.param(ns(A="n0", B="n1|n2"), ns(A="n0"), {B: 2}, ns(A="n0", B="n1|n2"), id="retiring-in-use-kept"),
         pytest.param(ns(A="n0", B="n1"), ns(A="n1", B="n0"), None, ns(A="n0|n1", B="n0|n1"),
                      id="usages-unknown:-everything-kept"),
-        pytest.param(ns(A="n0"), None, {}, None, id="assignment-unknown"),
+        pytest.param(ns(A="n0"), None, {}, ns(A="n0"), id="assignment-unknown:-the-memory-is-kept-(remove)"),
+        pytest.param(None, None, {}, None, id="nothing-known"),
     ],
 )
 def test_holders_table(previous, assignment, usages, expected):

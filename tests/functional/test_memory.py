@@ -1,0 +1,146 @@
+"""The state directory's memory (which namespaces each class's consumers may hold) against the real
+Placement: whatever happens to it, no namespace a consumer holds is offered to another.
+
+The set-up of each scenario: ``4GB:ns_0,SMALL:ns_1``, a consumer holds the 4GB unit (ns_0), then
+the labels are swapped (``4GB:ns_1,SMALL:ns_0``): SMALL now names ns_0, which is held. A second
+consumer asking for SMALL must be refused by Placement.
+"""
+
+import json
+import shutil
+import uuid
+
+import pytest
+
+from tests.functional.truth import pmem_view
+
+A4GB = "CUSTOM_PMEM_NAMESPACE_4GB"
+SMALL = "CUSTOM_PMEM_NAMESPACE_SMALL"
+BEFORE, SWAPPED = "4GB:ns_0,SMALL:ns_1", "4GB:ns_1,SMALL:ns_0"
+
+
+def held_4gb(node, admin):
+    """The set-up: a consumer holds the 4GB unit (ns_0); returns (root, child, consumer)."""
+    node.configure(pmem={"namespaces": BEFORE})
+    assert node.run("reconcile").status == 0
+    root, child = admin.root_uuid(node.name), admin.child_uuid(node.name)
+    consumer = str(uuid.uuid4())
+    admin.allocate(consumer, child, {A4GB: 1})
+    return root, child, consumer
+
+
+def granted(admin, child, rc):
+    """Whether Placement grants one unit of ``rc`` to a new consumer (freed again at once)."""
+    consumer = str(uuid.uuid4())
+    body = {"allocations": {child: {"resources": {rc: 1}}}, "project_id": consumer, "user_id": consumer,
+            "consumer_generation": None, "consumer_type": "INSTANCE"}
+    resp = admin.session.put(f"{admin.url}/allocations/{consumer}", json=body)
+    if resp.status_code == 204:
+        admin.free(consumer)
+        return True
+    assert resp.status_code == 409, resp.text
+    return False
+
+
+def view(node, admin, root):
+    return pmem_view(admin, root)[f"{node.name}:pmem"]
+
+
+def test_an_emptied_state_directory_withholds_what_may_be_held(node, admin):
+    """Scenario 1: a reinstall, a tmpfs, rm -rf. Today's code: exit 0, "in sync", and a second
+    consumer is granted SMALL, i.e. ns_0, which is held."""
+    root, child, consumer = held_4gb(node, admin)
+    shutil.rmtree(node.dir / "state")
+    node.configure(pmem={"namespaces": SWAPPED})
+    dry = node.run("reconcile", "--dry-run")
+    assert dry.status == 3 and dry.writes == []
+    assert "1 withheld by the fail-safe" in dry.out and "does not exist" in dry.out  # what an upgrade reserves
+    result = node.run("reconcile")
+    assert result.status == 0, result.err
+    assert "fail-safe: 1 unit withheld (1 of CUSTOM_PMEM_NAMESPACE_SMALL)" in result.out
+    assert view(node, admin, root) == {A4GB: (1, 0, 1), SMALL: (1, 1, 0)}
+    assert not granted(admin, child, SMALL)
+    again = node.run("reconcile", "--format", "json")
+    assert again.status == 0 and again.writes == []
+    data = json.loads(again.out)
+    assert data["failsafe"]["withheld"] == {SMALL: 1} and data["failsafe"]["consumers"] == [consumer]
+    admin.free(consumer)  # the fail-safe ends when its consumers are gone
+    assert node.run("reconcile").status == 0
+    assert view(node, admin, root) == {A4GB: (1, 0, 0), SMALL: (1, 0, 0)}
+    assert json.loads(node.run("reconcile", "--format", "json").out)["failsafe"] is None
+
+
+def test_a_consumer_placed_after_the_loss_is_not_held_against_the_mapping(node, admin):
+    """The fail-safe remembers the consumers of the moment the memory was found lost: one
+    placed later was placed under today's mapping, and the remap rule knows it."""
+    root, child, consumer = held_4gb(node, admin)
+    shutil.rmtree(node.dir / "state")
+    node.configure(pmem={"namespaces": "4GB:ns_1,SMALL:ns_0|ns_2"})
+    assert node.run("reconcile").status == 0
+    assert view(node, admin, root) == {A4GB: (1, 0, 1), SMALL: (2, 1, 0)}
+    later = str(uuid.uuid4())
+    admin.allocate(later, child, {SMALL: 1})
+    admin.free(consumer)
+    assert node.run("reconcile").status == 0
+    assert view(node, admin, root) == {A4GB: (1, 0, 0), SMALL: (2, 0, 1)}
+
+
+@pytest.mark.parametrize("confirm", [["--yes"], []])
+def test_the_operator_may_end_the_fail_safe_with_confirmation(node, admin, confirm):
+    root, child, consumer = held_4gb(node, admin)
+    shutil.rmtree(node.dir / "state")
+    assert node.run("reconcile").status == 0  # the same mapping: the assertion is true
+    assert view(node, admin, root)[SMALL] == (1, 1, 0)
+    result = node.run("reconcile", "--end-fail-safe", *confirm)
+    if not confirm:  # no terminal to ask at: refused, nothing sent
+        assert result.status == 2 and result.requests == []
+        assert "Confirm with --yes" in result.err and "share its data" in result.err
+        return
+    assert result.status == 0, result.err
+    assert view(node, admin, root) == {A4GB: (1, 0, 1), SMALL: (1, 0, 0)}
+    assert node.run("reconcile").writes == []  # remembered: the fail-safe does not come back
+    assert view(node, admin, root)[SMALL] == (1, 0, 0)
+
+
+@pytest.mark.parametrize("content", ["{", '{"version": 99}'])
+def test_a_corrupt_or_newer_state_file_is_a_warning_and_the_fail_safe(node, admin, content):
+    root, child, consumer = held_4gb(node, admin)
+    state = node.dir / "state" / "state.json"
+    state.write_text(content)
+    node.configure(pmem={"namespaces": SWAPPED})
+    result = node.run("reconcile")
+    assert result.status == 0, result.err
+    assert str(state) in result.err and "fail-safe" in result.err
+    assert not granted(admin, child, SMALL)
+
+
+@pytest.mark.parametrize("spelling", ["http://localhost:{port}", "http://127.0.0.1:{port}/"])
+def test_another_spelling_of_the_endpoint_keeps_the_memory(node, admin, spelling):
+    """Scenario 3: clouds.yaml says localhost, the configuration 127.0.0.1 (or public vs
+    internal, http vs https). Today's code discards the memory and offers ns_0 again."""
+    root, child, consumer = held_4gb(node, admin)
+    node.configure(pmem={"namespaces": SWAPPED})
+    assert node.run("reconcile").status == 0
+    assert view(node, admin, root) == {A4GB: (1, 0, 1), SMALL: (1, 1, 0)}
+    port = admin.url.rsplit(":", 1)[1]
+    node.configure(placement={"endpoint": spelling.format(port=port)})
+    result = node.run("reconcile")
+    assert result.status == 0, result.err
+    assert "fail-safe" not in result.out  # remembered, not lost
+    assert not granted(admin, child, SMALL)
+    admin.free(consumer)
+    assert node.run("reconcile").status == 0
+    assert view(node, admin, root) == {A4GB: (1, 0, 0), SMALL: (1, 0, 0)}
+
+
+def test_remove_then_reenabled_with_changed_labels_keeps_the_memory(node, admin):
+    """Scenario 4: remove fences the provider in use and stores the memory; the host re-enabled
+    with changed labels must not offer the held namespace."""
+    root, child, consumer = held_4gb(node, admin)
+    assert node.run("remove").status == 1  # in use: fenced
+    node.configure(pmem={"namespaces": SWAPPED})
+    result = node.run("reconcile")
+    assert result.status == 0, result.err
+    assert "fail-safe" not in result.out
+    assert view(node, admin, root) == {A4GB: (1, 0, 1), SMALL: (1, 1, 0)}
+    assert not granted(admin, child, SMALL)
