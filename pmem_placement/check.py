@@ -95,6 +95,26 @@ def nova_coexistence(root_name: str | None, elsewhere: typing.Mapping[str, typin
                   "and fails")
 
 
+def state_directory(path: str | None, memory: typing.Any, lost: str | None,
+                    withheld: typing.Mapping[str, int], mode: str = "report") -> Result:
+    """``memory``: the state directory's (``state.memory``), None when unknown (``lost`` says
+    why); ``withheld``: what the fail-safe withholds now, by class."""
+    if mode == "audit":
+        return Result(Code.SUCCESS, "[pmem]mode = audit: nothing is remembered, nothing is written")
+    if withheld:
+        where = ", ".join(f"{n} of {rc}" for rc, n in sorted(withheld.items()))
+        return Result(Code.WARNING, f"the fail-safe withholds {sum(withheld.values())} unit(s) ({where}) for "
+                      f"{len(memory.failsafe)} consumer(s) placed when the memory was unknown ({memory.failsafe_why}); "
+                      "released as they leave, or with 'pmem-placement reconcile --end-fail-safe' (see "
+                      "docs/guarantees.md)")
+    if memory is None and lost and not lost.endswith("does not exist"):
+        return Result(Code.WARNING, f"{lost}: the next reconcile withholds, by the fail-safe rule, what the "
+                      "consumers then holding PMEM may hold")
+    if memory is None:
+        return Result(Code.SUCCESS, f"{path}: no memory yet (written by the first reconcile)")
+    return Result(Code.SUCCESS, f"{path}: remembers which namespaces each class's consumers may hold")
+
+
 def agent(status: typing.Mapping[str, typing.Any] | None, path: str | None, unreadable: str | None = None) -> Result:
     """``status`` as ``status_file.with_freshness`` returns it; ``unreadable``: why the status file that
     is there cannot be used (``status_file.read``)."""

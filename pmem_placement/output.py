@@ -141,6 +141,7 @@ def show_json(host: str | None, rows: list[NamespaceRow], missing: list[str], vi
             "traits": view.traits,
             "nova_pmem_classes": view.root_pmem_classes,
             "pmem_elsewhere": view.pmem_elsewhere,
+            "failsafe": view.failsafe,
         }
     data = {
         "host": host,
@@ -203,6 +204,11 @@ def show_text(host: str | None, rows: list[NamespaceRow], missing: list[str], vi
                 state = f" {states[rc]}" if states[rc] else ""
                 out.append(f"  {rc}: total {c['total']}, reserved {c['reserved']}, used {c['used']}{state}")
             out.append(f"  traits: {', '.join(view.traits) or '-'}")
+            if view.failsafe and view.failsafe["withheld"]:
+                fs = view.failsafe
+                out.append(f"  fail-safe: {sum(fs['withheld'].values())} withheld "
+                           f"({', '.join(f'{n} of {rc}' for rc, n in fs['withheld'].items())}) for "
+                           f"{len(fs['consumers'])} consumer(s) placed when the memory was unknown: {fs['why']}")
             out.append("  for consumers other than nova's libvirt driver: a nova instance given these gets no "
                        "nvdimm device")
         if view.pmem_elsewhere or view.root_pmem_classes:

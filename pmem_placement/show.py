@@ -7,6 +7,8 @@ from pmem_placement import consumers
 from pmem_placement import desired as desired_mod
 from pmem_placement import mapping
 from pmem_placement import read
+from pmem_placement import remap
+from pmem_placement import state as state_mod
 from pmem_placement.discover.model import Namespace
 from pmem_placement.errors import RootProviderNotFound
 from pmem_placement.placement.client import Client
@@ -69,6 +71,8 @@ class PlacementView:
     root_pmem_classes: list[str] = dataclasses.field(default_factory=list)
     """PMEM classes on the compute node provider itself: nova reports PMEM too (double counting)."""
     pmem_elsewhere: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    failsafe: dict[str, typing.Any] | None = None
+    """What the fail-safe withholds (``failsafe_view``), None when nothing."""
     """PMEM classes of every provider of the tree we do not own (the compute node included), by
     provider name: any of them fences ours, as ``reconcile`` does."""
 
@@ -84,6 +88,17 @@ def class_state(rc: str, counts: typing.Mapping[str, int], configured: typing.Co
     if rc not in configured:
         return "retiring"
     return "fenced" if fenced else "closed"
+
+
+def failsafe_view(memory: state_mod.Cache | None, view: PlacementView) -> dict[str, typing.Any] | None:
+    """What the fail-safe withholds on ``view``'s provider, from the state directory's memory:
+    ``{"withheld", "consumers", "why"}``, or None."""
+    if memory is None or memory.root_uuid != view.root_uuid or not memory.failsafe:
+        return None
+    totals = {rc: c["total"] for rc, c in view.classes.items()}
+    withheld = remap.failsafe_units(totals, remap.held_by(memory.failsafe))
+    return {"withheld": dict(sorted(withheld.items())), "consumers": sorted(memory.failsafe),
+            "why": memory.failsafe_why}
 
 
 def placement_view(client: Client, host: str, root_uuid: str | None) -> PlacementView | None:

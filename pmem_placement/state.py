@@ -282,6 +282,13 @@ class StateStore:
         self.problem = problem
 
 
+def memory(state_dir: str | None) -> tuple[Cache | None, str | None]:
+    """The memory in ``state_dir`` (read only, no lock), and why it is unknown when it is."""
+    store = StateStore(state_dir)
+    found = store.load("", "")
+    return found, store.memory_lost
+
+
 def write_atomically(path: str, text: str, mode: int = 0o640, fsync: bool = True) -> None:
     """Replace ``path`` with ``text`` so that readers see the old or the new file, never half.
 

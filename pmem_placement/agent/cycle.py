@@ -182,12 +182,25 @@ class Agent:
                 self._problem = None
             status.state = "in_sync"
             status.last_error = None
+        self._failsafe(outcome)
         current, ident = outcome.current, outcome.identity
         status.provider = {"name": ident.name, "uuid": ident.uuid} if current and ident else None
         status.classes = {
             rc: {"total": inv.total, "reserved": inv.reserved}
             for rc, inv in sorted(current.inventories.items())
         } if current else {}
+
+    def _failsafe(self, outcome: Outcome) -> None:
+        """Say once when the fail-safe starts withholding units, and once when it ends."""
+        before = self.status.failsafe
+        withheld = outcome.withheld if outcome.failsafe else {}
+        self.status.failsafe = output.failsafe_json(outcome.failsafe, withheld) \
+            if outcome.failsafe is not None and withheld else None
+        if self.status.failsafe and not before:
+            assert outcome.failsafe is not None
+            LOG.warning("%s", output.failsafe_line(outcome.failsafe, withheld))
+        elif before and not self.status.failsafe:
+            LOG.info("the fail-safe withholds nothing any more: its consumers are gone")
 
     def _failed(self, exc: BaseException) -> None:
         message = str(exc)

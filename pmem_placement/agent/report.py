@@ -39,6 +39,8 @@ class Status:
     """[pmem]mode: ``audit`` never writes to Placement."""
     next_attempt: float | None = None
     """When the agent's schedule (interval, or backoff after failures) runs the next cycle."""
+    failsafe: dict[str, typing.Any] | None = None
+    """What the fail-safe withholds (``{"withheld", "consumers", "why"}``), None when nothing."""
 
 
 def iso(ts: float | None) -> str | None:
@@ -63,6 +65,7 @@ def status_json(status: Status) -> str:
         "config_fingerprint": status.config_fingerprint,
         "next_attempt": iso(status.next_attempt),
         "mode": status.mode,
+        "failsafe": status.failsafe,
     }
     if status.findings is not None:
         data["findings"] = status.findings
@@ -106,6 +109,14 @@ def metrics_text(status: Status) -> str:
            [(f'{{resource_class="{rc}"}}', c["total"]) for rc, c in sorted(status.classes.items())])
     metric("inventory_reserved", "gauge", "Reserved units of each class (equal to total while retiring).",
            [(f'{{resource_class="{rc}"}}', c["reserved"]) for rc, c in sorted(status.classes.items())])
+    withheld = (status.failsafe or {}).get("withheld", {})
+    metric("failsafe_withheld_units", "gauge", "Units each class withholds by the fail-safe: consumers placed "
+           "while the state directory's memory was unknown may hold any configured namespace.",
+           [(f'{{resource_class="{rc}"}}', withheld.get(rc, 0)) for rc in sorted(status.classes)])
+    withheld = (status.failsafe or {}).get("withheld", {})
+    metric("failsafe_withheld_units", "gauge", "Units each class withholds by the fail-safe: consumers placed "
+           "while the state directory's memory was unknown may hold any configured namespace.",
+           [(f'{{resource_class="{rc}"}}', withheld.get(rc, 0)) for rc in sorted(status.classes)])
     if status.findings is not None:
         from pmem_placement.audit.findings import counts_by_kind
 

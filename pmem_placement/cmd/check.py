@@ -5,6 +5,7 @@ Gathers what the pure checks of ``pmem_placement.check`` need and prints one lin
 failure. Read-only: it sends only GET requests to Placement and writes no file.
 """
 
+import os
 import typing
 
 from oslo_config import cfg
@@ -56,25 +57,42 @@ def gather(conf: cfg.ConfigOpts) -> list[tuple[str, Result]]:
         classes = {label.resource_class: len(label.namespace_names) for label in labels}
         results.append(("discovery", checks.discovery(discovery_error, problems, classes)))
 
-    root_name = None
+    root_name = root_found = None
     elsewhere: dict[str, list[str]] = {}
     ours_in_tree: dict[str, list[str]] = {}
+    ours_totals: dict[str, int] = {}
     try:
         client = wiring.client(conf, conf.os_cloud)
         root = read.find_root(client, conf.host, root_uuid)
         found = read.pmem_in_tree(client, root)
         elsewhere, ours_in_tree = found.classes_elsewhere(), found.classes_ours()
-        root_name = root.name
+        root_name, root_found = root.name, root.uuid
+        ours_totals = found.ours.get(root.today().name, {})
         results.append(("placement", checks.placement(None, client.endpoint, (root.name, root.uuid))))
     except (errors.PmemPlacementError, cfg.Error) as exc:
         results.append(("placement", checks.placement(exc, None, None)))
     results.append(("nova coexistence", checks.nova_coexistence(root_name, elsewhere, ours_in_tree,
                                                                 conf.pmem.mode, labels == [])))
+    results.append(("state directory", _state_directory(conf, root_found, ours_totals)))
 
     agent = status_file.load(conf)
     results.append(("agent", checks.agent(agent.status, agent.path, agent.unreadable)))
     results.append(("systemd unit", checks.systemd_unit(*unit_files())))
     return results
+
+
+def _state_directory(conf: cfg.ConfigOpts, root_uuid: str | None, totals: typing.Mapping[str, int]) -> Result:
+    from pmem_placement import remap
+    from pmem_placement import state
+
+    memory, lost = state.memory(conf.agent.state_dir or None)
+    if memory is not None and root_uuid is not None and memory.root_uuid != root_uuid:
+        lost = f"the state directory's memory is of another compute node ({memory.root_uuid})"
+        memory = None
+    held = remap.held_by(memory.failsafe) if memory is not None and memory.failsafe else {}
+    withheld = remap.failsafe_units(totals, held) if held else {}
+    path = os.path.join(conf.agent.state_dir, "state.json") if conf.agent.state_dir else None
+    return checks.state_directory(path, memory, lost, withheld, conf.pmem.mode)
 
 
 def _read(path: str) -> str | None:

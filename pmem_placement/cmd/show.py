@@ -1,5 +1,6 @@
 """``pmem-placement show``: the host's namespaces and Placement's view of them. Never writes."""
 
+import dataclasses
 import typing
 
 from oslo_config import cfg
@@ -10,6 +11,7 @@ from pmem_placement import mapping
 from pmem_placement import output
 from pmem_placement import show as show_mod
 from pmem_placement import status_file
+from pmem_placement import state as state_mod
 from pmem_placement import wiring
 from pmem_placement.cmd import show_audit
 from pmem_placement.cmd.command import EXIT_OK
@@ -26,8 +28,6 @@ def _show_arguments(parser: typing.Any) -> None:
 
 
 def show(conf: cfg.ConfigOpts) -> int:
-
-
     args = conf.command
     if conf.pmem.mode == "audit":
         return show_audit.run(conf)
@@ -46,6 +46,9 @@ def show(conf: cfg.ConfigOpts) -> int:
     if not args.offline:
         try:
             view = show_mod.placement_view(wiring.client(conf, conf.os_cloud), conf.host, root_uuid)
+            if view is not None:
+                memory, _ = state_mod.memory(conf.agent.state_dir or None)
+                view = dataclasses.replace(view, failsafe=show_mod.failsafe_view(memory, view))
         except errors.PmemPlacementError as exc:
             error = exc
     agent_status = status_file.load(conf).shown()

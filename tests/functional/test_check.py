@@ -24,7 +24,8 @@ def test_a_good_setup_is_all_success_and_reads_only(good):
     result = good.run("check")
     assert result.status == 0, result.out + result.err
     checks = lines(result)
-    assert list(checks) == ["configuration", "discovery", "placement", "nova coexistence", "agent", "systemd unit"]
+    assert list(checks) == ["configuration", "discovery", "placement", "nova coexistence", "state directory", "agent",
+                            "systemd unit"]
     assert all(line.startswith("Success  ") for line in checks.values()), result.out
     assert "CUSTOM_PMEM_NAMESPACE_4GB: 1, CUSTOM_PMEM_NAMESPACE_SMALL: 2" in checks["discovery"]
     assert f"compute node {good.name} (" in checks["placement"]

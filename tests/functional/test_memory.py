@@ -144,3 +144,44 @@ def test_remove_then_reenabled_with_changed_labels_keeps_the_memory(node, admin)
     assert "fail-safe" not in result.out
     assert view(node, admin, root) == {A4GB: (1, 0, 1), SMALL: (1, 1, 0)}
     assert not granted(admin, child, SMALL)
+
+
+def test_show_check_the_agent_and_its_metrics_say_what_the_fail_safe_withholds(node, admin, caplog):
+    import logging
+
+    from oslo_config import cfg
+
+    from pmem_placement import conf as conf_mod
+    from pmem_placement.agent.cycle import Agent
+
+    root, child, consumer = held_4gb(node, admin)
+    shutil.rmtree(node.dir / "state")
+    node.configure(pmem={"namespaces": SWAPPED}, agent={"metrics_file": str(node.dir / "pmem.prom")})
+    node.write_config()
+    conf = cfg.ConfigOpts()
+    conf_mod.register_opts(conf)
+    conf(["--config-file", str(node.config_file)])
+    agent = Agent(conf)
+    logging.getLogger().addHandler(caplog.handler)  # node.run set oslo.log up, which drops pytest's handler
+    caplog.set_level(logging.INFO, logger="pmem_placement")
+    assert agent.cycle() and agent.cycle()
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "fail-safe" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].startswith("fail-safe: 1 unit withheld")  # once, not every cycle
+    status = json.loads((node.dir / "state" / "status.json").read_text())
+    assert status["state"] == "in_sync"
+    assert status["failsafe"]["withheld"] == {SMALL: 1} and status["failsafe"]["consumers"] == [consumer]
+    metrics = (node.dir / "pmem.prom").read_text()
+    assert f'pmem_placement_failsafe_withheld_units{{resource_class="{SMALL}"}} 1' in metrics
+    assert f'pmem_placement_failsafe_withheld_units{{resource_class="{A4GB}"}} 0' in metrics
+    shown = node.run("show")
+    assert "fail-safe: 1 withheld (1 of CUSTOM_PMEM_NAMESPACE_SMALL) for 1 consumer(s)" in shown.out
+    assert json.loads(node.run("show", "--format", "json").out)["placement"]["failsafe"]["withheld"] == {SMALL: 1}
+    check = node.run("check")
+    [line] = [line for line in check.out.splitlines() if "state directory:" in line]
+    assert line.startswith("Warning  state directory: the fail-safe withholds 1 unit(s)")
+    admin.free(consumer)
+    logging.getLogger().addHandler(caplog.handler)
+    assert agent.cycle()
+    assert json.loads((node.dir / "state" / "status.json").read_text())["failsafe"] is None
+    assert "withholds nothing any more" in caplog.text
+    assert node.run("check").out.count("Success  state directory:") == 1
