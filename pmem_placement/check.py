@@ -96,11 +96,18 @@ def nova_coexistence(root_name: str | None, elsewhere: typing.Mapping[str, typin
 
 
 def state_directory(path: str | None, memory: typing.Any, lost: str | None,
-                    withheld: typing.Mapping[str, int], mode: str = "report") -> Result:
+                    withheld: typing.Mapping[str, int], mode: str = "report",
+                    recreated: typing.Mapping[str, tuple[str, str]] | None = None) -> Result:
     """``memory``: the state directory's (``state.memory``), None when unknown (``lost`` says
-    why); ``withheld``: what the fail-safe withholds now, by class."""
+    why); ``withheld``: what the fail-safe withholds now, by class; ``recreated``: namespaces a
+    consumer may hold that were destroyed and re-created under the same name."""
     if mode == "audit":
         return Result(Code.SUCCESS, "[pmem]mode = audit: nothing is remembered, nothing is written")
+    if recreated:
+        which = ", ".join(f"{name!r} (uuid {old} -> {new})" for name, (old, new) in sorted(recreated.items()))
+        return Result(Code.WARNING, f"namespace {which} was destroyed and re-created under the same name while "
+                      "a consumer may hold it: that consumer's data is gone; reconcile keeps it reserved "
+                      "until that consumer releases it")
     if withheld:
         where = ", ".join(f"{n} of {rc}" for rc, n in sorted(withheld.items()))
         return Result(Code.WARNING, f"the fail-safe withholds {sum(withheld.values())} unit(s) ({where}) for "

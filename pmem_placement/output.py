@@ -100,6 +100,12 @@ def failsafe_line(failsafe: plan_mod.FailSafe, withheld: typing.Mapping[str, int
             "mapping is the one they were placed under")
 
 
+def recreated_line(name: str, uuids: tuple[str, str]) -> str:
+    return (f"namespace {name!r} was destroyed and re-created under the same name (uuid {uuids[0]} -> "
+            f"{uuids[1]}) while a consumer may hold it: that consumer's data is gone; it stays reserved "
+            "until that consumer releases it")
+
+
 def reconcile_text(outcome: Outcome, dry_run: bool, requests: int) -> str:
     name = outcome.identity.name if outcome.identity else "PMEM provider"
     cost = f"{requests} request{'s' if requests != 1 else ''}"

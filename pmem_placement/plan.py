@@ -46,6 +46,7 @@ from pmem_placement.remap import FailSafe
 from pmem_placement.remap import Holders
 from pmem_placement.remap import failsafe_units
 from pmem_placement.remap import holders
+from pmem_placement.remap import recreated_units
 from pmem_placement.remap import remapped
 from pmem_placement.remap import reservations
 from pmem_placement.remap import taken
@@ -115,13 +116,16 @@ def plan(
     fence: str | None = None,
     previous: Holders | None = None,
     failsafe: FailSafe | None = None,
+    recreated: typing.Mapping[str, tuple[str, str]] | None = None,
 ) -> list[Operation]:
     """The operations, in order, that turn ``current`` into ``desired``; [] when in sync.
 
     ``stale``: older PMEM providers of ours in the tree, with usages. ``fence``: why PMEM must not
     be offered from here (another provider of the tree reports it), or None. ``previous``: the
     namespaces each class's consumers may hold, as remembered (``holders``); None when not
-    known. ``failsafe``: consumers placed while that memory was unknown. Older providers are closed first, so that a run stopped half-way never offers more
+    known. ``failsafe``: consumers placed while that memory was unknown. ``recreated``: held
+    namespaces destroyed and re-created under the same name (name -> (old uuid, new uuid)), each
+    reserved where it is today until released. Older providers are closed first, so that a run stopped half-way never offers more
     than before; one that holds today's name is first renamed out of its way.
     """
     ops = _older(stale, desired, fence)
@@ -131,7 +135,7 @@ def plan(
         raise ValueError("usages must be read before planning this change")
     if desired is None:
         return ops + _nothing_desired(current)
-    return ops + _provider(current, desired) + _inventories(current, desired, stale, previous, failsafe)
+    return ops + _provider(current, desired) + _inventories(current, desired, stale, previous, failsafe, recreated)
 
 
 def _older(stale: typing.Sequence[Current], desired: Desired | None, fence: str | None) -> list[Operation]:
@@ -191,7 +195,8 @@ def _provider(current: Current | None, desired: Desired) -> list[Operation]:
 
 
 def _inventories(current: Current | None, desired: Desired, stale: typing.Sequence[Current],
-                 previous: Holders | None, failsafe: FailSafe | None = None) -> list[Operation]:
+                 previous: Holders | None, failsafe: FailSafe | None = None,
+                 recreated: typing.Mapping[str, tuple[str, str]] | None = None) -> list[Operation]:
     """Today's classes, classes in use retired, and the reservations of the remap and
     fail-safe rules."""
     cur_inv: Inventories = current.inventories if current else {}
@@ -214,19 +219,29 @@ def _inventories(current: Current | None, desired: Desired, stale: typing.Sequen
     reserve = reservations(totals, cur_inv, usages, held, took, known)
     by_name = remapped(totals, usages, took)
     withheld = failsafe_units(totals, failsafe.held) if failsafe else {}
+    lost = recreated_units(desired.namespaces or {}, recreated or {})
     notes = {}
     for rc, units in reserve.items():
         extra = min(totals[rc] - units, withheld.get(rc, 0))
-        if units + extra:
-            after[rc] = dataclasses.replace(after[rc], reserved=units + extra)
+        again = min(totals[rc] - units - extra, len(lost.get(rc, ())))
+        if units + extra + again:
+            after[rc] = dataclasses.replace(after[rc], reserved=units + extra + again)
             reasons = [_note(rc, units, took.get(rc, {}), by_name.get(rc, 0), usages, where)] if units else []
             if extra:
                 assert failsafe is not None
                 reasons.append(_failsafe_note(extra, failsafe))
+            if again:
+                reasons.append(_recreated_note(again, lost[rc], recreated or {}))
             notes[rc] = "; ".join(reasons)
     if after == dict(cur_inv):
         return []
     return [SetInventories(desired.identity, cur_inv, after, usages, notes)]
+
+
+def _recreated_note(units: int, names: typing.Sequence[str], recreated: typing.Mapping[str, tuple[str, str]]) -> str:
+    which = ", ".join(f"{n} (uuid {recreated[n][0]} -> {recreated[n][1]})" for n in names)
+    return (f"{units} reserved: {which} was destroyed and re-created under the same name while a consumer "
+            "may hold it (that consumer's data is gone); released once that consumer is")
 
 
 def _failsafe_note(units: int, failsafe: FailSafe) -> str:

@@ -54,6 +54,8 @@ class HostSpec:
     namespaces: typing.Mapping[str, typing.Sequence[str]] | None = None
     """Resource class -> the names of its namespaces; None when not known (then the remap rule
     falls back to counts)."""
+    uuids: typing.Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """Namespace name -> its uuid, where discovery knows it."""
 
     @property
     def lookup(self) -> str:
@@ -70,6 +72,8 @@ class Outcome:
     """Consecutive runs, this one included, that found another writer's changes on the provider."""
     failsafe: plan_mod.FailSafe | None = None
     """Consumers placed while the memory was unknown, for whom units are withheld."""
+    recreated: typing.Mapping[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+    """Held namespaces destroyed and re-created under the same name: name -> (old, new uuid)."""
 
     @property
     def withheld(self) -> dict[str, int]:
@@ -174,6 +178,8 @@ class Reconciler:
         writer = reads.another_writer(remembered.child if remembered else None, seen.ident.uuid, seen.current)
         cache.foreign_writes = cache.foreign_writes + 1 if writer else 0
         seen.failsafe = self._failsafe(seen, goal, cache, lost or "the state directory did not know them")
+        seen.recreated = remap.recreated(goal.previous, cache.uuids, spec.uuids,
+                                         seen.current.usages if seen.current is not None else {})
         ops = self._plan(seen, goal, cache, full)
         applier = Applier(self.client)
         if not dry_run:
@@ -292,7 +298,8 @@ class Reconciler:
     # plan
 
     def _plan(self, seen: "_Seen", goal: "_Goal", cache: Cache, full: bool) -> list[plan_mod.Operation]:
-        ops = plan_mod.plan(seen.current, goal.want, seen.stale, seen.fence, goal.previous, seen.failsafe)
+        ops = plan_mod.plan(seen.current, goal.want, seen.stale, seen.fence, goal.previous, seen.failsafe,
+                            seen.recreated)
         if full or not plan_mod.offers_more(ops):
             return ops
         # Never offer more on the word of remembered generations: a forked history may have
@@ -301,7 +308,8 @@ class Reconciler:
         seen.stale, seen.foreign = self._neighbours(seen.root, seen.ident, seen.others, cache, True)
         seen.fence = goal.fence(seen.root.name, seen.foreign)
         self._with_usages(seen, goal, False)
-        return plan_mod.plan(seen.current, goal.want, seen.stale, seen.fence, goal.previous, seen.failsafe)
+        return plan_mod.plan(seen.current, goal.want, seen.stale, seen.fence, goal.previous, seen.failsafe,
+                             seen.recreated)
 
     # apply
 
@@ -320,11 +328,12 @@ class Reconciler:
         cache.child = dataclasses.replace(current, usages=None) if current is not None else None
         cache.holders = plan_mod.holders(goal.previous, goal.assignment,
                                          current.usages if current is not None else {})
+        cache.uuids = remap.uuids_to_remember(cache.uuids, goal.uuids, seen.recreated, cache.holders)
 
     @staticmethod
     def _outcome(seen: "_Seen", ops: list[plan_mod.Operation], cache: Cache, dry_run: bool,
                  aside: list[str]) -> Outcome:
-        outcome = Outcome(seen.ident, ops, seen.current, cache.foreign_writes, seen.failsafe)
+        outcome = Outcome(seen.ident, ops, seen.current, cache.foreign_writes, seen.failsafe, seen.recreated)
         if seen.fence is not None:
             name = seen.current.identity.name if seen.current is not None else seen.ident.name
             raise Fenced(fence_mod.message(seen.fence, name, seen.current is not None, bool(ops), dry_run,
@@ -343,6 +352,8 @@ class _Goal:
     """Resource class -> its namespaces today; None when not known."""
     previous: plan_mod.Holders | None
     """The namespaces each class's consumers may hold, as remembered; None when not known."""
+    uuids: typing.Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """Today's namespaces' uuids, by name."""
 
     @classmethod
     def of(cls, spec: HostSpec, root: Root, cache: Cache, asserted: bool = False) -> "_Goal":
@@ -353,7 +364,7 @@ class _Goal:
         previous = cache.holders
         if asserted and assignment is not None:
             previous = dict(assignment)
-        return cls(want, assignment, previous)
+        return cls(want, assignment, previous, spec.uuids)
 
     def fence(self, root_name: str, foreign: typing.Mapping[str, frozenset[str]]) -> str | None:
         # Nothing configured here: ours offers nothing anyway (classes in use retired, the rest
@@ -375,3 +386,4 @@ class _Seen:
     foreign: dict[str, frozenset[str]]
     fence: str | None
     failsafe: plan_mod.FailSafe | None = None
+    recreated: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)

@@ -151,3 +151,39 @@ def held_by(consumers: typing.Mapping[str, typing.Mapping[str, int]]) -> dict[st
         for rc, n in resources.items():
             held[rc] = held.get(rc, 0) + n
     return held
+
+
+def recreated(previous: Holders | None, remembered: typing.Mapping[str, str], today: typing.Mapping[str, str],
+              usages: typing.Mapping[str, int] | None) -> dict[str, tuple[str, str]]:
+    """Namespaces a consumer may hold that were destroyed and re-created under the same name
+    since (their uuid changed): name -> (uuid remembered, uuid today). A namespace may be held
+    when a class in use (or whose usages were not read) may hold it (``previous``)."""
+    held = {name for rc, names in (previous or {}).items()
+            if usages is None or usages.get(rc, 0) > 0 for name in names}
+    return {name: (remembered[name], today[name]) for name in sorted(held)
+            if name in remembered and name in today and remembered[name] != today[name]}
+
+
+def recreated_units(assignment: typing.Mapping[str, typing.Iterable[str]],
+                    recreated_: typing.Mapping[str, tuple[str, str]]) -> dict[str, list[str]]:
+    """Class -> the re-created held namespaces it has today (each reserves a unit)."""
+    found: dict[str, list[str]] = {}
+    for rc, names in assignment.items():
+        for name in sorted(names):
+            if name in recreated_:
+                found.setdefault(rc, []).append(name)
+    return found
+
+
+def uuids_to_remember(remembered: typing.Mapping[str, str], today: typing.Mapping[str, str],
+                      recreated_: typing.Mapping[str, tuple[str, str]],
+                      holders_: typing.Mapping[str, frozenset[str]] | None) -> dict[str, str]:
+    """Each namespace's uuid for the next run: today's; for a held namespace that is gone today,
+    the one remembered (should it come back re-created); for a re-created namespace still held,
+    the old one, so that it stays reserved until released."""
+    held = {name for names in (holders_ or {}).values() for name in names}
+    result = {name: uuid for name, uuid in remembered.items() if name in held and name not in today}
+    result.update(today)
+    for name, (old, _) in recreated_.items():
+        result[name] = old
+    return result

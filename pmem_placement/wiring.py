@@ -42,6 +42,7 @@ def host_spec(conf: cfg.ConfigOpts) -> tuple[HostSpec, list[Namespace]]:
         classes={rc: len(nss) for rc, nss in classes.items()},
         traits=traits,
         namespaces={rc: tuple(ns.name for ns in nss if ns.name) for rc, nss in classes.items()},
+        uuids={ns.name: ns.uuid for nss in classes.values() for ns in nss if ns.name and ns.uuid},
     )
     return spec, namespaces
 

@@ -52,6 +52,7 @@ class Agent:
         self._file_problems: set[str] = set()
         """Files that could not be written, warned about once until they can be again."""
         self._file_problems_since: dict[str, str | None] = {}
+        self._recreated_warned: set[tuple[str, tuple[str, str]]] = set()
 
     @property
     def waiting_for_compute_node(self) -> bool:
@@ -183,12 +184,20 @@ class Agent:
             status.state = "in_sync"
             status.last_error = None
         self._failsafe(outcome)
+        self._recreated(outcome)
         current, ident = outcome.current, outcome.identity
         status.provider = {"name": ident.name, "uuid": ident.uuid} if current and ident else None
         status.classes = {
             rc: {"total": inv.total, "reserved": inv.reserved}
             for rc, inv in sorted(current.inventories.items())
         } if current else {}
+
+    def _recreated(self, outcome: Outcome) -> None:
+        """Warn once per namespace destroyed and re-created while a consumer may hold it."""
+        for name, uuids in sorted(outcome.recreated.items()):
+            if (name, uuids) not in self._recreated_warned:
+                LOG.warning("%s", output.recreated_line(name, uuids))
+        self._recreated_warned = set(outcome.recreated.items())
 
     def _failsafe(self, outcome: Outcome) -> None:
         """Say once when the fail-safe starts withholding units, and once when it ends."""

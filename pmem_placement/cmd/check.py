@@ -44,6 +44,7 @@ def gather(conf: cfg.ConfigOpts) -> list[tuple[str, Result]]:
     results.append(("configuration", checks.configuration(
         validate.unknown_options(conf), config_error, wiring.exposed_secrets(conf), labels == [])))
 
+    uuids: dict[str, str] = {}
     if labels is None:
         results.append(("discovery", Result(Code.FAILURE, "not checked: fix the configuration first")))
     else:
@@ -52,6 +53,7 @@ def gather(conf: cfg.ConfigOpts) -> list[tuple[str, Result]]:
         try:
             namespaces = discover.discover(conf) if labels else []
             problems = mapping.problems(labels, namespaces)
+            uuids = {ns.name: ns.uuid for ns in namespaces if ns.name and ns.uuid}
         except errors.PmemPlacementError as exc:
             discovery_error = exc
         classes = {label.resource_class: len(label.namespace_names) for label in labels}
@@ -73,7 +75,7 @@ def gather(conf: cfg.ConfigOpts) -> list[tuple[str, Result]]:
         results.append(("placement", checks.placement(exc, None, None)))
     results.append(("nova coexistence", checks.nova_coexistence(root_name, elsewhere, ours_in_tree,
                                                                 conf.pmem.mode, labels == [])))
-    results.append(("state directory", _state_directory(conf, root_found, ours_totals)))
+    results.append(("state directory", _state_directory(conf, root_found, ours_totals, uuids)))
 
     agent = status_file.load(conf)
     results.append(("agent", checks.agent(agent.status, agent.path, agent.unreadable)))
@@ -81,7 +83,8 @@ def gather(conf: cfg.ConfigOpts) -> list[tuple[str, Result]]:
     return results
 
 
-def _state_directory(conf: cfg.ConfigOpts, root_uuid: str | None, totals: typing.Mapping[str, int]) -> Result:
+def _state_directory(conf: cfg.ConfigOpts, root_uuid: str | None, totals: typing.Mapping[str, int],
+                     uuids: typing.Mapping[str, str]) -> Result:
     from pmem_placement import remap
     from pmem_placement import state
 
@@ -91,8 +94,9 @@ def _state_directory(conf: cfg.ConfigOpts, root_uuid: str | None, totals: typing
         memory = None
     held = remap.held_by(memory.failsafe) if memory is not None and memory.failsafe else {}
     withheld = remap.failsafe_units(totals, held) if held else {}
+    recreated = remap.recreated(memory.holders, memory.uuids, uuids, None) if memory is not None else {}
     path = os.path.join(conf.agent.state_dir, "state.json") if conf.agent.state_dir else None
-    return checks.state_directory(path, memory, lost, withheld, conf.pmem.mode)
+    return checks.state_directory(path, memory, lost, withheld, conf.pmem.mode, recreated)
 
 
 def _read(path: str) -> str | None:

@@ -79,6 +79,8 @@ def reconcile(conf: cfg.ConfigOpts) -> int:
         return fail(exc, exc.exit_status)
     if outcome.another_writer:
         LOG.warning("%s", another_writer_warning(conf.host, outcome))
+    for name, uuids in sorted(outcome.recreated.items()):
+        LOG.warning("%s", output.recreated_line(name, uuids))
     consumers.after_one_shot(conf.agent.state_dir or None, client, outcome, args.dry_run)
     requests = client.requests
     if as_json:
