@@ -9,11 +9,13 @@ The expected outcome is computed here, independently of pmem_placement's own map
 
 import json
 import pathlib
+import shutil
 import tempfile
 import uuid
 
 from hypothesis import HealthCheck
 from hypothesis import event
+from hypothesis import example
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -298,28 +300,47 @@ actions = st.one_of(
     st.tuples(st.just("rename"), st.booleans()),  # True: [DEFAULT]host follows; False: root_provider_uuid
     st.tuples(st.just("nova_on"), st.sampled_from(["PROPA", "TA", "6GB"])),
     st.tuples(st.just("nova_off"), st.none()),
+    st.tuples(st.just("memory_lost"), st.sampled_from(["emptied", "corrupt", "newer"])),
+    st.tuples(st.just("recreate"), st.sampled_from(HOST_NAMESPACES)),  # destroyed, created again: new uuid
 )
+
+
+def namespaces_with(generations):
+    """The host's ndctl output, each namespace's uuid telling how often it was re-created."""
+    return json.dumps([helpers.devdax(n, f"namespace0.{i}", uuid=f"{i:08x}-0000-4000-8000-{generations[n]:012x}")
+                       for i, n in enumerate(HOST_NAMESPACES)])
 
 
 @settings(max_examples=25, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(first=some_mapping, nova_first=st.sampled_from([None, None, None, "6GB"]),
        steps=st.lists(actions, min_size=1, max_size=7))
+# The state directory emptied under a guest, then its namespace swapped to another label.
+@example(first={"TA": ["ns_a"], "TB": ["ns_b", "ns_c", "ns_d"]}, nova_first=None,
+         steps=[("allocate", 0), ("memory_lost", "emptied"), ("swap", 0)])
+@example(first={"TA": ["ns_a"], "TB": ["ns_b", "ns_c", "ns_d"]}, nova_first=None,
+         steps=[("allocate", 0), ("memory_lost", "corrupt"), ("swap", 0), ("free", 0)])
+# A held namespace re-created under its name, beside a free one of the same class.
+@example(first={"TA": ["ns_a", "ns_b"], "TB": ["ns_c", "ns_d"]}, nova_first=None,
+         steps=[("allocate", 0), ("recreate", "ns_a"), ("recreate", "ns_b"), ("free", 0)])
 def test_placement_never_offers_a_namespace_twice(placement, admin, first, nova_first, steps):
-    """Random renames, remaps, label swaps, allocations, and nova reporting PMEM on the root
-    (before or after us, under any label): after every run the invariant holds, or ours is
-    fenced and the run exits 1; no allocation is ever changed. Which namespaces a guest may hold
-    is modelled here: those of its class when it allocated."""
+    """Random renames, remaps, label swaps, allocations, nova reporting PMEM on the root
+    (before or after us, under any label), the state directory's memory lost (emptied, corrupt,
+    written by a newer version) and namespaces re-created under their name: after every run the
+    invariant holds, or ours is fenced and the run exits 1; no allocation is ever changed. Which
+    namespaces a guest may hold is modelled here: those of its class when it allocated."""
     base = f"truth-{uuid.uuid4().hex[:10]}"
     name = base
     root = admin.create_compute_node(name)
     workdir = pathlib.Path(tempfile.mkdtemp())
     node = Host(workdir, placement, name)
-    node.namespaces_file.write_text(helpers.nova_host(HOST_NAMESPACES))
+    generations = dict.fromkeys(HOST_NAMESPACES, 0)
+    node.namespaces_file.write_text(namespaces_with(generations))
     mapping = first
     applied = {}  # the mapping of the last run that exited 0
     consumers = {}
     holds = {}  # consumer -> (class, the namespaces it may hold)
+    ghosts = {}  # a re-created namespace -> the consumers that may hold its old self
     nova = None
 
     def set_mapping(m):
@@ -359,6 +380,7 @@ def test_placement_never_offers_a_namespace_twice(placement, admin, first, nova_
             consumer = sorted(consumers)[arg % len(consumers)]
             admin.free(consumer)
             del consumers[consumer], holds[consumer]
+            ghosts = {n: who - {consumer} for n, who in ghosts.items() if who - {consumer}}
         elif action == "rename":
             name = f"{base}-{i}"
             admin.call("PUT", f"/resource_providers/{root}", {"name": name})
@@ -369,6 +391,18 @@ def test_placement_never_offers_a_namespace_twice(placement, admin, first, nova_
         elif action in ("nova_on", "nova_off"):
             nova = arg
             set_nova(nova)
+        elif action == "memory_lost":
+            state = node.dir / "state" / "state.json"
+            if arg == "emptied":
+                shutil.rmtree(node.dir / "state", ignore_errors=True)
+            elif state.exists():
+                state.write_text("{" if arg == "corrupt" else '{"version": 99}')
+        elif action == "recreate":
+            holders_of = {c for c, (_, may_hold) in holds.items() if arg in may_hold}
+            if holders_of:
+                ghosts[arg] = ghosts.get(arg, set()) | holders_of
+            generations[arg] += 1
+            node.namespaces_file.write_text(namespaces_with(generations))
         result = node.run("reconcile")
         event(f"{action}: exit {result.status}")
 
@@ -394,7 +428,9 @@ def test_placement_never_offers_a_namespace_twice(placement, admin, first, nova_
                          ({rp: x["resources"] for rp, x in a.items()}.values()))
             assert_offers_at_most(admin, root, len(present), in_use)
             assert set(offering(admin, root)) <= {f"{name}:pmem"}
-            assert_no_held_namespace_offered(view.get(f"{name}:pmem", {}), mapping, holds)
+            # A re-created namespace its old holder still believes it has is held by a ghost of no class.
+            ghost_holds = {f"ghost-{n}": ("ghost", frozenset({n})) for n in ghosts}
+            assert_no_held_namespace_offered(view.get(f"{name}:pmem", {}), mapping, {**holds, **ghost_holds})
             assert node.run("reconcile").writes == []  # converged
 
 
