@@ -1,10 +1,18 @@
-"""Test data builders shared by unit and functional tests."""
+"""Test data builders and set-ups shared by unit and functional tests."""
 
+import contextlib
 import copy
+import fcntl
 import json
 import os
 import pathlib
 import typing
+
+from keystoneauth1 import adapter
+from keystoneauth1 import session
+from keystoneauth1 import token_endpoint
+
+from pmem_placement.placement.client import Client
 
 DATA = pathlib.Path(__file__).parent / "data"
 NDCTL = DATA / "ndctl"
@@ -35,9 +43,14 @@ def devdax(name: str | None, dev: str, chardev: str | None = None, **extra: typi
     return record
 
 
-def nova_host(names: typing.Iterable[str] = ("ns_0", "ns_1", "ns_2")) -> str:
-    """ndctl list output for nova's functional-test host: named devdax namespaces."""
-    return json.dumps([devdax(n, f"namespace0.{i}") for i, n in enumerate(names)], indent=2)
+def nova_host(names: typing.Iterable[str] = ("ns_0", "ns_1", "ns_2"), system_ram: typing.Container[str] = ()) -> str:
+    """ndctl list output for nova's functional-test host: named devdax namespaces; the dax device
+    of those in ``system_ram`` onlined as system RAM (daxctl reconfigure-device)."""
+    records = [devdax(n, f"namespace0.{i}") for i, n in enumerate(names)]
+    for record in records:
+        if record["name"] in system_ram:
+            record["daxregion"]["devices"][0]["mode"] = "system-ram"
+    return json.dumps(records, indent=2)
 
 
 def materialize_sysfs(dump: pathlib.Path, root: pathlib.Path) -> pathlib.Path:
@@ -76,3 +89,22 @@ def materialize_sysfs(dump: pathlib.Path, root: pathlib.Path) -> pathlib.Path:
         if not os.path.lexists(dest):
             os.symlink(target, dest)
     return root / "sys"
+
+
+def placement_client(url: str, token: str, **kwargs: typing.Any) -> Client:
+    """pmem_placement's Placement client on a static token (the admin_token auth type) at ``url``."""
+    auth = token_endpoint.Token(url, token)
+    return Client(adapter.Adapter(session.Session(auth=auth), service_type="placement"), **kwargs)
+
+
+@contextlib.contextmanager
+def held_lock(state_dir: pathlib.Path) -> typing.Iterator[None]:
+    """The state directory's lock, held by this process as another writer (the agent, a one-shot
+    stopped half-way) holds it; released on leaving. The directory is created if need be."""
+    state_dir.mkdir(exist_ok=True)
+    fd = os.open(state_dir / "lock", os.O_RDWR | os.O_CREAT, 0o640)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

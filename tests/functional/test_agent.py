@@ -12,60 +12,12 @@ import time
 import pytest
 
 from tests import helpers
+from tests.functional.agents import Running
+from tests.functional.agents import wait_for
+from tests.functional.conftest import requests_from_now
 
 A4GB = "CUSTOM_PMEM_NAMESPACE_4GB"
 SMALL = "CUSTOM_PMEM_NAMESPACE_SMALL"
-
-
-def wait_for(predicate, timeout=20.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-class Running:
-    def __init__(self, node, placement=None, env=None, **agent_options):
-        self.node = node
-        node.configure(agent={"interval": 1, "initial_jitter": 0, "max_backoff": 2,
-                              "metrics_file": str(node.dir / "agent.prom"), **agent_options},
-                       placement={"connect_retries": 0, "timeout": 5, **(placement or {})})
-        node.write_config()
-        self.log = open(node.dir / "agent.log", "w+")
-        # Its own session: the agent's master signals its whole process group on SIGHUP.
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", "import sys; from pmem_placement.cmd.agent import main; sys.exit(main())",
-             "--config-file", str(node.config_file)],
-            stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-            env={**os.environ, **(env or {})})
-
-    def status(self):
-        try:
-            return json.loads((self.node.dir / "state" / "status.json").read_text())
-        except (OSError, ValueError):
-            return None
-
-    def wait_state(self, state, after_cycle=0):
-        def check():
-            s = self.status()
-            return s if s and s["state"] == state and s["cycles"] > after_cycle else None
-        return wait_for(check, what=f"agent state {state}; log:\n{self.output()}")
-
-    def output(self):
-        self.log.seek(0)
-        return self.log.read()
-
-    def signal(self, sig):
-        os.kill(self.proc.pid, sig)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
 
 
 @pytest.fixture
@@ -86,11 +38,11 @@ def test_converges_after_start_then_costs_one_request_per_cycle(node, admin, age
     status = a.wait_state("in_sync")
     assert admin.totals(admin.child_uuid(node.name)) == {A4GB: 1, SMALL: 2}
     # Steady state, counted at the server: exactly one request per cycle.
-    start_count, start_cycles = len(placement.requests), a.status()["cycles"]
+    since_start, start_cycles = requests_from_now(placement), a.status()["cycles"]
     status = a.wait_state("in_sync", after_cycle=start_cycles + 3)
     # Read both counts between two cycles: a cycle is ~ms long in a 1 s interval.
     cycles = status["cycles"] - start_cycles
-    sent = placement.requests[start_count:]
+    sent = since_start()
     # The status and the server's log cannot be read at the same instant: a cycle may straddle
     # either reading. Every request is the tree read, one per cycle.
     assert cycles <= len(sent) <= cycles + 2, (cycles, sent)
@@ -107,9 +59,7 @@ def test_a_namespace_change_is_picked_up_on_the_next_cycle(node, admin, agent):
     a = agent()
     a.wait_state("in_sync")
     child = admin.child_uuid(node.name)
-    records = json.loads(helpers.nova_host())
-    records[2]["daxregion"]["devices"][0]["mode"] = "system-ram"  # daxctl reconfigure-device
-    node.namespaces_file.write_text(json.dumps(records))
+    node.namespaces_file.write_text(helpers.nova_host(system_ram=["ns_2"]))
     status = a.wait_state("error")
     assert "'ns_2'" in status["last_error"]["message"] and "system-ram" in status["last_error"]["message"]
     assert admin.totals(child) == {A4GB: 1, SMALL: 2}  # a discovery problem never shrinks inventory
@@ -128,9 +78,7 @@ def test_survives_placement_restart_on_the_same_port(node, admin, agent, placeme
     finally:
         placement.start()
     child = admin.child_uuid(node.name)
-    inv = admin.call("GET", f"/resource_providers/{child}/inventories")
-    admin.call("PUT", f"/resource_providers/{child}/inventories/{SMALL}",
-               {"resource_provider_generation": inv["resource_provider_generation"], "total": 9, "max_unit": 9})
+    admin.edit_total(child, SMALL, 9)
     status = a.wait_state("in_sync", after_cycle=status["cycles"])
     wait_for(lambda: admin.totals(child) == {A4GB: 1, SMALL: 2}, what="repair after restart")
     assert a.proc.poll() is None
@@ -313,33 +261,9 @@ def _receive(sock):
     return data, pid
 
 
-def test_systemd_hears_ready_from_the_running_worker_then_watchdog_pings(node, agent, tmp_path):
-    path = str(tmp_path / "notify.sock")
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-    sock.bind(path)
-    sock.settimeout(20)
-    try:
-        a = agent(env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "1000000"}, interval=3)
-        messages = []
-        while [m for m, _ in messages].count(b"WATCHDOG=1") < 4:
-            messages.append(_receive(sock))
-        # One READY, sent by the worker once it runs: the master (cotyledon) said nothing at start-up.
-        worker = _worker_pid(a.proc.pid)
-        assert messages[0] == (b"READY=1", worker), (messages, a.proc.pid)
-        assert [m for m, _ in messages].count(b"READY=1") == 1
-        assert {pid for _, pid in messages} == {worker}  # the watchdog is pinged by the worker's loop
-        a.wait_state("in_sync")
-        a.signal(signal.SIGTERM)
-        while _receive(sock)[0] != b"STOPPING=1":
-            pass
-        assert a.proc.wait(timeout=20) == 0
-    finally:
-        sock.close()
-
-
 @pytest.fixture
 def notify_socket(tmp_path):
+    """systemd's notification socket for the agent: (its path, the socket, 30 s timeout)."""
     path = str(tmp_path / "notify.sock")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
@@ -347,6 +271,25 @@ def notify_socket(tmp_path):
     sock.settimeout(30)
     yield path, sock
     sock.close()
+
+
+def test_systemd_hears_ready_from_the_running_worker_then_watchdog_pings(node, agent, notify_socket):
+    path, sock = notify_socket
+    sock.settimeout(20)
+    a = agent(env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "1000000"}, interval=3)
+    messages = []
+    while [m for m, _ in messages].count(b"WATCHDOG=1") < 4:
+        messages.append(_receive(sock))
+    # One READY, sent by the worker once it runs: the master (cotyledon) said nothing at start-up.
+    worker = _worker_pid(a.proc.pid)
+    assert messages[0] == (b"READY=1", worker), (messages, a.proc.pid)
+    assert [m for m, _ in messages].count(b"READY=1") == 1
+    assert {pid for _, pid in messages} == {worker}  # the watchdog is pinged by the worker's loop
+    a.wait_state("in_sync")
+    a.signal(signal.SIGTERM)
+    while _receive(sock)[0] != b"STOPPING=1":
+        pass
+    assert a.proc.wait(timeout=20) == 0
 
 
 def _until(sock, wanted):
@@ -420,7 +363,6 @@ def test_a_pid_file_that_cannot_be_written_is_one_warning_and_the_lock_still_hol
 
 def test_a_one_shot_holding_the_lock_is_waited_for_one_interval_with_watchdog_pings(
         node, admin, agent, notify_socket):
-    import fcntl
     import threading
 
     path, sock = notify_socket
@@ -436,10 +378,8 @@ def test_a_one_shot_holding_the_lock_is_waited_for_one_interval_with_watchdog_pi
     listener = threading.Thread(target=listen)
     listener.start()
     state = node.dir / "state"
-    state.mkdir()
     try:
-        with open(state / "lock", "w") as held:
-            fcntl.flock(held, fcntl.LOCK_EX)  # a one-shot stopped with Ctrl-Z in the middle of its run
+        with helpers.held_lock(state):  # a one-shot stopped with Ctrl-Z in the middle of its run
             a = agent(env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "1000000"}, interval=3, max_backoff=3)
             status = a.wait_state("degraded")
             # The first reconcile starts at once and waits for the lock for one interval (3 s), three
@@ -459,12 +399,7 @@ def test_a_one_shot_holding_the_lock_is_waited_for_one_interval_with_watchdog_pi
 
 
 def test_sigterm_while_waiting_for_the_lock_stops_at_once(node, agent):
-    import fcntl
-
-    state = node.dir / "state"
-    state.mkdir()
-    with open(state / "lock", "w") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)
+    with helpers.held_lock(node.dir / "state"):
         a = agent(interval=600, initial_jitter=0)
         wait_for(lambda: a.output().count("pmem-placement-agent 0.") == 1, what="the agent started")
         time.sleep(1)  # in the wait for the lock

@@ -4,27 +4,12 @@ import json
 import logging
 import uuid
 
-import pytest
-from oslo_config import cfg
-
-from pmem_placement import conf as conf_mod
-from pmem_placement.agent.cycle import Agent
 from tests import helpers
+from tests.functional.conftest import Host
 
 
-@pytest.fixture
-def agent(node):
-    def make():
-        node.write_config()
-        conf = cfg.ConfigOpts()
-        conf_mod.register_opts(conf)
-        conf(["--config-file", str(node.config_file)])
-        return Agent(conf)
-    return make
-
-
-def test_in_sync_cycles_are_silent(node, agent, caplog):
-    a = agent()
+def test_in_sync_cycles_are_silent(node, caplog):
+    a = node.agent()
     caplog.set_level(logging.DEBUG, logger="pmem_placement")
     assert a.cycle()
     changes = [r for r in caplog.records if r.levelno == logging.INFO]
@@ -38,12 +23,10 @@ def test_in_sync_cycles_are_silent(node, agent, caplog):
                                  "CUSTOM_PMEM_NAMESPACE_SMALL": {"total": 2, "reserved": 0}}
 
 
-def test_a_problem_is_warned_once_and_its_end_is_logged(node, agent, admin, caplog):
-    a = agent()
+def test_a_problem_is_warned_once_and_its_end_is_logged(node, admin, caplog):
+    a = node.agent()
     assert a.cycle()
-    records = json.loads(helpers.nova_host())
-    records[2]["daxregion"]["devices"][0]["mode"] = "system-ram"
-    node.namespaces_file.write_text(json.dumps(records))
+    node.namespaces_file.write_text(helpers.nova_host(system_ram=["ns_2"]))
     caplog.set_level(logging.INFO, logger="pmem_placement")
     caplog.clear()
     assert not a.cycle() and not a.cycle() and not a.cycle()
@@ -61,15 +44,8 @@ def test_a_problem_is_warned_once_and_its_end_is_logged(node, agent, admin, capl
 
 
 def test_missing_compute_node_is_waited_for(tmp_path, placement, admin, caplog):
-    from tests.functional.conftest import Host
-
     name = f"late-{uuid.uuid4().hex[:8]}"
-    node = Host(tmp_path, placement, name)
-    node.write_config()
-    conf = cfg.ConfigOpts()
-    conf_mod.register_opts(conf)
-    conf(["--config-file", str(node.config_file)])
-    a = Agent(conf)
+    a = Host(tmp_path, placement, name).agent()
     caplog.set_level(logging.INFO, logger="pmem_placement")
     assert not a.cycle() and not a.cycle()
     assert a.waiting_for_compute_node and a.status.state == "degraded"
@@ -78,16 +54,13 @@ def test_missing_compute_node_is_waited_for(tmp_path, placement, admin, caplog):
     assert a.cycle() and not a.waiting_for_compute_node
 
 
-def test_another_writer_is_reported_once(node, agent, admin, caplog):
-    a = agent()
+def test_another_writer_is_reported_once(node, admin, caplog):
+    a = node.agent()
     assert a.cycle()
     child = admin.child_uuid(node.name)
     caplog.set_level(logging.INFO, logger="pmem_placement")
     for total in (5, 6, 7):  # another writer keeps setting its own value
-        inv = admin.call("GET", f"/resource_providers/{child}/inventories")
-        admin.call("PUT", f"/resource_providers/{child}/inventories/CUSTOM_PMEM_NAMESPACE_SMALL",
-                   {"resource_provider_generation": inv["resource_provider_generation"],
-                    "total": total, "max_unit": total})
+        admin.edit_total(child, "CUSTOM_PMEM_NAMESPACE_SMALL", total)
         assert a.cycle()
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "configured on more than one host" in warnings[0]
@@ -95,19 +68,19 @@ def test_another_writer_is_reported_once(node, agent, admin, caplog):
     assert a.cycle() and a.status.state == "in_sync"  # left alone: back to normal
 
 
-def test_a_status_file_in_a_state_dir_that_does_not_exist_yet_is_written(node, agent):
+def test_a_status_file_in_a_state_dir_that_does_not_exist_yet_is_written(node):
     state_dir = node.dir / "custom" / "state"
     node.configure(agent={"state_dir": str(state_dir)}, pmem={"namespaces": "4GB:ns_9"})
-    a = agent()
+    a = node.agent()
     assert not a.cycle()  # a configuration error, before the lock would have created state_dir
     status = json.loads((state_dir / "status.json").read_text())
     assert status["state"] == "error" and status["last_error"]["kind"] == "config_error"
 
 
-def test_a_status_file_that_cannot_be_written_never_ends_a_cycle(node, agent, caplog):
+def test_a_status_file_that_cannot_be_written_never_ends_a_cycle(node, caplog):
     (node.dir / "status-dir").mkdir()
     node.configure(agent={"status_file": str(node.dir / "status-dir")})  # a directory: never writable
-    a = agent()
+    a = node.agent()
     caplog.set_level(logging.INFO, logger="pmem_placement")
     assert a.cycle() and a.cycle()
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]

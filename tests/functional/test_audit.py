@@ -11,41 +11,18 @@ import uuid
 
 import pytest
 
+from pmem_placement import mapping
 from pmem_placement.desired import identity
 from tests import helpers
-from tests.functional.conftest import Host
+from tests.functional.agents import agent_fingerprint
+from tests.functional.agents import write_agent_status
+from tests.functional.conftest import NOVA_CONF
+from tests.functional.conftest import NovaNode
+from tests.functional.conftest import requests_from_now
+from tests.functional.conftest import vpmem_inventory
 
 A4GB = "CUSTOM_PMEM_NAMESPACE_4GB"
 SMALL = "CUSTOM_PMEM_NAMESPACE_SMALL"
-NOVA_CONF = "[libvirt]\npmem_namespaces = 4GB:ns_0,SMALL:ns_1|ns_2\n"
-
-
-def vpmem_inventory(**totals):
-    """What nova's _update_provider_tree_for_vpmems puts on the root."""
-    return {rc: {"total": n, "reserved": 0, "min_unit": 1, "max_unit": n, "step_size": 1, "allocation_ratio": 1.0}
-            for rc, n in totals.items()}
-
-
-class NovaNode(Host):
-    def __init__(self, tmp_path, placement, admin, inventory):
-        name = f"compute-{uuid.uuid4().hex[:8]}"
-        self.root = admin.create_compute_node(name, vpmem_inventory(**inventory))
-        super().__init__(tmp_path, placement, name)
-        self.configure(pmem={"namespaces": ""})
-        self.nova_conf = tmp_path / "nova.conf"
-        self.nova_conf.write_text(NOVA_CONF)
-
-    def audit(self, *args):
-        result = self.run("audit", "--format", "json", "--nova-config", str(self.nova_conf), *args)
-        assert result.writes == []  # never a write to Placement
-        data = json.loads(result.out)
-        assert list(data) == ["status", "host", "compute_node", "findings", "error"]
-        return result, data
-
-
-@pytest.fixture
-def nova(tmp_path, placement, admin):
-    return NovaNode(tmp_path, placement, admin, {A4GB: 1, SMALL: 2})
 
 
 def kinds(data):
@@ -100,7 +77,7 @@ def test_inventory_mismatch_after_a_change_nova_has_not_seen(tmp_path, placement
 
 def test_overcommitted(nova, admin):
     for _ in range(2):
-        admin.allocate(str(uuid.uuid4()), nova.root, {SMALL: 1})
+        admin.consume(nova.root, {SMALL: 1})
     nova.namespaces_file.write_text(helpers.nova_host(["ns_0", "ns_1"]))
     result, data = nova.audit()
     assert ("overcommitted", SMALL, None) in kinds(data)
@@ -159,11 +136,7 @@ def test_nova_start_failure_from_configuration(nova, pmem_namespaces, cause):
 
 def test_reported_twice(nova, admin):
     child = identity(nova.root, nova.name)
-    admin.call("POST", "/resource_providers", {"name": child.name, "uuid": child.uuid,
-                                               "parent_provider_uuid": nova.root})
-    admin.call("PUT", "/resource_classes/CUSTOM_PMEM_NAMESPACE_OTHER")
-    admin.call("PUT", f"/resource_providers/{child.uuid}/inventories",
-               {"resource_provider_generation": 0, "inventories": vpmem_inventory(CUSTOM_PMEM_NAMESPACE_OTHER=1)})
+    admin.create_child(nova.root, child.name, vpmem_inventory(CUSTOM_PMEM_NAMESPACE_OTHER=1), rp_uuid=child.uuid)
     result, data = nova.audit()
     assert result.status == 1
     assert kinds(data) == [("reported_twice", "CUSTOM_PMEM_NAMESPACE_OTHER", None)]
@@ -176,12 +149,7 @@ def test_reported_twice_by_any_provider_of_ours(nova, admin, tmp_path, older):
     at today's uuid and said "no findings" while check said reported_twice."""
     name = f"{nova.name}:pmem" if "today's" in older else "old-name:pmem"
     legacy = str(uuid.uuid5(uuid.UUID(nova.root), name))
-    admin.call("POST", "/resource_providers", {"name": name, "uuid": legacy, "parent_provider_uuid": nova.root})
-    admin.call("PUT", "/traits/CUSTOM_PMEM_PLACEMENT_MANAGED")
-    admin.call("PUT", f"/resource_providers/{legacy}/traits",
-               {"resource_provider_generation": 0, "traits": ["CUSTOM_PMEM_PLACEMENT_MANAGED"]})
-    admin.call("PUT", f"/resource_providers/{legacy}/inventories",
-               {"resource_provider_generation": 1, "inventories": vpmem_inventory(**{A4GB: 1})})
+    admin.create_child(nova.root, name, vpmem_inventory(**{A4GB: 1}), rp_uuid=legacy, traits=[mapping.MANAGED_TRAIT])
     result, data = nova.audit()
     assert result.status == 1
     assert kinds(data) == [("reported_twice", A4GB, None)]
@@ -226,20 +194,10 @@ def test_errors_exit_2_with_one_line(nova, setup, message):
 def test_agent_in_audit_mode_warns_once_reports_and_never_writes(nova, admin, caplog):
     import logging
 
-    from oslo_config import cfg
-
-    from pmem_placement import conf as conf_mod
-    from pmem_placement.agent.cycle import Agent
-
     metrics = nova.dir / "metrics.prom"
-    nova.configure(pmem={"mode": "audit", "nova_config": str(nova.nova_conf)},
-                   agent={"metrics_file": str(metrics)})
-    nova.write_config()
-    conf = cfg.ConfigOpts()
-    conf_mod.register_opts(conf)
-    conf(["--config-file", str(nova.config_file)])
-    agent = Agent(conf)
-    before_requests = len(nova.placement.requests)
+    nova.configure(agent={"metrics_file": str(metrics)})
+    agent = nova.audit_agent()
+    sent = requests_from_now(nova.placement)
     before = admin.snapshot(nova.root)
     caplog.set_level(logging.INFO, logger="pmem_placement")
 
@@ -267,7 +225,7 @@ def test_agent_in_audit_mode_warns_once_reports_and_never_writes(nova, admin, ca
     cleared = [r.getMessage() for r in caplog.records]
     assert len(cleared) == 3 and all(m.startswith("audit: cleared: ") for m in cleared)
     assert json.loads((nova.dir / "state" / "status.json").read_text())["state"] == "in_sync"
-    assert {m for m, _ in nova.placement.requests[before_requests:]} == {"GET"}
+    assert {m for m, _ in sent()} == {"GET"}
     assert admin.snapshot(nova.root) == before
 
 
@@ -282,17 +240,7 @@ def test_reconcile_in_audit_mode_refuses_to_write(nova):
 def test_agent_audit_that_cannot_be_made_is_warned_once(nova, caplog):
     import logging
 
-    from oslo_config import cfg
-
-    from pmem_placement import conf as conf_mod
-    from pmem_placement.agent.cycle import Agent
-
-    nova.configure(pmem={"mode": "audit", "nova_config": str(nova.dir / "missing.conf")})
-    nova.write_config()
-    conf = cfg.ConfigOpts()
-    conf_mod.register_opts(conf)
-    conf(["--config-file", str(nova.config_file)])
-    agent = Agent(conf)
+    agent = nova.audit_agent(nova_config=str(nova.dir / "missing.conf"))
     caplog.set_level(logging.WARNING, logger="pmem_placement")
     assert not agent.cycle() and not agent.cycle()
     assert [r.getMessage() for r in caplog.records] == [
@@ -331,17 +279,7 @@ def test_sysfs_discovery_of_a_real_host(tmp_path, placement, admin):
 def test_agent_keeps_a_finding_whose_numbers_change_without_clearing_it(nova, admin, caplog):
     import logging
 
-    from oslo_config import cfg
-
-    from pmem_placement import conf as conf_mod
-    from pmem_placement.agent.cycle import Agent
-
-    nova.configure(pmem={"mode": "audit", "nova_config": str(nova.nova_conf)})
-    nova.write_config()
-    conf = cfg.ConfigOpts()
-    conf_mod.register_opts(conf)
-    conf(["--config-file", str(nova.config_file)])
-    agent = Agent(conf)
+    agent = nova.audit_agent()
     caplog.set_level(logging.INFO, logger="pmem_placement")
 
     def set_total(n):
@@ -359,25 +297,11 @@ def test_agent_keeps_a_finding_whose_numbers_change_without_clearing_it(nova, ad
     assert status["findings"][0]["message"].startswith(f"Placement offers 4 of {SMALL}")
 
 
-def _agent(node):
-    from oslo_config import cfg
-
-    from pmem_placement import conf as conf_mod
-    from pmem_placement.agent.cycle import Agent
-
-    node.write_config()
-    conf = cfg.ConfigOpts()
-    conf_mod.register_opts(conf)
-    conf(["--config-file", str(node.config_file)])
-    return Agent(conf)
-
-
 def test_agent_reads_nova_config_directories(nova, tmp_path):
     d = tmp_path / "nova-compute.conf.d"
     d.mkdir()
     (d / "pmem.conf").write_text("[libvirt]\npmem_namespaces = 4GB:ns_0,SMALL:ns_1\n")
-    nova.configure(pmem={"mode": "audit", "nova_config": str(nova.nova_conf), "nova_config_dir": str(d)})
-    assert _agent(nova).cycle()
+    assert nova.audit_agent(nova_config_dir=str(d)).cycle()
     status = json.loads((nova.dir / "state" / "status.json").read_text())
     assert [f["kind"] for f in status["findings"]] == ["inventory_mismatch"]  # the directory overrides the file
     cli = nova.run("audit", "--format", "json")
@@ -425,8 +349,8 @@ def test_an_ndctl_that_hangs_is_named(nova, tmp_path):
 
 
 def test_show_in_audit_mode_shows_novas_inventory_and_the_findings(nova, admin):
-    admin.allocate(str(uuid.uuid4()), nova.root, {SMALL: 1})
-    nova.configure(pmem={"mode": "audit", "nova_config": str(nova.nova_conf)})
+    admin.consume(nova.root, {SMALL: 1})
+    nova.audit_mode()
     before = admin.snapshot(nova.root)
     result = nova.run("show")
     assert result.status == 0 and result.err == "" and result.writes == []
@@ -446,10 +370,7 @@ def test_show_in_audit_mode_shows_novas_inventory_and_the_findings(nova, admin):
 def test_show_in_audit_mode_marks_a_dead_agent_stale_and_another_configuration(nova):
     import time
 
-    from tests.functional.test_cli import agent_fingerprint
-    from tests.functional.test_cli import write_agent_status
-
-    nova.configure(pmem={"mode": "audit", "nova_config": str(nova.nova_conf)})
+    nova.audit_mode()
     write_agent_status(nova, 2 ** 22 + 12345, agent_fingerprint(nova))  # no such process
     result = nova.run("show")
     assert "(STALE: its process 4206649 is gone)" in result.out.splitlines()[-1], result.out

@@ -5,12 +5,12 @@ import uuid
 
 import pytest
 
-from tests.functional.test_cli import agent_fingerprint
-from tests.functional.test_cli import write_agent_status
+from tests.functional.agents import agent_fingerprint
+from tests.functional.agents import write_agent_status
+from tests.functional.conftest import check_lines
 
-
-def lines(result):
-    return {line.split(":", 1)[0].split(None, 1)[1]: line for line in result.out.splitlines()}
+A4GB = "CUSTOM_PMEM_NAMESPACE_4GB"
+SMALL = "CUSTOM_PMEM_NAMESPACE_SMALL"
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def good(node):
 def test_a_good_setup_is_all_success_and_reads_only(good):
     result = good.run("check")
     assert result.status == 0, result.out + result.err
-    checks = lines(result)
+    checks = check_lines(result)
     assert list(checks) == ["configuration", "discovery", "placement", "nova coexistence", "state directory", "agent",
                             "systemd unit"]
     assert all(line.startswith("Success  ") for line in checks.values()), result.out
@@ -53,7 +53,7 @@ def test_each_bad_setup_is_named(good, breakage, check, status, expected):
     breakage(good)
     result = good.run("check")
     assert result.status == status, result.out + result.err
-    line = lines(result)[check]
+    line = check_lines(result)[check]
     assert line.startswith("Failure  " if status == 2 else "Warning  "), line
     if expected:
         assert expected in line
@@ -68,7 +68,7 @@ def test_a_namespace_given_by_device_name_exists_but_has_no_name(good):
     good.namespaces_file.write_text(json.dumps([helpers.devdax("ns_0", "namespace0.0"),
                                                 helpers.devdax(None, "namespace0.1")]))
     good.configure(pmem={"namespaces": "4GB:ns_0,SMALL:namespace0.1"})
-    line = lines(good.run("check"))["discovery"]
+    line = check_lines(good.run("check"))["discovery"]
     assert "namespace 'namespace0.1' (label 'SMALL') exists but has no name" in line
 
 
@@ -80,7 +80,7 @@ def test_nova_double_counting_is_a_failure_whatever_the_labels(node, admin, labe
     node.configure(DEFAULT={"host": name})
     result = node.run("check")
     assert result.status == 2
-    line = lines(result)["nova coexistence"]
+    line = check_lines(result)["nova coexistence"]
     assert line.startswith(f"Failure  nova coexistence: the compute node provider {name!r} has "
                            f"CUSTOM_PMEM_NAMESPACE_{label}: nova reports PMEM too"), line
     assert "empty nova's [libvirt]pmem_namespaces" in line and "reconcile fences ours" in line
@@ -88,52 +88,33 @@ def test_nova_double_counting_is_a_failure_whatever_the_labels(node, admin, labe
     assert node.run("reconcile").status == 1  # what check foretold
 
 
-def create_foreign_child(admin, root_uuid, name, inventory):
-    """A provider of another service (cyborg, say) under the compute node, with PMEM inventory."""
-    child = str(uuid.uuid4())
-    admin.call("POST", "/resource_providers", {"name": name, "uuid": child, "parent_provider_uuid": root_uuid})
-    for rc in inventory:
-        admin.call("PUT", f"/resource_classes/{rc}")
-    admin.call("PUT", f"/resource_providers/{child}/inventories",
-               {"resource_provider_generation": 0,
-                "inventories": {rc: {"total": n} for rc, n in inventory.items()}})
-    return child
-
-
 def test_pmem_of_another_services_child_is_a_failure(good, admin):
     other = f"{good.name}:cyborg"
-    create_foreign_child(admin, admin.root_uuid(good.name), other, {"CUSTOM_PMEM_NAMESPACE_FPGA": 1})
+    admin.create_child(admin.root_uuid(good.name), other, {"CUSTOM_PMEM_NAMESPACE_FPGA": {"total": 1}})
     result = good.run("check")
     assert result.status == 2, result.out
-    line = lines(result)["nova coexistence"]
+    line = check_lines(result)["nova coexistence"]
     assert line.startswith(f"Failure  nova coexistence: provider {other!r} has CUSTOM_PMEM_NAMESPACE_FPGA: "
                            "another service reports PMEM in this compute node's tree"), line
     assert "nova.conf" not in line and result.writes == []
     assert good.run("reconcile").status == 1  # reconcile fences ours, as check said
 
 
-def test_in_audit_mode_novas_pmem_is_intended_and_ours_is_reported_twice(tmp_path, placement, admin):
+def test_in_audit_mode_novas_pmem_is_intended_and_ours_is_reported_twice(nova, admin):
     from pmem_placement import mapping
-    from tests.functional.test_audit import A4GB
-    from tests.functional.test_audit import SMALL
-    from tests.functional.test_audit import NovaNode
 
-    nova = NovaNode(tmp_path, placement, admin, {A4GB: 1, SMALL: 2})
-    nova.configure(pmem={"mode": "audit", "nova_config": str(nova.nova_conf)})
+    nova.audit_mode()
     result = nova.run("check")
-    line = lines(result)["nova coexistence"]
+    line = check_lines(result)["nova coexistence"]
     assert line == (f"Success  nova coexistence: [pmem]mode = audit: nova reports {A4GB}, {SMALL} on {nova.name}, "
                     "as intended; 'pmem-placement audit' checks them against the host")
     assert result.status == 0, result.out
 
-    ours = create_foreign_child(admin, nova.root, f"{nova.name}:pmem", {"CUSTOM_PMEM_NAMESPACE_OTHER": 1})
-    admin.call("PUT", f"/traits/{mapping.MANAGED_TRAIT}")
-    admin.call("PUT", f"/resource_providers/{ours}/traits",
-               {"resource_provider_generation": admin.provider(ours)["generation"],
-                "traits": [mapping.MANAGED_TRAIT]})
+    admin.create_child(nova.root, f"{nova.name}:pmem", {"CUSTOM_PMEM_NAMESPACE_OTHER": {"total": 1}},
+                       traits=[mapping.MANAGED_TRAIT])
     result = nova.run("check")
     assert result.status == 1, result.out
-    line = lines(result)["nova coexistence"]
+    line = check_lines(result)["nova coexistence"]
     assert line.startswith(f"Warning  nova coexistence: [pmem]mode = audit: {nova.name}:pmem (pmem-placement's "
                            "provider) also offers CUSTOM_PMEM_NAMESPACE_OTHER"), line
     assert "(reported_twice)" in line and "'pmem-placement remove'" in line
@@ -146,16 +127,9 @@ def test_a_stale_agent_and_secrets_readable_by_all_are_warnings(good):
     write_agent_status(good, os.getpid(), agent_fingerprint(good), last_attempt=time.time() - 3600)
     good.write_config()
     os.chmod(good.config_file, 0o644)
-    # run without rewriting the file (run() would chmod it back)
-    from pmem_placement.cmd import cli
-    import contextlib
-    import io
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = cli.main(["--config-file", str(good.config_file), "check"])
-    assert status == 1, out.getvalue()
-    text = out.getvalue()
+    result = good.run_as_written("check")
+    assert result.status == 1, result.out
+    text = result.out
     assert "Warning  agent: the agent's status is stale: no attempt in the last 1800 s" in text
     assert f"Warning  configuration: {good.config_file} holds [placement] credentials and every user can read it" in text
 
@@ -165,8 +139,8 @@ def test_before_the_agent_ever_ran_check_exits_0(node):
     assert node.run("reconcile").status == 0
     result = node.run("check")
     assert result.status == 0, result.out + result.err
-    assert lines(result)["agent"].startswith("Success  agent: no agent status at ")
-    assert "the agent has not run on this host" in lines(result)["agent"]
+    assert check_lines(result)["agent"].startswith("Success  agent: no agent status at ")
+    assert "the agent has not run on this host" in check_lines(result)["agent"]
 
 
 @pytest.mark.parametrize("text, why", [
@@ -178,14 +152,14 @@ def test_a_corrupt_status_file_is_named_not_taken_for_no_agent(good, text, why):
     path.write_text(text)
     result = good.run("check")
     assert result.status == 1, result.out + result.err
-    line = lines(result)["agent"]
+    line = check_lines(result)["agent"]
     assert line.startswith(f"Warning  agent: the agent's status file {path} {why}"), line
     assert "has not run" not in line
 
 
 def test_when_the_configuration_fails_its_line_keeps_the_hint(good, admin):
     good.options["pmem"]["namespace"] = good.options["pmem"].pop("namespaces")
-    line = lines(good.run("check"))["configuration"]
+    line = check_lines(good.run("check"))["configuration"]
     assert line.startswith("Failure  configuration: ")
     assert "[pmem]namespace is not an option and is ignored: did you mean 'namespaces'?" in line
     assert "[pmem]namespaces is not set" in line
@@ -193,5 +167,5 @@ def test_when_the_configuration_fails_its_line_keeps_the_hint(good, admin):
     good.configure(DEFAULT={"namespaces": good.options["pmem"].pop("namespace")})
     result = good.run("check")
     assert result.status == 2 and result.writes == []
-    line = lines(result)["configuration"]
+    line = check_lines(result)["configuration"]
     assert "[DEFAULT]namespaces is not an option and is ignored: did you mean [pmem]namespaces?" in line

@@ -8,46 +8,11 @@ import threading
 
 import pytest
 import requests_mock
-from oslo_config import cfg
 
-from pmem_placement import conf as conf_mod
-from pmem_placement.agent.cycle import Agent
-from tests.functional.test_security import keystone_token_body
-
-KEYSTONE = "http://keystone.invalid/v3"
-
-
-def one_line(result):
-    assert result.err.startswith("pmem-placement: error: ") and result.err.count("\n") == 1, result.err
-    assert "Traceback" not in result.err
-    return result.err
-
-
-def in_process_agent(node):
-    node.write_config()
-    conf = cfg.ConfigOpts()
-    conf_mod.register_opts(conf)
-    conf(["--config-file", str(node.config_file)])
-    return Agent(conf)
-
-
-def password_auth(node):
-    node.configure(placement={"auth_type": "password", "endpoint": None, "token": None,
-                              "auth_url": KEYSTONE, "username": "placement", "password": "wrong",
-                              "project_name": "service", "user_domain_name": "Default",
-                              "project_domain_name": "Default", "region_name": "RegionOne",
-                              "valid_interfaces": "public"})
-
-
-def keystone(mocker, token_status=201, body=None):
-    mocker.get(KEYSTONE, json={"version": {
-        "id": "v3.14", "status": "stable", "links": [{"rel": "self", "href": KEYSTONE + "/"}]}})
-    if token_status == 201:
-        mocker.post(KEYSTONE + "/auth/tokens", status_code=201, headers={"X-Subject-Token": "t"}, json=body)
-    else:
-        mocker.post(KEYSTONE + "/auth/tokens", status_code=token_status,
-                    json={"error": {"code": token_status, "title": "Unauthorized",
-                                    "message": "The request you have made requires authentication."}})
+from tests.functional.conftest import one_line
+from tests.functional.keystone import keystone
+from tests.functional.keystone import keystone_token_body
+from tests.functional.keystone import password_auth
 
 
 def test_credentials_keystone_refuses_are_an_error_not_degraded(node, placement):
@@ -55,7 +20,7 @@ def test_credentials_keystone_refuses_are_an_error_not_degraded(node, placement)
     with requests_mock.Mocker(real_http=True) as mocker:
         keystone(mocker, token_status=401)
         result = node.run("reconcile")
-        agent = in_process_agent(node)
+        agent = node.agent()
         assert not agent.cycle()
     err = one_line(result)
     assert result.status == 1
@@ -70,22 +35,27 @@ def test_no_placement_in_the_catalog_is_an_error(node, placement):
     with requests_mock.Mocker(real_http=True) as mocker:
         keystone(mocker, body=body)
         result = node.run("reconcile")
-        agent = in_process_agent(node)
+        agent = node.agent()
         assert not agent.cycle()
     assert result.status == 1
     assert "no Placement endpoint" in one_line(result)
     assert agent.status.state == "error" and agent.status.last_error["kind"] == "no_endpoint"
 
 
-def test_a_ca_file_that_does_not_exist_is_one_line_exit_2(node, tmp_path, placement):
-    node.configure(placement={"cafile": str(tmp_path / "missing-ca.pem"),
-                              "endpoint": placement.url.replace("http://", "https://")})
+def assert_the_ca_file_is_refused(node, placement, cafile):
+    """With ``cafile`` for an https endpoint, reconcile exits 2 with one line naming the file, and
+    an agent's cycle fails with ca_file_unreadable."""
+    node.configure(placement={"cafile": str(cafile), "endpoint": placement.url.replace("http://", "https://")})
     result = node.run("reconcile")
     assert result.status == 2
-    assert "cannot use the TLS files" in one_line(result) and "missing-ca.pem" in result.err
-    agent = in_process_agent(node)
+    assert "cannot use the TLS files" in one_line(result) and cafile.name in result.err
+    agent = node.agent()
     assert not agent.cycle() and agent.status.state == "error"
     assert agent.status.last_error["kind"] == "ca_file_unreadable"
+
+
+def test_a_ca_file_that_does_not_exist_is_one_line_exit_2(node, tmp_path, placement):
+    assert_the_ca_file_is_refused(node, placement, tmp_path / "missing-ca.pem")
 
 
 def test_tls_verification_failure_is_an_error(node, tmp_path):
@@ -94,7 +64,7 @@ def test_tls_verification_failure_is_an_error(node, tmp_path):
     with requests_mock.Mocker(real_http=True) as mocker:
         mocker.get(requests_mock.ANY, exc=requests.exceptions.SSLError("certificate verify failed"))
         result = node.run("reconcile")
-        agent = in_process_agent(node)
+        agent = node.agent()
         assert not agent.cycle()
     assert result.status == 1
     assert "TLS with Placement" in one_line(result) and "certificate verify failed" in result.err
@@ -129,7 +99,7 @@ def test_an_endpoint_that_is_not_placement_is_one_line_naming_url_and_content_ty
     assert result.status == 1
     err = one_line(result)
     assert f"GET {wrong_server}/resource_providers?name={node.name} answered 200 with text/html" in err
-    agent = in_process_agent(node)
+    agent = node.agent()
     assert not agent.cycle() and agent.status.state == "error" and agent.status.last_error["kind"] == "not_json"
 
 
@@ -146,7 +116,7 @@ def test_a_state_file_that_cannot_be_written_is_a_warning_not_a_failure(node, ad
     if fmt == "json":
         assert json.loads(result.out)["requests"]
     assert admin.totals(admin.child_uuid(node.name))
-    agent = in_process_agent(node)
+    agent = node.agent()
     assert agent.cycle() is True  # Placement is in sync...
     assert agent.status.state == "error"  # ...but the operator must fix the file
     assert agent.status.last_error["kind"] == "state_file_not_writable"
@@ -155,10 +125,4 @@ def test_a_state_file_that_cannot_be_written_is_a_warning_not_a_failure(node, ad
 def test_a_ca_file_that_is_not_a_certificate_is_one_line_exit_2_like_a_missing_one(node, tmp_path, placement):
     garbage = tmp_path / "garbage-ca.pem"
     garbage.write_text("this is not a certificate\n")
-    node.configure(placement={"cafile": str(garbage), "endpoint": placement.url.replace("http://", "https://")})
-    result = node.run("reconcile")
-    assert result.status == 2
-    assert "cannot use the TLS files" in one_line(result) and "garbage-ca.pem" in result.err
-    agent = in_process_agent(node)
-    assert not agent.cycle() and agent.status.state == "error"
-    assert agent.status.last_error["kind"] == "ca_file_unreadable"
+    assert_the_ca_file_is_refused(node, placement, garbage)

@@ -1,7 +1,6 @@
 """The console scripts as an operator meets them: typos that must not cost a provider, and a CLI
 that behaves like the OpenStack clients."""
 
-import fcntl
 import json
 import os
 import pathlib
@@ -9,13 +8,12 @@ import subprocess
 import sys
 
 import pytest
-from oslo_config import cfg
 
-from pmem_placement import conf as conf_mod
-from pmem_placement import fingerprint
-from pmem_placement.agent import report
-from pmem_placement.agent.cycle import Agent
 from tests import helpers
+from tests.functional.agents import agent_fingerprint
+from tests.functional.agents import write_agent_status
+from tests.functional.conftest import requests_from_now
+from tests.functional.conftest import writes
 
 BIN = pathlib.Path(sys.executable).parent
 CLI = str(BIN / "pmem-placement")
@@ -29,10 +27,10 @@ def run(*args, **kwargs):
 def console(node, *args):
     """``pmem-placement --config-file <node's> ARGS`` as a real process; requests it caused."""
     node.write_config()
-    before = len(node.placement.requests)
+    sent = requests_from_now(node.placement)
     proc = run(CLI, "--config-file", str(node.config_file), *args)
-    proc.requests = node.placement.requests[before:]
-    proc.writes = [r for r in proc.requests if r[0] != "GET"]
+    proc.requests = sent()
+    proc.writes = writes(proc.requests)
     return proc
 
 
@@ -81,12 +79,8 @@ def test_explicitly_empty_namespaces_removes_the_provider(node, admin):
 
 def test_the_agent_refuses_an_unset_mapping_too(node, admin):
     del node.options["pmem"]["namespaces"]
-    node.write_config()
     (node.dir / "state").mkdir()
-    conf = cfg.ConfigOpts()
-    conf_mod.register_opts(conf)
-    conf(["--config-file", str(node.config_file)])
-    agent = Agent(conf)
+    agent = node.agent()
     assert not agent.cycle()
     assert agent.status.state == "error"
     assert "set it empty to remove the PMEM provider" in agent.status.last_error["message"]
@@ -197,19 +191,9 @@ def test_every_namespace_typo_at_once_with_hints(node):
     assert "namespace 'ns_22' (label 'SMALL') is not on this host: did you mean 'ns_2'?" in proc.stderr
 
 
-def _hold_lock(node):
-    (node.dir / "state").mkdir(exist_ok=True)
-    fd = os.open(node.dir / "state" / "lock", os.O_RDWR | os.O_CREAT, 0o640)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    return fd
-
-
 def test_the_one_shot_says_it_waits_for_the_lock_and_honours_lock_timeout(node, admin):
-    fd = _hold_lock(node)
-    try:
+    with helpers.held_lock(node.dir / "state"):
         proc = console(node, "reconcile", "--lock-timeout", "0.3")
-    finally:
-        os.close(fd)
     assert proc.returncode == 1
     assert "waiting for the host's lock" in proc.stderr and "for up to 0.3 s" in proc.stderr
     assert "still held by another pmem-placement (the agent?) after 0.3 s: nothing was written" in proc.stderr
@@ -217,24 +201,6 @@ def test_the_one_shot_says_it_waits_for_the_lock_and_honours_lock_timeout(node, 
     assert admin.provider(admin.child_uuid(node.name)) is None
     proc = console(node, "reconcile", "--lock-timeout", "5")
     assert proc.returncode == 0 and "waiting" not in proc.stderr
-
-
-def agent_fingerprint(node):
-    node.write_config()
-    conf = cfg.ConfigOpts()
-    conf_mod.register_opts(conf)
-    conf(["--config-file", str(node.config_file)])
-    return fingerprint.of(conf)
-
-
-def write_agent_status(node, pid, fingerprint_, last_attempt=None, state="in_sync"):
-    import time
-
-    (node.dir / "state").mkdir(exist_ok=True)
-    report.write(report.Status(host=node.name, pid=pid, state=state,
-                               last_attempt=time.time() if last_attempt is None else last_attempt,
-                               config_fingerprint=fingerprint_),
-                 str(node.dir / "state" / "status.json"), None)
 
 
 def test_the_one_shot_warns_when_the_agent_runs_another_configuration(node):
@@ -260,12 +226,8 @@ def test_insecure_silences_urllib3_in_favour_of_our_warning(node):
 
 
 def test_the_agent_records_the_fingerprint_the_one_shot_compares(node):
-    node.write_config()
     (node.dir / "state").mkdir()
-    conf = cfg.ConfigOpts()
-    conf_mod.register_opts(conf)
-    conf(["--config-file", str(node.config_file)])
-    assert Agent(conf).cycle()
+    assert node.agent().cycle()
     status = json.loads((node.dir / "state" / "status.json").read_text())
     assert status["config_fingerprint"] == agent_fingerprint(node)
     node.configure(pmem={"traits": "CUSTOM_FAST"})
@@ -329,8 +291,7 @@ def test_ctrl_c_while_waiting_for_the_lock_still_prints_the_json(node, admin):
     import signal
     import time
 
-    fd = _hold_lock(node)
-    try:
+    with helpers.held_lock(node.dir / "state"):
         node.write_config()
         proc = subprocess.Popen([CLI, "--config-file", str(node.config_file), "reconcile", "--format", "json"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
@@ -340,8 +301,6 @@ def test_ctrl_c_while_waiting_for_the_lock_still_prints_the_json(node, admin):
             line = proc.stderr.readline()
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
-    finally:
-        os.close(fd)
     assert proc.returncode == 130
     assert err == "pmem-placement: error: interrupted (Ctrl-C) before the run finished\n"
     data = json.loads(out)

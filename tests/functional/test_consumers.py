@@ -4,29 +4,18 @@ import logging
 import uuid
 
 import pytest
-from oslo_config import cfg
 
-from pmem_placement import conf as conf_mod
-from pmem_placement.agent.cycle import Agent
+from tests.functional.conftest import requests_from_now
 
 SMALL = "CUSTOM_PMEM_NAMESPACE_SMALL"
 NOT_ATTACHED = "nova does not attach namespaces from a provider it does not manage"
 
 
-def allocate(admin, child, consumer_type, rc=SMALL):
-    consumer = str(uuid.uuid4())
-    project = str(uuid.uuid4())
-    admin.call("PUT", f"/allocations/{consumer}", {
-        "allocations": {child: {"resources": {rc: 1}}}, "project_id": project, "user_id": project,
-        "consumer_generation": None, "consumer_type": consumer_type})
-    return consumer
-
-
 def test_reconcile_warns_about_each_nova_instance_every_run(node, admin):
     assert node.run("reconcile").status == 0
     child = admin.child_uuid(node.name)
-    guest = allocate(admin, child, "INSTANCE")
-    migration = allocate(admin, child, "MIGRATION")
+    guest = admin.consume(child, {SMALL: 1})
+    migration = admin.consume(child, {SMALL: 1}, "MIGRATION")
     for _ in range(2):
         result = node.run("reconcile")
         assert result.status == 0, result.err
@@ -53,34 +42,30 @@ def test_show_warns_and_says_what_a_consumer_gets(node, admin):
     node.run("reconcile")
     plain = node.run("show")
     assert plain.err == "" and "a nova instance given these gets no nvdimm device" in plain.out
-    guest = allocate(admin, admin.child_uuid(node.name), "INSTANCE")
+    guest = admin.consume(admin.child_uuid(node.name), {SMALL: 1})
     result = node.run("show")
     assert result.status == 0 and f"nova instance {guest}" in result.err and NOT_ATTACHED in result.err
 
 
 @pytest.fixture
 def agent(node):
-    node.write_config()
-    conf = cfg.ConfigOpts()
-    conf_mod.register_opts(conf)
-    conf(["--config-file", str(node.config_file)])
-    return Agent(conf)
+    return node.agent()
 
 
 def test_agent_warns_once_per_instance_and_keeps_its_steady_cycle_at_one_request(node, admin, agent, caplog):
     assert agent.cycle()
     child = admin.child_uuid(node.name)
     caplog.set_level(logging.WARNING, logger="pmem_placement")
-    first = allocate(admin, child, "INSTANCE")
+    first = admin.consume(child, {SMALL: 1})
     assert agent.cycle()
     assert [r.getMessage() for r in caplog.records if first in r.getMessage()] != []
     caplog.clear()
-    before = len(node.placement.requests)
+    sent = requests_from_now(node.placement)
     for _ in range(3):
         assert agent.cycle()
-    assert len(node.placement.requests) - before == 3  # one request per steady cycle
+    assert len(sent()) == 3  # one request per steady cycle
     assert caplog.records == []
-    second = allocate(admin, child, "INSTANCE")
+    second = admin.consume(child, {SMALL: 1})
     assert agent.cycle()
     warned = [r.getMessage() for r in caplog.records]
     assert len(warned) == 1 and second in warned[0] and first not in warned[0]
@@ -92,7 +77,7 @@ def test_our_own_writes_do_not_trigger_a_read_but_an_allocation_before_them_does
     remap = node.run("reconcile")
     assert remap.status == 0 and len(remap.requests) == 6 and remap.err == ""  # full read + one write
     assert not any("allocations" in path for _, path in remap.requests)
-    guest = allocate(admin, admin.child_uuid(node.name), "INSTANCE", rc="CUSTOM_PMEM_NAMESPACE_4GB")
+    guest = admin.consume(admin.child_uuid(node.name), {"CUSTOM_PMEM_NAMESPACE_4GB": 1})
     node.configure(pmem={"namespaces": "4GB:ns_0,SMALL:ns_1|ns_2"})
     result = node.run("reconcile")
     assert result.status == 0 and f"nova instance {guest}" in result.err
@@ -100,7 +85,7 @@ def test_our_own_writes_do_not_trigger_a_read_but_an_allocation_before_them_does
 
 def test_dry_run_reads_allocations_but_trusts_no_write(node, admin):
     node.run("reconcile")
-    guest = allocate(admin, admin.child_uuid(node.name), "INSTANCE")
+    guest = admin.consume(admin.child_uuid(node.name), {SMALL: 1})
     node.configure(pmem={"namespaces": "4GB:ns_0|ns_1,SMALL:ns_2"})
     result = node.run("reconcile", "--dry-run")
     assert result.status == 3 and result.writes == [] and f"nova instance {guest}" in result.err
@@ -119,14 +104,10 @@ def allocate_as_nova(admin, child, rc=SMALL):
 
 
 def test_an_instance_as_nova_writes_it_is_warned_about_by_reconcile_show_and_the_agent(node, admin, caplog):
-    node.write_config()
-    conf = cfg.ConfigOpts()
-    conf_mod.register_opts(conf)
-    conf(["--config-file", str(node.config_file)])
-    agent = Agent(conf)
+    agent = node.agent()
     assert agent.cycle()
     guest = allocate_as_nova(admin, admin.child_uuid(node.name))
-    reservation = allocate(admin, admin.child_uuid(node.name), "RESERVATION")  # says what it is: not nova's
+    reservation = admin.consume(admin.child_uuid(node.name), {SMALL: 1}, "RESERVATION")  # says what it is: not nova's
     expected = (f"consumer {guest} (type unknown, as nova writes its instances) holds {SMALL}=1 from "
                 f"{node.name}:pmem")
     caplog.set_level(logging.WARNING, logger="pmem_placement")
@@ -147,7 +128,7 @@ def test_consumer_types_are_read_once_per_consumer(node, admin, agent):
     allocate_as_nova(admin, child)
     assert agent.cycle()
     second = allocate_as_nova(admin, child)
-    before = len(node.placement.requests)
+    sent = requests_from_now(node.placement)
     assert agent.cycle()
-    types_read = [path for _, path in node.placement.requests[before:] if path.startswith("/allocations/")]
+    types_read = [path for _, path in sent() if path.startswith("/allocations/")]
     assert types_read == [f"/allocations/{second}"]  # only the new consumer's type

@@ -346,15 +346,6 @@ def test_placement_never_offers_a_namespace_twice(placement, admin, first, nova_
     def set_mapping(m):
         node.configure(pmem={"namespaces": ",".join(f"{lab}:{'|'.join(ns)}" for lab, ns in sorted(m.items()))})
 
-    def set_nova(label):
-        current = admin.call("GET", f"/resource_providers/{root}/inventories")
-        inv = {c: i for c, i in current["inventories"].items() if not c.startswith("CUSTOM_PMEM")}
-        if label:
-            admin.call("PUT", f"/resource_classes/CUSTOM_PMEM_NAMESPACE_{label}")
-            inv[f"CUSTOM_PMEM_NAMESPACE_{label}"] = {"total": 2}
-        admin.call("PUT", f"/resource_providers/{root}/inventories",
-                   {"resource_provider_generation": current["resource_provider_generation"], "inventories": inv})
-
     set_mapping(mapping)
     for i, (action, arg) in enumerate([("nova_on" if nova_first else "reconcile", nova_first)] + steps):
         if action == "remap":
@@ -383,14 +374,14 @@ def test_placement_never_offers_a_namespace_twice(placement, admin, first, nova_
             ghosts = {n: who - {consumer} for n, who in ghosts.items() if who - {consumer}}
         elif action == "rename":
             name = f"{base}-{i}"
-            admin.call("PUT", f"/resource_providers/{root}", {"name": name})
+            admin.rename(root, name)
             if arg:
                 node.configure(DEFAULT={"host": name})
             else:
                 node.configure(pmem={"root_provider_uuid": root})
         elif action in ("nova_on", "nova_off"):
             nova = arg
-            set_nova(nova)
+            admin.nova_reports(root, {f"CUSTOM_PMEM_NAMESPACE_{nova}": {"total": 2}} if nova else {})
         elif action == "memory_lost":
             state = node.dir / "state" / "state.json"
             if arg == "emptied":

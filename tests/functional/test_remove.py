@@ -1,6 +1,10 @@
 """`pmem-placement remove`: decommission a host's PMEM provider without losing an allocation."""
 
-import uuid
+from tests import helpers
+from tests.functional.agents import Running
+from tests.functional.agents import wait_for
+from tests.functional.conftest import check_lines
+from tests.functional.conftest import vpmem_inventory
 
 
 def test_remove_deletes_a_free_provider(node, admin):
@@ -23,8 +27,7 @@ def test_remove_deletes_a_free_provider(node, admin):
 def test_remove_fences_a_provider_in_use_names_consumers_and_finishes_later(node, admin):
     assert node.run("reconcile").status == 0
     child = admin.child_uuid(node.name)
-    consumer = str(uuid.uuid4())
-    admin.allocate(consumer, child, {"CUSTOM_PMEM_NAMESPACE_SMALL": 1})
+    consumer = admin.consume(child, {"CUSTOM_PMEM_NAMESPACE_SMALL": 1})
     dry = node.run("remove", "--dry-run")
     assert dry.status == 1 and dry.writes == []
     assert f"  consumer {consumer} holds CUSTOM_PMEM_NAMESPACE_SMALL=1" in dry.out
@@ -49,8 +52,6 @@ def test_remove_refuses_while_the_agent_runs_and_would_recreate_the_provider(nod
     import signal
 
     from pmem_placement import fingerprint
-    from tests.functional.test_agent import Running
-    from tests.functional.test_agent import wait_for
 
     a = Running(node, interval=1)
     try:
@@ -87,54 +88,24 @@ def test_remove_refuses_while_the_agent_runs_and_would_recreate_the_provider(nod
 
 
 def test_remove_honours_lock_timeout(node, admin):
-    import fcntl
-    import os
-
     assert node.run("reconcile").status == 0
-    fd = os.open(node.dir / "state" / "lock", os.O_RDWR)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    try:
+    with helpers.held_lock(node.dir / "state"):
         result = node.run("remove", "--lock-timeout", "0.2")
-    finally:
-        os.close(fd)
     assert result.status == 1 and result.writes == []
     assert "waiting for the host's lock" in result.err and "for up to 0.2 s" in result.err
     assert admin.provider(admin.child_uuid(node.name)) is not None
 
 
-def test_an_audit_mode_agent_does_not_block_remove_of_a_provider_reported_twice(tmp_path, placement, admin):
+def test_an_audit_mode_agent_does_not_block_remove_of_a_provider_reported_twice(nova, admin, tmp_path):
     """The audit's reported_twice advises remove: an agent in audit mode never writes, so remove
     must not refuse because of it; it records its mode and configuration (check says reload)."""
     import json
 
-    from oslo_config import cfg
-
-    from pmem_placement import conf as conf_mod
     from pmem_placement import mapping
-    from pmem_placement.agent.cycle import Agent
-    from tests.functional.test_audit import A4GB
-    from tests.functional.test_audit import SMALL
-    from tests.functional.test_audit import NovaNode
-    from tests.functional.test_audit import vpmem_inventory
-    from tests.functional.test_check import lines
 
-    nova = NovaNode(tmp_path, placement, admin, {A4GB: 1, SMALL: 2})
-    child = admin.child_uuid(nova.name)
-    admin.call("POST", "/resource_providers", {"name": f"{nova.name}:pmem", "uuid": child,
-                                               "parent_provider_uuid": nova.root})
-    admin.call("PUT", "/resource_classes/CUSTOM_PMEM_NAMESPACE_OTHER")
-    gen = admin.call("PUT", f"/resource_providers/{child}/inventories",
-                     {"resource_provider_generation": 0,
-                      "inventories": vpmem_inventory(CUSTOM_PMEM_NAMESPACE_OTHER=1)})["resource_provider_generation"]
-    admin.call("PUT", f"/traits/{mapping.MANAGED_TRAIT}")
-    admin.call("PUT", f"/resource_providers/{child}/traits",
-               {"resource_provider_generation": gen, "traits": [mapping.MANAGED_TRAIT]})
-    nova.configure(pmem={"mode": "audit", "nova_config": str(nova.nova_conf)})
-    nova.write_config()
-    conf = cfg.ConfigOpts()
-    conf_mod.register_opts(conf)
-    conf(["--config-file", str(nova.config_file)])
-    agent = Agent(conf)  # in this process: its pid is alive, its status fresh
+    child = admin.create_child(nova.root, f"{nova.name}:pmem", vpmem_inventory(CUSTOM_PMEM_NAMESPACE_OTHER=1),
+                               rp_uuid=admin.child_uuid(nova.name), traits=[mapping.MANAGED_TRAIT])
+    agent = nova.audit_agent()  # in this process: its pid is alive, its status fresh
     assert agent.cycle()
     result = nova.run("remove")
     assert result.status == 0, result.out + result.err
@@ -148,8 +119,8 @@ def test_an_audit_mode_agent_does_not_block_remove_of_a_provider_reported_twice(
     assert json.loads((nova.dir / "state" / "status.json").read_text())["findings"] == []
 
     # its configuration is compared with the files like a report-mode agent's
-    assert lines(nova.run("check"))["agent"].startswith("Success  agent: in sync")
+    assert check_lines(nova.run("check"))["agent"].startswith("Success  agent: in sync")
     nova.configure(pmem={"nova_config_dir": str(tmp_path)})
-    line = lines(nova.run("check"))["agent"]
+    line = check_lines(nova.run("check"))["agent"]
     assert line.startswith("Warning  agent: the agent runs with another configuration than these files; "
                            "reload the agent"), line

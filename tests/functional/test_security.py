@@ -9,6 +9,9 @@ import time
 
 import requests_mock
 
+from tests.functional.keystone import keystone
+from tests.functional.keystone import keystone_token_body
+from tests.functional.keystone import password_auth
 
 SECRET_TOKEN = "admin:pr0ject-S3CRET-t0ken"  # noauth2 reads 'user:project': user admin
 SECRET_PASSWORD = "S3CRET-pa55word-xyz"
@@ -31,30 +34,10 @@ def test_token_never_logged_even_with_debug(node):
     assert "S3CRET" not in result.stderr + result.stdout
 
 
-def keystone_token_body(placement_url):
-    return {"token": {
-        "methods": ["password"], "expires_at": "2099-01-01T00:00:00.000000Z",
-        "issued_at": "2026-01-01T00:00:00.000000Z",
-        "user": {"id": "u1", "name": "placement", "domain": {"id": "default", "name": "Default"}},
-        "project": {"id": "p1", "name": "service", "domain": {"id": "default", "name": "Default"}},
-        "roles": [{"id": "r1", "name": "admin"}],
-        "catalog": [{"type": "placement", "name": "placement", "id": "s1", "endpoints": [
-            {"id": "e1", "interface": "public", "region": "RegionOne", "region_id": "RegionOne",
-             "url": placement_url}]}],
-    }}
-
-
 def test_password_plugin_never_logs_the_password_or_token(node, placement):
-    node.configure(placement={"auth_type": "password", "endpoint": None, "token": None,
-                              "auth_url": "http://keystone.invalid/v3", "username": "placement",
-                              "password": SECRET_PASSWORD, "project_name": "service",
-                              "user_domain_name": "Default", "project_domain_name": "Default",
-                              "region_name": "RegionOne", "valid_interfaces": "public"})
-    with requests_mock.Mocker(real_http=True) as keystone:
-        keystone.get("http://keystone.invalid/v3", json={"version": {
-            "id": "v3.14", "status": "stable", "links": [{"rel": "self", "href": "http://keystone.invalid/v3/"}]}})
-        keystone.post("http://keystone.invalid/v3/auth/tokens", status_code=201,
-                      headers={"X-Subject-Token": SECRET_TOKEN}, json=keystone_token_body(placement.url))
+    password_auth(node, SECRET_PASSWORD)
+    with requests_mock.Mocker(real_http=True) as mocker:
+        keystone(mocker, body=keystone_token_body(placement.url), token=SECRET_TOKEN)
         # In-process (requests-mock plays Keystone): silence the embedded Placement's own request
         # log, which prints the project id it was given; only pmem-placement's logs are checked.
         placement_log = logging.getLogger("placement")
@@ -64,7 +47,7 @@ def test_password_plugin_never_logs_the_password_or_token(node, placement):
             result = node.run("--debug", "reconcile")
         finally:
             placement_log.setLevel(level)
-        sent = [r for r in keystone.request_history if r.method == "POST"]
+        sent = [r for r in mocker.request_history if r.method == "POST"]
     assert result.status == 0, result.err
     assert "POST http://keystone.invalid/v3/auth/tokens" in result.err  # requests are logged...
     assert SECRET_PASSWORD in sent[0].text  # ...the password really went to Keystone...
@@ -96,16 +79,9 @@ def test_agent_never_logs_secrets_even_with_debug(node):
 
 
 def test_tls_verification_is_on_by_default_and_insecure_warns(node, tmp_path):
-    from oslo_config import cfg
-
-    from pmem_placement import conf as conf_mod
     from pmem_placement import wiring
 
-    node.write_config()
-    conf = cfg.ConfigOpts()
-    conf_mod.register_opts(conf)
-    conf(["--config-file", str(node.config_file)])
-    assert wiring.placement_adapter(conf).session.verify is True
+    assert wiring.placement_adapter(node.conf()).session.verify is True
     node.configure(placement={"insecure": "true"})
     result = node.run("reconcile")
     assert result.status == 0
@@ -115,15 +91,8 @@ def test_tls_verification_is_on_by_default_and_insecure_warns(node, tmp_path):
 def test_world_readable_secrets_are_warned_about(node):
     node.write_config()
     node.config_file.chmod(0o644)
-    from pmem_placement.cmd import cli
-
-    import contextlib
-    import io
-
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        status = cli.main(["--config-file", str(node.config_file), "reconcile"])
-    assert status == 0
-    assert f"{node.config_file} holds [placement] credentials and every user can read it" in err.getvalue()
+    result = node.run_as_written("reconcile")
+    assert result.status == 0
+    assert f"{node.config_file} holds [placement] credentials and every user can read it" in result.err
     node.config_file.chmod(0o600)
     assert "every user can read it" not in node.run("reconcile").err

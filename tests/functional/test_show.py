@@ -4,7 +4,7 @@ import json
 import uuid
 
 from tests import helpers
-
+from tests.functional.agents import write_agent_status
 
 
 def test_show_before_and_after_sync(node, admin):
@@ -18,7 +18,7 @@ def test_show_before_and_after_sync(node, admin):
     assert before.writes == []
 
     node.run("reconcile")
-    admin.allocate(str(uuid.uuid4()), admin.child_uuid(node.name), {"CUSTOM_PMEM_NAMESPACE_SMALL": 1})
+    admin.consume(admin.child_uuid(node.name), {"CUSTOM_PMEM_NAMESPACE_SMALL": 1})
     result = node.run("show")
     assert result.status == 0
     lines = result.out.splitlines()
@@ -61,13 +61,9 @@ def test_show_with_placement_down_still_shows_the_host(node):
 
 
 def test_show_includes_the_agents_status(node):
-    from pmem_placement.agent import report
-
-    (node.dir / "state").mkdir()
-    report.write(report.Status(host=node.name, pid=4242, state="degraded", last_attempt=1795627976.0,
-                               last_error={"kind": "unavailable", "message": "cannot reach Placement",
-                                           "since": "2026-11-25T17:00:00+00:00"}),
-                 str(node.dir / "state" / "status.json"), None)
+    write_agent_status(node, 4242, state="degraded", last_attempt=1795627976.0,
+                       last_error={"kind": "unavailable", "message": "cannot reach Placement",
+                                   "since": "2026-11-25T17:00:00+00:00"})
     out = node.run("show").out
     assert "Agent: degraded, last success never, last attempt 2026-11-25T17:32:56+00:00 (pid 4242)" in out
     assert "  failing since 2026-11-25T17:00:00+00:00: cannot reach Placement" in out
@@ -88,22 +84,16 @@ def test_show_marks_a_dead_or_silent_agent_stale(node):
     import os
     import time
 
-    from pmem_placement.agent import report
-
-    (node.dir / "state").mkdir()
-    path = str(node.dir / "state" / "status.json")
-    report.write(report.Status(host=node.name, pid=_dead_pid(), state="in_sync", last_attempt=time.time()), path, None)
+    write_agent_status(node, _dead_pid())
     out = node.run("show").out
     assert "(STALE: its process" in out and "is gone)" in out
-    report.write(report.Status(host=node.name, pid=os.getpid(), state="in_sync",
-                               last_attempt=time.time() - 3 * 60 - 5), path, None)  # no next_attempt
+    write_agent_status(node, os.getpid(), last_attempt=time.time() - 3 * 60 - 5)  # no next_attempt
     data = json.loads(node.run("show", "--format", "json").out)
     assert data["agent"]["stale"] is None  # within 3 x [agent]max_backoff
-    report.write(report.Status(host=node.name, pid=os.getpid(), state="in_sync",
-                               last_attempt=time.time() - 3 * 600 - 5), path, None)
+    write_agent_status(node, os.getpid(), last_attempt=time.time() - 3 * 600 - 5)
     data = json.loads(node.run("show", "--format", "json").out)
     assert data["agent"]["stale"] == "no attempt in the last 1800 s (3 x [agent]max_backoff)"
-    report.write(report.Status(host=node.name, pid=os.getpid(), state="in_sync", last_attempt=time.time()), path, None)
+    write_agent_status(node, os.getpid())
     data = json.loads(node.run("show", "--format", "json").out)
     assert data["agent"]["stale"] is None
 
@@ -113,21 +103,17 @@ def test_show_judges_a_backing_off_agent_by_its_own_schedule(node):
     import os
     import time
 
-    from pmem_placement.agent import report
-
-    (node.dir / "state").mkdir()
-    path = str(node.dir / "state" / "status.json")
     now = time.time()
     # failing for a while: the last attempt is 5 minutes old, the backoff runs the next in 4
-    report.write(report.Status(host=node.name, pid=os.getpid(), state="degraded", consecutive_failures=5,
-                               last_attempt=now - 300, next_attempt=now + 240), path, None)
+    write_agent_status(node, os.getpid(), state="degraded", consecutive_failures=5,
+                       last_attempt=now - 300, next_attempt=now + 240)
     data = json.loads(node.run("show", "--format", "json").out)
     assert data["agent"]["stale"] is None
     assert "STALE" not in node.run("show").out
     assert "Warning  agent: the agent is degraded" in node.run("check").out
     # the attempt was due 3 minutes ago and did not happen: stuck
-    report.write(report.Status(host=node.name, pid=os.getpid(), state="degraded", consecutive_failures=5,
-                               last_attempt=now - 600, next_attempt=now - 180), path, None)
+    write_agent_status(node, os.getpid(), state="degraded", consecutive_failures=5,
+                       last_attempt=now - 600, next_attempt=now - 180)
     data = json.loads(node.run("show", "--format", "json").out)
     assert data["agent"]["stale"].startswith("its next attempt was due at ")
     assert "(more than 2 x [agent]interval)" in data["agent"]["stale"]
@@ -147,7 +133,7 @@ def test_show_reports_double_counting_with_nova(node, admin):
 
 def test_show_marks_retiring_classes(node, admin):
     node.run("reconcile")
-    admin.allocate(str(uuid.uuid4()), admin.child_uuid(node.name), {"CUSTOM_PMEM_NAMESPACE_SMALL": 1})
+    admin.consume(admin.child_uuid(node.name), {"CUSTOM_PMEM_NAMESPACE_SMALL": 1})
     node.configure(pmem={"namespaces": "4GB:ns_0"})
     assert node.run("reconcile").status == 0
     result = node.run("show")
@@ -184,7 +170,7 @@ def test_show_after_a_rename_names_the_provider_as_placement_does(node, admin):
     its old name in Placement, and show says so."""
     node.run("reconcile")
     root = admin.root_uuid(node.name)
-    admin.call("PUT", f"/resource_providers/{root}", {"name": f"{node.name}-b"})
+    admin.rename(root, f"{node.name}-b")
     node.configure(DEFAULT={"host": f"{node.name}-b"})
     data = json.loads(node.run("show", "--format", "json").out)
     assert data["placement"]["provider"]["name"] == f"{node.name}:pmem"
@@ -195,7 +181,7 @@ def test_show_tells_a_closed_configured_class_from_a_retiring_one(node, admin):
     SMALL is no longer configured and retiring."""
     node.configure(pmem={"namespaces": "4GB:ns_0,SMALL:ns_1"})
     node.run("reconcile")
-    admin.allocate(str(uuid.uuid4()), admin.child_uuid(node.name), {"CUSTOM_PMEM_NAMESPACE_SMALL": 1})
+    admin.consume(admin.child_uuid(node.name), {"CUSTOM_PMEM_NAMESPACE_SMALL": 1})
     node.configure(pmem={"namespaces": "4GB:ns_1"})
     assert node.run("reconcile").status == 0
     lines = node.run("show").out.splitlines()
@@ -204,11 +190,9 @@ def test_show_tells_a_closed_configured_class_from_a_retiring_one(node, admin):
 
 
 def test_show_reports_pmem_of_another_services_child_and_marks_ours_fenced(node, admin):
-    from tests.functional.test_check import create_foreign_child
-
     assert node.run("reconcile").status == 0
     other = f"{node.name}:cyborg"
-    create_foreign_child(admin, admin.root_uuid(node.name), other, {"CUSTOM_PMEM_NAMESPACE_FPGA": 1})
+    admin.create_child(admin.root_uuid(node.name), other, {"CUSTOM_PMEM_NAMESPACE_FPGA": {"total": 1}})
     assert node.run("reconcile").status == 1  # fenced: reserved = total on every class
     result = node.run("show")
     assert result.status == 0, result.err

@@ -4,15 +4,15 @@ after every run (tests/functional/truth.py), and no allocation ever lost.
 """
 
 import json
-import threading
 import uuid
 
-from pmem_placement.placement.client import Client
 from pmem_placement.reconcile import HostSpec
 from pmem_placement.reconcile import Reconciler
 from pmem_placement.state import StateStore
 from tests import helpers
 from tests.functional.conftest import Host
+from tests.functional.conftest import refused_writing_nothing
+from tests.functional.conftest import requests_sent_by
 from tests.functional.truth import assert_fenced
 from tests.functional.truth import assert_truthful
 from tests.functional.truth import forked_history
@@ -26,36 +26,28 @@ MANAGED = "CUSTOM_PMEM_PLACEMENT_MANAGED"
 USABLE = 3  # ns_0, ns_1, ns_2 in the default mapping 4GB:ns_0,SMALL:ns_1|ns_2
 
 
-def rename_root(admin, root, new_name):
-    admin.call("PUT", f"/resource_providers/{root}", {"name": new_name})
+def first_sync_then_a_guest(node, admin, resources=None):
+    """The first sync, then a guest allocates ``resources`` (one SMALL unless told) from our
+    provider: (root, child, the guest's consumer)."""
+    assert node.run("reconcile").status == 0
+    child, consumer = admin.guest_on(node.name, resources or {SMALL: 1})
+    return admin.root_uuid(node.name), child, consumer
 
 
-def allocate(admin, rp_uuid, resources):
-    consumer = str(uuid.uuid4())
-    admin.allocate(consumer, rp_uuid, resources)
-    return consumer
-
-
-def nova_reports(admin, root, inventory):
-    """nova-compute rewrites the root's whole inventory, with its PMEM classes or without."""
-    for rc in inventory:
-        if rc.startswith("CUSTOM_"):
-            admin.call("PUT", f"/resource_classes/{rc}")
-    current = admin.call("GET", f"/resource_providers/{root}/inventories")
-    base = {rc: inv for rc, inv in current["inventories"].items() if not rc.startswith("CUSTOM_PMEM")}
-    admin.call("PUT", f"/resource_providers/{root}/inventories",
-               {"resource_provider_generation": current["resource_provider_generation"],
-                "inventories": {**base, **inventory}})
+def remap(node, namespaces):
+    """[pmem]namespaces changed to ``namespaces``, then a reconcile, which must succeed: its Result."""
+    node.configure(pmem={"namespaces": namespaces})
+    result = node.run("reconcile")
+    assert result.status == 0, result.err
+    return result
 
 
 # 1. The compute node is renamed.
 
 def test_rename_the_provider_follows_its_compute_node(node, admin):
-    assert node.run("reconcile").status == 0
-    root, child = admin.root_uuid(node.name), admin.child_uuid(node.name)
-    consumer = allocate(admin, child, {SMALL: 1})
+    root, child, consumer = first_sync_then_a_guest(node, admin)
     new = f"{node.name}-renamed"
-    rename_root(admin, root, new)
+    admin.rename(root, new)
     node.configure(DEFAULT={"host": new})
     result = node.run("reconcile")
     assert result.status == 0, result.err
@@ -73,7 +65,7 @@ def test_rename_with_root_provider_uuid_and_host_unchanged(node, admin):
     root = admin.root_uuid(node.name)
     node.configure(pmem={"root_provider_uuid": root})
     assert node.run("reconcile").status == 0
-    rename_root(admin, root, f"{node.name}-b")
+    admin.rename(root, f"{node.name}-b")
     result = node.run("reconcile")
     assert result.status == 0, result.err
     assert sorted(rp["name"] for rp in admin.tree(root)) == [f"{node.name}-b", f"{node.name}-b:pmem"]
@@ -82,17 +74,8 @@ def test_rename_with_root_provider_uuid_and_host_unchanged(node, admin):
 
 def make_legacy_provider(admin, root, name, inventory):
     """A PMEM provider exactly as pmem-placement 0.1.0 created it."""
-    rp = str(uuid.uuid5(uuid.UUID(root), name))
-    admin.call("PUT", f"/traits/{MANAGED}")
-    admin.call("POST", "/resource_providers", {"name": name, "uuid": rp, "parent_provider_uuid": root})
-    gen = admin.call("PUT", f"/resource_providers/{rp}/traits",
-                     {"resource_provider_generation": 0, "traits": [MANAGED]})["resource_provider_generation"]
-    for rc in inventory:
-        admin.call("PUT", f"/resource_classes/{rc}")
-    admin.call("PUT", f"/resource_providers/{rp}/inventories",
-               {"resource_provider_generation": gen,
-                "inventories": {rc: {"total": n, "max_unit": n} for rc, n in inventory.items()}})
-    return rp
+    return admin.create_child(root, name, {rc: {"total": n, "max_unit": n} for rc, n in inventory.items()},
+                              rp_uuid=str(uuid.uuid5(uuid.UUID(root), name)), traits=[MANAGED])
 
 
 def test_a_0_1_0_provider_under_today_s_name_is_adopted(node, admin):
@@ -109,9 +92,9 @@ def test_rename_retires_an_older_provider_in_use_then_deletes_it_once_free(node,
     provider, deleted once free. On today's code: 3 namespaces offered as 6."""
     root = admin.root_uuid(node.name)
     old = make_legacy_provider(admin, root, f"{node.name}:pmem", {A4GB: 1, SMALL: 2})
-    consumer = allocate(admin, old, {SMALL: 1})
+    consumer = admin.consume(old, {SMALL: 1})
     new = f"{node.name}-new"
-    rename_root(admin, root, new)
+    admin.rename(root, new)
     node.configure(DEFAULT={"host": new})
     result = node.run("reconcile")
     assert result.status == 0, result.err
@@ -132,26 +115,17 @@ def test_rename_retires_an_older_provider_in_use_then_deletes_it_once_free(node,
 
 # 2. nova reports PMEM under other labels; 3. nova starts reporting after us.
 
-def test_nova_reporting_other_labels_before_us_creates_nothing(tmp_path, placement, admin):
-    name = f"compute-{uuid.uuid4().hex[:8]}"
-    admin.call("PUT", f"/resource_classes/{NOVA6GB}")
-    admin.create_compute_node(name, {NOVA6GB: {"total": 3}})
-    node = Host(tmp_path, placement, name)
-    root = admin.root_uuid(name)
-    before = admin.snapshot(root)
-    result = node.run("reconcile")
-    assert result.status == 1
+def test_nova_reporting_other_labels_before_us_creates_nothing(tmp_path, placement, admin, compute_node):
+    node = Host(tmp_path, placement, compute_node({NOVA6GB: {"total": 3}}))
+    result = refused_writing_nothing(node, admin)
     assert NOVA6GB in result.err and "[libvirt]pmem_namespaces" in result.err
     assert result.err.count("\n") == 1
-    assert result.writes == [] and admin.snapshot(root) == before
-    assert_truthful(admin, root, USABLE)
+    assert_truthful(admin, admin.root_uuid(node.name), USABLE)
 
 
 def test_nova_reporting_after_us_fences_ours_then_it_is_unfenced(node, admin):
-    assert node.run("reconcile").status == 0
-    root, child = admin.root_uuid(node.name), admin.child_uuid(node.name)
-    consumer = allocate(admin, child, {SMALL: 1})
-    nova_reports(admin, root, {NOVA6GB: {"total": 3}})
+    root, child, consumer = first_sync_then_a_guest(node, admin)
+    admin.nova_reports(root, {NOVA6GB: {"total": 3}})
 
     result = node.run("reconcile")
     assert result.status == 1
@@ -167,7 +141,7 @@ def test_nova_reporting_after_us_fences_ours_then_it_is_unfenced(node, admin):
     assert again.status == 1 and again.writes == []
     assert json.loads(again.out)["error"]["type"] == "Fenced"
 
-    nova_reports(admin, root, {})
+    admin.nova_reports(root, {})
     result = node.run("reconcile")
     assert result.status == 0, result.err
     assert pmem_view(admin, root)[f"{node.name}:pmem"] == {A4GB: (1, 0, 0), SMALL: (2, 0, 1)}
@@ -175,17 +149,9 @@ def test_nova_reporting_after_us_fences_ours_then_it_is_unfenced(node, admin):
 
 
 def test_the_agent_state_is_error_while_fenced(node, admin):
-    from oslo_config import cfg
-
-    from pmem_placement import conf as conf_mod
-    from pmem_placement.agent.cycle import Agent
-
     assert node.run("reconcile").status == 0
-    nova_reports(admin, admin.root_uuid(node.name), {NOVA6GB: {"total": 3}})
-    conf = cfg.ConfigOpts()
-    conf_mod.register_opts(conf)
-    conf(["--config-file", str(node.config_file)])
-    agent = Agent(conf)
+    admin.nova_reports(admin.root_uuid(node.name), {NOVA6GB: {"total": 3}})
+    agent = node.agent()
     assert not agent.cycle()
     assert agent.status.state == "error" and "[libvirt]pmem_namespaces" in agent.status.last_error["message"]
     assert_fenced(admin, admin.root_uuid(node.name), f"{node.name}:pmem")
@@ -195,12 +161,8 @@ def test_the_agent_state_is_error_while_fenced(node, admin):
 
 def test_remap_of_a_held_namespace_is_not_offered_twice(node, admin):
     node.configure(pmem={"namespaces": "4GB:ns_0,SMALL:ns_1"})
-    assert node.run("reconcile").status == 0
-    root, child = admin.root_uuid(node.name), admin.child_uuid(node.name)
-    consumer = allocate(admin, child, {SMALL: 1})
-    node.configure(pmem={"namespaces": "4GB:ns_0|ns_1"})
-    result = node.run("reconcile")
-    assert result.status == 0, result.err
+    root, child, consumer = first_sync_then_a_guest(node, admin)
+    result = remap(node, "4GB:ns_0|ns_1")
     assert pmem_view(admin, root)[f"{node.name}:pmem"] == {A4GB: (2, 1, 0), SMALL: (1, 1, 1)}
     assert f"~ inventory {A4GB}: total 1 -> 2, reserved 0 -> 1, max_unit 1 -> 2 (1 reserved: it took ns_1 " \
            f"from {SMALL}, whose 1 in use may be there, released once free)" in result.out
@@ -222,7 +184,7 @@ def test_a_forked_history_is_seen_by_the_one_shot(node, admin, placement):
         node.configure(pmem={"namespaces": "4GB:ns_0|ns_1,SMALL:ns_2"})
         assert node.run("reconcile").status == 0
         remembered = admin.provider(child)["generation"]
-    consumer = allocate(admin, child, {A4GB: 1})  # the generation matches the remembered one again
+    consumer = admin.consume(child, {A4GB: 1})  # the generation matches the remembered one again
     assert admin.provider(child)["generation"] == remembered
     assert admin.totals(child) == {A4GB: 1, SMALL: 2}  # but the content is the old one
 
@@ -239,10 +201,10 @@ def test_a_compute_node_recreated_with_its_uuid_reporting_pmem_is_seen(node, adm
     root = admin.root_uuid(node.name)
     admin.call("PUT", f"/resource_classes/{NOVA6GB}")
     with forked_history(placement):
-        nova_reports(admin, root, {"VCPU": {"total": 16}})  # the root's generation moves
+        admin.nova_reports(root, {"VCPU": {"total": 16}})  # the root's generation moves
         assert node.run("reconcile").status == 0
         remembered = admin.provider(root)["generation"]
-    nova_reports(admin, root, {NOVA6GB: {"total": 3}})  # one write: the same generation again
+    admin.nova_reports(root, {NOVA6GB: {"total": 3}})  # one write: the same generation again
     assert admin.provider(root)["generation"] == remembered
     result = node.run("reconcile")
     assert result.status == 1 and NOVA6GB in result.err
@@ -251,13 +213,9 @@ def test_a_compute_node_recreated_with_its_uuid_reporting_pmem_is_seen(node, adm
 
 def agent_reconciler(placement, node, now):
     """A Reconciler as the agent builds it, on a clock the test moves."""
-    from keystoneauth1 import adapter
-    from keystoneauth1 import session
-    from keystoneauth1.token_endpoint import Token
-
     from pmem_placement.embedded import TOKEN
 
-    client = Client(adapter.Adapter(session.Session(auth=Token(placement.url, TOKEN)), service_type="placement"))
+    client = helpers.placement_client(placement.url, TOKEN)
     return client, Reconciler(client, StateStore(str(node.dir / "state")), clock=lambda: now[0], verify_interval=600)
 
 
@@ -268,9 +226,9 @@ def test_the_agent_request_counts_of_docs_request_economy(node, admin, placement
 
     def cost(classes, advance=10):
         now[0] += advance
-        before = sum(client.requests.values())
+        sent = requests_sent_by(client)
         reconciler.run(lambda: HostSpec(node.name, None, classes, frozenset({MANAGED})), trust_cache=True)
-        return sum(client.requests.values()) - before
+        return sent()
 
     assert cost({A4GB: 1, SMALL: 2}) == 9  # first sync
     assert cost({A4GB: 1, SMALL: 2}) == 1  # steady
@@ -289,19 +247,19 @@ def test_the_agent_corrects_a_forked_history_within_verify_interval(node, admin,
     with forked_history(placement):
         spec = HostSpec(node.name, None, {A4GB: 2, SMALL: 1}, frozenset({MANAGED}))
         assert reconciler.run(lambda: spec, trust_cache=True).ops
-    allocate(admin, child, {A4GB: 1})
-    before = sum(client.requests.values())
+    admin.consume(child, {A4GB: 1})
+    sent = requests_sent_by(client)
     now[0] += 599
     assert reconciler.run(lambda: spec, trust_cache=True).ops == []  # trusted: 1 request, still wrong
-    assert sum(client.requests.values()) - before == 1
+    assert sent() == 1
     now[0] += 1
     assert reconciler.run(lambda: spec, trust_cache=True).ops  # verified in full: corrected
     assert admin.totals(child) == {A4GB: 2, SMALL: 1}
     assert_truthful(admin, root, USABLE)
-    before = sum(client.requests.values())
+    sent = requests_sent_by(client)
     now[0] += 60
     assert reconciler.run(lambda: spec, trust_cache=True).ops == []
-    assert sum(client.requests.values()) - before == 1  # the steady cycle is one request again
+    assert sent() == 1  # the steady cycle is one request again
 
 
 # 6. Discovery runs under the lock.
@@ -309,22 +267,11 @@ def test_the_agent_corrects_a_forked_history_within_verify_interval(node, admin,
 def test_the_last_writer_wrote_from_the_newest_discovery(node, admin):
     """The one-shot waits for the agent's lock; the namespaces change meanwhile. It must write
     from what the host has once it holds the lock, not from what it saw before waiting."""
-    import fcntl
-    import os
-
-    (node.dir / "state").mkdir()
-    fd = os.open(node.dir / "state" / "lock", os.O_RDWR | os.O_CREAT)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    results = []
-    worker = threading.Thread(target=lambda: results.append(node.run("reconcile")))
-    worker.start()
-    worker.join(timeout=1.0)
-    assert worker.is_alive()
-    records = json.loads(helpers.nova_host())
-    records[2]["daxregion"]["devices"][0]["mode"] = "system-ram"  # ns_2 was onlined as RAM
-    node.namespaces_file.write_text(json.dumps(records))
-    os.close(fd)
-    worker.join(timeout=30)
+    with helpers.held_lock(node.dir / "state"):
+        waiting = node.start("reconcile")
+        assert waiting.running_after(1.0)
+        node.namespaces_file.write_text(helpers.nova_host(system_ram=["ns_2"]))  # ns_2 was onlined as RAM
+    results = waiting.finish()
     assert results and results[0].status == 2, results[0].out
     assert "ns_2" in results[0].err and results[0].writes == []
     assert [rp["name"] for rp in admin.tree(admin.root_uuid(node.name))] == [node.name]
@@ -332,10 +279,8 @@ def test_the_last_writer_wrote_from_the_newest_discovery(node, admin):
 
 def test_handing_pmem_over_to_nova_ends_cleanly(node, admin):
     """nova now reports PMEM and [pmem]namespaces is emptied: ours is removed once free, exit 0."""
-    assert node.run("reconcile").status == 0
-    root, child = admin.root_uuid(node.name), admin.child_uuid(node.name)
-    consumer = allocate(admin, child, {SMALL: 1})
-    nova_reports(admin, root, {NOVA6GB: {"total": 3}})
+    root, child, consumer = first_sync_then_a_guest(node, admin)
+    admin.nova_reports(root, {NOVA6GB: {"total": 3}})
     node.configure(pmem={"namespaces": ""})
     assert node.run("reconcile").status == 0
     assert pmem_view(admin, root)[f"{node.name}:pmem"] == {SMALL: (2, 2, 1)}
@@ -349,12 +294,8 @@ def test_handing_pmem_over_to_nova_ends_cleanly(node, admin):
 def test_a_held_namespace_moved_while_its_old_class_still_fits_is_not_offered(node, admin):
     """SMALL:ns_1|ns_2 with 1 in use, then 4GB:ns_0|ns_1,SMALL:ns_2: SMALL's guest may hold
     ns_1, now under 4GB: 4GB offers 1 of 2 until that guest is gone."""
-    assert node.run("reconcile").status == 0
-    root, child = admin.root_uuid(node.name), admin.child_uuid(node.name)
-    consumer = allocate(admin, child, {SMALL: 1})
-    node.configure(pmem={"namespaces": "4GB:ns_0|ns_1,SMALL:ns_2"})
-    result = node.run("reconcile")
-    assert result.status == 0, result.err
+    root, child, consumer = first_sync_then_a_guest(node, admin)
+    result = remap(node, "4GB:ns_0|ns_1,SMALL:ns_2")
     assert pmem_view(admin, root)[f"{node.name}:pmem"] == {A4GB: (2, 1, 0), SMALL: (1, 0, 1)}
     assert f"(1 reserved: it took ns_1 from {SMALL}, whose 1 in use may be there, released once free)" in result.out
     assert_truthful(admin, root, USABLE)
@@ -368,12 +309,8 @@ def test_a_label_swap_of_a_held_namespace_is_not_offered(node, admin):
     """4GB:ns_0,SMALL:ns_1 with SMALL in use, then 4GB:ns_1,SMALL:ns_0: the same counts, but
     4GB now has the namespace SMALL's guest holds."""
     node.configure(pmem={"namespaces": "4GB:ns_0,SMALL:ns_1"})
-    assert node.run("reconcile").status == 0
-    root, child = admin.root_uuid(node.name), admin.child_uuid(node.name)
-    consumer = allocate(admin, child, {SMALL: 1})
-    node.configure(pmem={"namespaces": "4GB:ns_1,SMALL:ns_0"})
-    result = node.run("reconcile")
-    assert result.status == 0, result.err
+    root, child, consumer = first_sync_then_a_guest(node, admin)
+    remap(node, "4GB:ns_1,SMALL:ns_0")
     assert pmem_view(admin, root)[f"{node.name}:pmem"] == {A4GB: (1, 1, 0), SMALL: (1, 0, 1)}
     assert node.run("reconcile").writes == []  # still reserved: the guest may still hold ns_1
     admin.free(consumer)
@@ -384,12 +321,8 @@ def test_a_label_swap_of_a_held_namespace_is_not_offered(node, admin):
 def test_a_class_that_took_no_namespace_reserves_none(node, admin):
     """SMALL (ns_1|ns_2, both in use) is de-configured: 4GB keeps only ns_0, which no SMALL
     guest can hold, so it stays on offer."""
-    root, child = admin.root_uuid(node.name), admin.child_uuid(node.name)
-    assert node.run("reconcile").status == 0
-    consumer = allocate(admin, child, {SMALL: 2})
-    node.configure(pmem={"namespaces": "4GB:ns_0"})
-    result = node.run("reconcile")
-    assert result.status == 0, result.err
+    root, child, consumer = first_sync_then_a_guest(node, admin, {SMALL: 2})
+    remap(node, "4GB:ns_0")
     assert pmem_view(admin, root)[f"{node.name}:pmem"] == {A4GB: (1, 0, 0), SMALL: (2, 2, 2)}
     assert admin.allocations(consumer)[child]["resources"] == {SMALL: 2}
     node.configure(pmem={"namespaces": "4GB:ns_0|ns_1"})  # ns_1 comes back, under 4GB
@@ -401,13 +334,11 @@ def test_the_remap_memory_survives_a_rename(node, admin):
     """A label swap of a held namespace, then the compute node is renamed ([DEFAULT]host
     follows): the reservation stays until the guest is gone."""
     node.configure(pmem={"namespaces": "4GB:ns_0,SMALL:ns_1"})
-    assert node.run("reconcile").status == 0
-    root, child = admin.root_uuid(node.name), admin.child_uuid(node.name)
-    consumer = allocate(admin, child, {SMALL: 1})
+    root, child, consumer = first_sync_then_a_guest(node, admin)
     node.configure(pmem={"namespaces": "4GB:ns_1,SMALL:ns_0"})
     assert node.run("reconcile").status == 0
     new = f"{node.name}-renamed"
-    rename_root(admin, root, new)
+    admin.rename(root, new)
     node.configure(DEFAULT={"host": new})
     assert node.run("reconcile").status == 0
     assert pmem_view(admin, root)[f"{new}:pmem"] == {A4GB: (1, 1, 0), SMALL: (1, 0, 1)}
@@ -424,12 +355,12 @@ def test_renamed_back_to_the_name_of_an_older_provider_of_ours(node, admin):
     root = admin.root_uuid(node.name)
     first = node.name
     old = make_legacy_provider(admin, root, f"{first}:pmem", {A4GB: 1, SMALL: 2})
-    consumer = allocate(admin, old, {SMALL: 1, A4GB: 1})
+    consumer = admin.consume(old, {SMALL: 1, A4GB: 1})
     assert node.run("reconcile").status == 0  # adopted
-    rename_root(admin, root, f"{first}-b")
+    admin.rename(root, f"{first}-b")
     node.configure(DEFAULT={"host": f"{first}-b"})
     assert node.run("reconcile").status == 0
-    rename_root(admin, root, first)
+    admin.rename(root, first)
     node.configure(DEFAULT={"host": first})
     result = node.run("reconcile")
     assert result.status == 0, result.err
@@ -447,18 +378,17 @@ def test_renamed_back_to_the_name_of_an_older_provider_of_ours(node, admin):
 
 # 4 (edge). Two compute nodes swap their names.
 
-def test_two_compute_nodes_that_swap_names_converge(tmp_path, placement, admin):
-    names = [f"swap-{uuid.uuid4().hex[:8]}" for _ in range(2)]
-    roots = [admin.create_compute_node(n) for n in names]
+def test_two_compute_nodes_that_swap_names_converge(tmp_path, placement, admin, compute_node):
+    names = [compute_node(prefix="swap") for _ in range(2)]
+    roots = [admin.root_uuid(n) for n in names]
     nodes = []
     for i, name in enumerate(names):
-        (tmp_path / str(i)).mkdir()
         nodes.append(Host(tmp_path / str(i), placement, name))
         assert nodes[i].run("reconcile").status == 0
-    consumer = allocate(admin, admin.child_uuid(names[1]), {SMALL: 1})
-    rename_root(admin, roots[0], "swapping")
-    rename_root(admin, roots[1], names[0])
-    rename_root(admin, roots[0], names[1])
+    consumer = admin.consume(admin.child_uuid(names[1]), {SMALL: 1})
+    admin.rename(roots[0], "swapping")
+    admin.rename(roots[1], names[0])
+    admin.rename(roots[0], names[1])
     nodes[0].configure(DEFAULT={"host": names[1]})
     nodes[1].configure(DEFAULT={"host": names[0]})
 
@@ -494,9 +424,9 @@ def test_the_agent_creates_nothing_when_a_forked_history_hides_nova_s_pmem(node,
     empty = HostSpec(node.name, None, {}, frozenset({MANAGED}))
     spec = HostSpec(node.name, None, {A4GB: 1, SMALL: 2}, frozenset({MANAGED}))
     with forked_history(placement):
-        nova_reports(admin, root, {"VCPU": {"total": 16}})
+        admin.nova_reports(root, {"VCPU": {"total": 16}})
         assert reconciler.run(lambda: empty, trust_cache=True).ops == []  # remembers the root
-    nova_reports(admin, root, {NOVA6GB: {"total": 3}})  # the remembered generation again
+    admin.nova_reports(root, {NOVA6GB: {"total": 3}})  # the remembered generation again
     now[0] += 60
     outcome = None
     try:
@@ -511,12 +441,7 @@ def test_the_agent_creates_nothing_when_a_forked_history_hides_nova_s_pmem(node,
 def test_a_child_of_another_service_with_pmem_fences_ours_and_is_named(node, admin):
     assert node.run("reconcile").status == 0
     root = admin.root_uuid(node.name)
-    other = str(uuid.uuid4())
-    admin.call("POST", "/resource_providers", {"name": f"{node.name}-cyborg", "uuid": other,
-                                               "parent_provider_uuid": root})
-    admin.call("PUT", "/resource_classes/CUSTOM_PMEM_NAMESPACE_X")
-    admin.call("PUT", f"/resource_providers/{other}/inventories",
-               {"resource_provider_generation": 0, "inventories": {"CUSTOM_PMEM_NAMESPACE_X": {"total": 1}}})
+    admin.create_child(root, f"{node.name}-cyborg", {"CUSTOM_PMEM_NAMESPACE_X": {"total": 1}})
     result = node.run("reconcile")
     assert result.status == 1
     assert f"provider '{node.name}-cyborg' has CUSTOM_PMEM_NAMESPACE_X" in result.err
@@ -527,9 +452,9 @@ def test_a_child_of_another_service_with_pmem_fences_ours_and_is_named(node, adm
 def test_the_fence_error_after_a_rename_names_the_provider_as_it_is(node, admin):
     assert node.run("reconcile").status == 0
     root = admin.root_uuid(node.name)
-    rename_root(admin, root, f"{node.name}-b")
+    admin.rename(root, f"{node.name}-b")
     node.configure(DEFAULT={"host": f"{node.name}-b"})
-    nova_reports(admin, root, {NOVA6GB: {"total": 3}})
+    admin.nova_reports(root, {NOVA6GB: {"total": 3}})
     result = node.run("reconcile")
     assert result.status == 1
     assert f"{node.name}:pmem was fenced" in result.err

@@ -1,14 +1,12 @@
 """The agent and the one-shot agree: configuration fingerprints, stale status, the lock's wait."""
 
-import fcntl
-import os
-
 import pytest
 
 from pmem_placement import fingerprint
 from pmem_placement import status_file
 from pmem_placement.errors import LockTimeout
 from pmem_placement.state import StateStore
+from tests import helpers
 
 NOW = 1_800_000_000.0
 
@@ -109,12 +107,8 @@ def test_the_lock_says_when_it_waits_and_times_out(tmp_path):
     store = StateStore(str(tmp_path), lock_timeout=0.2, on_wait=lambda: waited.append(True))
     with store.lock():
         assert waited == []  # free: no wait announced
-    fd = os.open(tmp_path / "lock", os.O_RDWR)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    try:
+    with helpers.held_lock(tmp_path):
         with pytest.raises(LockTimeout, match="still held by another pmem-placement"):
             with store.lock():
                 pass
-    finally:
-        os.close(fd)
     assert waited == [True]

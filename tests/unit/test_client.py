@@ -5,10 +5,10 @@ import requests
 import requests_mock
 from keystoneauth1 import adapter
 from keystoneauth1 import session
-from keystoneauth1 import token_endpoint
 
 from pmem_placement.placement import errors
 from pmem_placement.placement.client import Client
+from tests import helpers
 
 URL = "http://placement.example:8778"
 RP = "0d1e2f3a-4b5c-4d6e-8f90-a1b2c3d4e5f6"
@@ -16,8 +16,7 @@ RP = "0d1e2f3a-4b5c-4d6e-8f90-a1b2c3d4e5f6"
 
 @pytest.fixture
 def client():
-    auth = token_endpoint.Token(URL, "secret-token")
-    return Client(adapter.Adapter(session.Session(auth=auth), service_type="placement"))
+    return helpers.placement_client(URL, "secret-token")
 
 
 @pytest.fixture
@@ -179,9 +178,7 @@ def test_an_answer_that_is_not_a_json_object_names_url_and_content_type(client, 
 
 def test_each_request_calls_the_heartbeat_first(mock):
     beats = []
-    auth = token_endpoint.Token(URL, "secret-token")
-    client = Client(adapter.Adapter(session.Session(auth=auth), service_type="placement"),
-                    on_request=lambda: beats.append(len(mock.request_history)))
+    client = helpers.placement_client(URL, "secret-token", on_request=lambda: beats.append(len(mock.request_history)))
     mock.get(f"{URL}/resource_providers?in_tree={RP}", json={"resource_providers": []})
     client.tree(RP)
     client.tree(RP)

@@ -3,12 +3,9 @@ requests-mock; and the microversion the consumer-type read needs."""
 
 import pytest
 import requests_mock
-from keystoneauth1 import adapter
-from keystoneauth1 import session
-from keystoneauth1 import token_endpoint
 
 from pmem_placement import consumers
-from pmem_placement.placement.client import Client
+from tests import helpers
 
 URL = "http://placement.example:8778"
 RP = "0d1e2f3a-4b5c-4d6e-8f90-a1b2c3d4e5f6"
@@ -18,8 +15,7 @@ OTHER = "99999999-2222-4333-8444-555555555555"
 
 @pytest.fixture
 def client():
-    auth = token_endpoint.Token(URL, "secret-token")
-    return Client(adapter.Adapter(session.Session(auth=auth), service_type="placement"))
+    return helpers.placement_client(URL, "secret-token")
 
 
 def test_consumer_type_is_read_at_1_38_and_only_for_pmem_holders(client):
