@@ -221,3 +221,21 @@ def test_a_held_namespace_re_created_under_the_same_name_stays_reserved(node, ad
     assert view(node, admin, root)[SMALL] == (2, 0, 0)
     quiet = node.run("reconcile")
     assert quiet.writes == [] and "re-created" not in quiet.err
+
+
+def test_an_upgrade_from_a_version_4_state_file_keeps_its_memory(node, admin):
+    """0.1's state.json (version 4, holders by name): the upgrade reads its memory, so a label
+    swap after it is covered by the remap rule, and nothing is withheld by the fail-safe."""
+    root, child, consumer = held_4gb(node, admin)
+    state = node.dir / "state" / "state.json"
+    data = json.loads(state.read_text())
+    for key in ("uuids", "failsafe", "failsafe_why"):
+        data.pop(key, None)
+    state.write_text(json.dumps({**data, "version": 4}))
+    node.configure(pmem={"namespaces": SWAPPED})
+    dry = node.run("reconcile", "--dry-run")
+    assert "it took ns_0 from CUSTOM_PMEM_NAMESPACE_4GB" in dry.out and "fail-safe" not in dry.out + dry.err
+    result = node.run("reconcile")
+    assert result.status == 0 and "fail-safe" not in result.out + result.err
+    assert view(node, admin, root) == {A4GB: (1, 0, 1), SMALL: (1, 1, 0)}
+    assert json.loads(state.read_text())["version"] == 5
