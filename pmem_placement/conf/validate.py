@@ -159,15 +159,23 @@ def _elsewhere(option: str, valid: dict[str, set[str] | None]) -> str:
 _REASON = re.compile(r"is not valid: (.*)\Z", re.S)
 
 
+def wording(section: str | None, name: str, value: str | None, path: str | None, reason: str) -> str:
+    """The one wording of an invalid option value: ``[section]name = 'value' in FILE is not
+    valid: why``, each part left out where it is not known."""
+    option = f"[{section}]{name}" if section else name
+    if value is not None:
+        option += f" = {value!r}"
+    if path:
+        option += f" in {path}"
+    return f"{option} is not valid: {reason}"
+
+
 def invalid_value(conf: cfg.ConfigOpts, section: str, name: str, exc: Exception) -> str:
-    """``[section]name = 'value' in FILE is not valid: why`` for oslo's ConfigFileValueError."""
+    """The wording for oslo's ConfigFileValueError on ``[section]name``."""
     match = _REASON.search(str(exc))
     reason = match.group(1) if match else str(exc)
-    where = raw_value(conf, section, name)
-    if where is None:
-        return f"[{section}]{name} is not valid: {reason}"
-    value, path = where
-    return f"[{section}]{name} = {value!r} in {path} is not valid: {reason}"
+    value, path = raw_value(conf, section, name) or (None, None)
+    return wording(section, name, value, path, reason)
 
 
 _OSLO_VALUE_ERROR = re.compile(r"Value for option (\S+) from LocationInfo\(.*?detail='(.*?)'\) is not valid: (.*)\Z", re.S)
@@ -182,8 +190,8 @@ def describe(exc: Exception) -> str:
     name, path, reason = match.groups()
     for section, options in sections(path).items():
         if name in options:
-            return f"[{section}]{name} = {options[name][-1]!r} in {path} is not valid: {reason}"
-    return f"{name} in {path} is not valid: {reason}"
+            return wording(section, name, options[name][-1], path, reason)
+    return wording(None, name, None, path, reason)
 
 
 _CLI_VALUE = re.compile(r"argument --(\S+): Invalid .*? value: (.*)\n\Z", re.S)
@@ -233,6 +241,4 @@ def _cli_value(conf: cfg.ConfigOpts, args: list[str], project: str | None, prog:
         values = sections(path).get("DEFAULT", {}).get(dest)
         if values:
             found = path
-    if found is None:
-        return f"[DEFAULT]{dest} = {value!r} is not valid: {reason}"
-    return f"[DEFAULT]{dest} = {value!r} in {found} is not valid: {reason}"
+    return wording("DEFAULT", dest, value, found, reason)
