@@ -20,7 +20,6 @@ import dataclasses
 import fcntl
 import json
 import os
-import tempfile
 import time
 import typing
 
@@ -30,7 +29,7 @@ from pmem_placement.desired import Current
 from pmem_placement.desired import Identity
 from pmem_placement.desired import Inventory
 from pmem_placement import errors
-from pmem_placement.errors import ConfigError
+from pmem_placement import statedir
 from pmem_placement.errors import LockTimeout
 
 LOG = logging.getLogger(__name__)
@@ -77,6 +76,9 @@ def _current_from_json(data: dict[str, typing.Any]) -> Current:
     )
 
 
+_NAME = "state.json"
+
+
 class StateStore:
     """State in ``state_dir``; with ``None``, no lock and no memory (every run reads fully)."""
 
@@ -89,27 +91,23 @@ class StateStore:
         """Called once when the lock is held by another process and we start waiting."""
         self.problem: str | None = None
         """Why state.json could not be written last time; None once it could be."""
+        self.load_problem: str | None = None
+        """Why state.json could not be read or trusted by the last ``load`` (which then returned
+        None, as for a missing file); None when it could, or when there was none."""
         self.acquire: typing.Callable[[int, str], None] = lambda fd, path: self._flock(fd)
         """Takes the lock on the open lock file; the agent's waits are bounded (agent/locks.py)."""
 
     @property
     def _path(self) -> str:
         assert self.state_dir
-        return os.path.join(self.state_dir, "state.json")
+        return os.path.join(self.state_dir, _NAME)
 
     @contextlib.contextmanager
     def lock(self) -> typing.Iterator[None]:
         if not self.state_dir:
             yield
             return
-        try:
-            os.makedirs(self.state_dir, mode=0o750, exist_ok=True)
-            fd = os.open(os.path.join(self.state_dir, "lock"), os.O_RDWR | os.O_CREAT, 0o640)
-        except OSError as exc:
-            raise ConfigError(
-                f"[agent]state_dir: cannot use {self.state_dir}: {exc.strerror or exc} "
-                "(run as the service's user, or point state_dir at a writable directory)"
-            ) from exc
+        fd = statedir.open_entry(self.state_dir, "lock", 0o640)  # a ConfigError: nothing is written
         try:
             self.acquire(fd, os.path.join(self.state_dir, "lock"))
             yield
@@ -143,8 +141,10 @@ class StateStore:
         if not self.state_dir:
             return None
         try:
-            with open(self._path, encoding="utf-8") as f:
-                data = json.load(f)
+            text = self._read()
+            if text is None:
+                return None
+            data = json.loads(text)
             if data.get("version") != _VERSION or data["endpoint"] != endpoint:
                 return None
             holders = None if data.get("holders") is None else {
@@ -184,8 +184,8 @@ class StateStore:
         }
         error = None
         try:
-            write_atomically(self._path, json.dumps(data, indent=1, sort_keys=True) + "\n")
-        except OSError as exc:
+            statedir.replace_entry(self.state_dir, _NAME, json.dumps(data, indent=1, sort_keys=True) + "\n", 0o640)
+        except (OSError, statedir.StateDirError) as exc:
             error = exc
         self._note_write(error)
 
@@ -193,15 +193,30 @@ class StateStore:
         if self.state_dir:
             error = None
             try:
-                os.unlink(self._path)
+                with statedir.opened(self.state_dir) as directory:
+                    directory.remove(_NAME)
             except FileNotFoundError:
                 pass
-            except OSError as exc:
+            except (OSError, statedir.StateDirError) as exc:
                 error = exc  # harmless: a remembered generation that moved is never trusted
             if error is not None:
                 self._note_write(error)
 
-    def _note_write(self, error: OSError | None) -> None:
+    def _read(self) -> str | None:
+        """state.json's text; None when there is none, or when it cannot be read or trusted:
+        ``load_problem`` then says why, warned about once per problem."""
+        assert self.state_dir
+        problem = None
+        try:
+            text = statedir.read_entry(self.state_dir, _NAME)
+        except statedir.StateDirError as exc:
+            text, problem = None, f"{exc}; the run reads everything from Placement"
+        if problem is not None and problem != self.load_problem:
+            LOG.warning("%s", problem)
+        self.load_problem = problem
+        return text
+
+    def _note_write(self, error: OSError | statedir.StateDirError | None) -> None:
         """A cache that cannot be written costs requests, never correctness: one warning line
         (once per problem, outside any except block so that no traceback is appended), and the
         run goes on. ``None``: written fine."""
@@ -210,27 +225,7 @@ class StateStore:
             return
         problem = errors.cannot_write("[agent]state_dir", self._path, error) + \
             "; the next run reads everything from Placement"
-        if problem != self.problem:
+        warned = isinstance(error, statedir.StateDirError) and str(error) in (self.load_problem or "")
+        if problem != self.problem and not warned:  # not twice: load warned about the file it cannot trust
             LOG.warning("%s", problem)
         self.problem = problem
-
-
-def write_atomically(path: str, text: str, mode: int = 0o640, fsync: bool = True) -> None:
-    """Replace ``path`` with ``text`` so that readers see the old or the new file, never half.
-
-    ``fsync`` also makes it survive a power cut once this returns.
-    """
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            if fsync:
-                os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise

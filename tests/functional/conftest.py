@@ -196,3 +196,24 @@ class Host:
 @pytest.fixture
 def node(tmp_path, placement, host):
     return Host(tmp_path, placement, host)
+
+
+@pytest.fixture
+def agent_lock():
+    """``hold(host, mode, mapping_empty)``: this process stands for a running agent of ``host``:
+    it holds ``<state_dir>/agent.pid`` as the agent does, and says how it runs; until the test ends."""
+    import os
+
+    from pmem_placement import status_file
+    from pmem_placement.agent import pidfile
+
+    held = []
+
+    def hold(host, mode="report", mapping_empty=False):
+        fd = pidfile.acquire(str(host.options["agent"]["state_dir"]))
+        os.pwrite(fd, status_file.pid_file_text(os.getpid(), mode, mapping_empty).encode(), 0)
+        held.append(fd)
+        return fd
+    yield hold
+    for fd in held:
+        os.close(fd)
