@@ -122,27 +122,47 @@ def state_directory(path: str | None, memory: typing.Any, lost: str | None,
     return Result(Code.SUCCESS, f"{path}: remembers which namespaces each class's consumers may hold")
 
 
-def agent(status: typing.Mapping[str, typing.Any] | None, path: str | None, unreadable: str | None = None) -> Result:
+def running(held: bool | None, pid: int | None = None, mode: str | None = None,
+            mapping_empty: bool | None = None, unknown: str | None = None, **_: typing.Any) -> str:
+    """Whether and how the agent runs, from the lock it holds (``status_file.Running``'s fields)."""
+    if held is None:
+        return f"whether the agent runs cannot be told ({unknown})"
+    if not held:
+        return "the agent is not running"
+    how = {"report": "in report mode", "audit": "in audit mode (it never writes)"}.get(mode or "", "")
+    if mode == "report" and mapping_empty is not None:
+        how += ", its mapping empty" if mapping_empty else ", its mapping not empty"
+    return f"the agent is running (pid {pid}){' ' + how if how else ''}"
+
+
+def agent(status: typing.Mapping[str, typing.Any] | None, path: str | None, unreadable: str | None = None,
+          lock: typing.Mapping[str, typing.Any] | None = None) -> Result:
     """``status`` as ``status_file.with_freshness`` returns it; ``unreadable``: why the status file that
-    is there cannot be used (``status_file.read``)."""
+    is there cannot be used (``status_file.read``); ``lock``: whether an agent holds the state
+    directory (``status_file.Running`` as a dict), said on every line."""
+    runs = running(**lock) if lock else None
+    also = f"; {runs}" if runs else ""
     if unreadable:
-        return Result(Code.WARNING, f"{unreadable}; the agent rewrites it after every cycle: if it runs, "
+        return Result(Code.WARNING, f"{unreadable}; the agent rewrites it after every cycle{also}: "
                       "systemctl status pmem-placement-agent")
     if status is None:
+        if lock and lock.get("held"):
+            return Result(Code.SUCCESS, f"{runs}; no status at {path or '-'} yet (before its first cycle)")
         # Not a warning: before the first start (the install steps run check first) and on hosts
         # that use only the one-shot, there is no status, and nothing is wrong.
         return Result(Code.SUCCESS, f"no agent status at {path or '-'}: the agent has not run on this host "
-                      "(fine before its first start, or when only the one-shot is used)")
+                      f"(fine before its first start, or when only the one-shot is used){also}")
     if status.get("stale"):
-        return Result(Code.WARNING, f"the agent's status is stale: {status['stale']}; "
+        wedged = also if lock and lock.get("held") is not False else ""  # not running says it already
+        return Result(Code.WARNING, f"the agent's status is stale: {status['stale']}{wedged}; "
                       "systemctl status pmem-placement-agent")
     if status.get("same_config") is False:
         return Result(Code.WARNING, f"the agent runs with another configuration than these files; "
-                      f"{fingerprint.RELOAD}")
+                      f"{fingerprint.RELOAD}{also}")
     if status.get("state") != "in_sync":
         error = status.get("last_error") or {}
-        return Result(Code.WARNING, f"the agent is {status.get('state')}: {error.get('message', '')}")
-    return Result(Code.SUCCESS, f"in sync, last attempt {status.get('last_attempt')}")
+        return Result(Code.WARNING, f"the agent is {status.get('state')}: {error.get('message', '')}{also}")
+    return Result(Code.SUCCESS, f"in sync, last attempt {status.get('last_attempt')}{also}")
 
 
 def exec_start(*texts: str) -> str | None:

@@ -26,7 +26,6 @@ were found last time (a deletion does not move the generation).
 
 import dataclasses
 import json
-import os
 import typing
 
 from oslo_log import log as logging
@@ -34,7 +33,7 @@ from oslo_log import log as logging
 from pmem_placement import errors
 from pmem_placement import mapping
 from pmem_placement import plan as plan_mod
-from pmem_placement import state as state_mod
+from pmem_placement import statedir
 from pmem_placement.placement import errors as perrors
 from pmem_placement.placement.client import Client
 
@@ -186,29 +185,40 @@ def warn_all(client: Client, provider_uuid: str, provider_name: str) -> list[str
     return messages
 
 
-def _path(state_dir: str | None) -> str | None:
-    return os.path.join(state_dir, "consumers.json") if state_dir else None
+NAME = "consumers.json"
 
 
 def load(state_dir: str | None) -> GuestWatch:
-    path = _path(state_dir)
+    """What the last one-shot found; nothing (look again) when there is no file, or when it is
+    damaged, or cannot be read or trusted (a warning names it then)."""
+    memory, problem = Memory(), None
     try:
-        with open(path or "", encoding="utf-8") as f:
-            data = json.load(f)
-        memory = Memory(str(data["provider"]), int(data["generation"]), [str(c) for c in data["instances"]],
-                        {str(c): str(t) for c, t in data.get("types", {}).items()})
-    except (OSError, ValueError, KeyError, TypeError):
-        memory = Memory()
+        text = statedir.read_entry(state_dir, NAME) if state_dir else None
+        if text is not None:
+            data = json.loads(text)
+            memory = Memory(str(data["provider"]), int(data["generation"]), [str(c) for c in data["instances"]],
+                            {str(c): str(t) for c, t in data.get("types", {}).items()})
+    except statedir.StateDirError as exc:
+        problem = exc
+    except (ValueError, KeyError, TypeError):
+        pass
+    if problem is not None:  # outside the except block: no exception summary appended
+        LOG.warning("%s; the consumers are looked up again", problem)
     return GuestWatch(memory, recheck_known=True)
 
 
 def save(state_dir: str | None, watch: GuestWatch) -> None:
-    path = _path(state_dir)
-    if path and watch.memory.provider is not None:
+    if state_dir and watch.memory.provider is not None:
+        text = json.dumps(dataclasses.asdict(watch.memory)) + "\n"
+        problem: Exception | None = None
         try:
-            state_mod.write_atomically(path, json.dumps(dataclasses.asdict(watch.memory)) + "\n")
-        except OSError as exc:
-            LOG.debug("cannot remember the consumer check in %s: %s", path, exc)
+            statedir.replace_entry(state_dir, NAME, text, 0o640)
+        except (OSError, statedir.StateDirError) as exc:
+            problem = exc
+        if isinstance(problem, statedir.StateDirError):  # someone put it there: say so
+            LOG.warning("%s; the consumer check is not remembered", problem)
+        elif problem is not None:
+            LOG.debug("cannot remember the consumer check in %s/%s: %s", state_dir, NAME, problem)
 
 
 def after_one_shot(state_dir: str | None, client: Client, outcome: typing.Any, dry_run: bool = False) -> list[str]:

@@ -145,6 +145,7 @@ STATUS_FILE_NOT_WRITABLE = register("status_file_not_writable", EXIT_OK, ERROR)
 METRICS_FILE_NOT_WRITABLE = register("metrics_file_not_writable", EXIT_OK, ERROR)
 
 
-def cannot_write(option: str, path: str, exc: OSError) -> str:
-    """The one wording of a local file that could not be written."""
-    return f"{option}: cannot write {path}: {exc.strerror or exc}"
+def cannot_write(option: str, path: str, exc: Exception) -> str:
+    """The one wording of a local file that could not be written (an OSError, or an error that
+    says why in ``strerror`` too)."""
+    return f"{option}: cannot write {path}: {getattr(exc, 'strerror', None) or exc}"

@@ -4,14 +4,11 @@ The agent records the fingerprint of its effective configuration in its status f
 (or ``check``) computes its own from today's files and compares. Different fingerprints mean the
 files were edited and the agent not reloaded: each would set the other's inventory back.
 Covers [DEFAULT]host and every [pmem] option (what decides the provider's content), never
-[placement] (credentials). ``pid_alive`` is the one system call here (signal 0: existence only);
-the comparison takes it as an argument so that it can be tested with tables.
+[placement] (credentials).
 """
 
-import errno
 import hashlib
 import json
-import os
 import typing
 
 from oslo_config import cfg
@@ -44,20 +41,11 @@ def of(conf: cfg.ConfigOpts, nothing_mapped: bool = False) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def pid_alive(pid: typing.Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except OSError as exc:
-        return exc.errno == errno.EPERM  # it exists, under another user
-    return True
-
-
-def disagreement(mine: str, agent_status: typing.Mapping[str, typing.Any] | None,
-                 alive: typing.Callable[[typing.Any], bool] = pid_alive) -> str | None:
-    """Why the running agent and this run would disagree, or None (no agent, or the same)."""
-    if not agent_status or not alive(agent_status.get("pid")):
+def disagreement(mine: str, agent_status: typing.Mapping[str, typing.Any] | None) -> str | None:
+    """Why the running agent and this run would disagree, or None (no agent, or the same).
+    ``agent_status`` as ``status_file.with_freshness`` returns it: ``running`` says whether an
+    agent holds the state directory's lock (``held`` None: it cannot be told)."""
+    if not agent_status or (agent_status.get("running") or {}).get("held") is False:
         return None
     theirs = agent_status.get("config_fingerprint")
     if not theirs or theirs == mine:

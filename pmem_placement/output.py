@@ -134,6 +134,17 @@ def _double_counting(view: PlacementView) -> str:
     return "; ".join(parts) + "; report it from one place only"
 
 
+def agent_line(agent: typing.Mapping[str, typing.Any]) -> str:
+    """The agent's status in one line (``status_file.with_freshness``'s dict): marked STALE when
+    it no longer describes a running agent, and said when whether one runs cannot be told."""
+    stale = f" (STALE: {agent['stale']})" if agent.get("stale") else ""
+    lock = agent.get("running") or {}
+    if not stale and lock.get("held") is None and lock.get("unknown"):
+        stale = f" (running: unknown, {lock['unknown']})"
+    return (f"Agent: {agent.get('state')}, last success {agent.get('last_success') or 'never'}, "
+            f"last attempt {agent.get('last_attempt') or 'never'} (pid {agent.get('pid')}){stale}")
+
+
 def show_json(host: str | None, rows: list[NamespaceRow], missing: list[str], view: PlacementView | None,
               error: Exception | None, agent: typing.Mapping[str, typing.Any] | None = None,
               offline: bool = False, configured: typing.Collection[str] = ()) -> str:
@@ -222,10 +233,7 @@ def show_text(host: str | None, rows: list[NamespaceRow], missing: list[str], vi
     if agent is not None and agent.get("unreadable"):
         out.extend(["", f"Agent: {agent['unreadable']}"])
     elif agent is not None:
-        out.append("")
-        stale = f" (STALE: {agent['stale']})" if agent.get("stale") else ""
-        out.append(f"Agent: {agent.get('state')}, last success {agent.get('last_success') or 'never'}, "
-                   f"last attempt {agent.get('last_attempt') or 'never'} (pid {agent.get('pid')}){stale}")
+        out.extend(["", agent_line(agent)])
         error_info = agent.get("last_error")
         if error_info:
             out.append(f"  failing since {error_info.get('since')}: {error_info.get('message')}")

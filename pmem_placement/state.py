@@ -26,7 +26,6 @@ import dataclasses
 import fcntl
 import json
 import os
-import tempfile
 import time
 import typing
 
@@ -36,7 +35,7 @@ from pmem_placement.desired import Current
 from pmem_placement.desired import Identity
 from pmem_placement.desired import Inventory
 from pmem_placement import errors
-from pmem_placement.errors import ConfigError
+from pmem_placement import statedir
 from pmem_placement.errors import LockTimeout
 
 LOG = logging.getLogger(__name__)
@@ -97,6 +96,9 @@ def _current_from_json(data: dict[str, typing.Any]) -> Current:
     )
 
 
+_NAME = "state.json"
+
+
 class _Newer(ValueError):
     pass
 
@@ -150,27 +152,23 @@ class StateStore:
         """Why state.json could not be written last time; None once it could be."""
         self.memory_lost: str | None = None
         """Why the last ``load`` found no memory (missing, unreadable, corrupt, newer)."""
+        self.load_problem: str | None = None
+        """Why state.json could not be read or trusted by the last ``load``; None when it could,
+        or when there was none (``memory_lost`` then says it does not exist)."""
         self.acquire: typing.Callable[[int, str], None] = lambda fd, path: self._flock(fd)
         """Takes the lock on the open lock file; the agent's waits are bounded (agent/locks.py)."""
 
     @property
     def _path(self) -> str:
         assert self.state_dir
-        return os.path.join(self.state_dir, "state.json")
+        return os.path.join(self.state_dir, _NAME)
 
     @contextlib.contextmanager
     def lock(self) -> typing.Iterator[None]:
         if not self.state_dir:
             yield
             return
-        try:
-            os.makedirs(self.state_dir, mode=0o750, exist_ok=True)
-            fd = os.open(os.path.join(self.state_dir, "lock"), os.O_RDWR | os.O_CREAT, 0o640)
-        except OSError as exc:
-            raise ConfigError(
-                f"[agent]state_dir: cannot use {self.state_dir}: {exc.strerror or exc} "
-                "(run as the service's user, or point state_dir at a writable directory)"
-            ) from exc
+        fd = statedir.open_entry(self.state_dir, "lock", 0o640)  # a ConfigError: nothing is written
         try:
             self.acquire(fd, os.path.join(self.state_dir, "lock"))
             yield
@@ -202,17 +200,16 @@ class StateStore:
 
     def load(self, endpoint: str, lookup: str) -> Cache | None:
         """What the last run remembered; None when nothing (``memory_lost`` says why)."""
-        self.memory_lost = None
+        self.memory_lost = self.load_problem = None
         if not self.state_dir:
             return None
         try:
-            with open(self._path, encoding="utf-8") as f:
-                text = f.read()
-        except FileNotFoundError:
-            self.memory_lost = f"{self._path} does not exist"
+            text = statedir.read_entry(self.state_dir, _NAME)
+        except statedir.StateDirError as exc:
+            self._lost(str(exc))
             return None
-        except OSError as exc:
-            self._lost(f"{self._path} cannot be read: {exc.strerror or exc}")
+        if text is None:
+            self.memory_lost = f"{self._path} does not exist"
             return None
         try:
             return _decode(json.loads(text), endpoint, lookup)
@@ -229,7 +226,7 @@ class StateStore:
         if why != self.memory_lost:
             LOG.warning("%s: the memory of which namespaces each class's consumers may hold is unknown; "
                         "the fail-safe rule reserves for the consumers now holding PMEM", why)
-        self.memory_lost = why
+        self.memory_lost = self.load_problem = why
 
     def save(self, cache: Cache) -> None:
         if not self.state_dir:
@@ -251,8 +248,8 @@ class StateStore:
         }
         error = None
         try:
-            write_atomically(self._path, json.dumps(data, indent=1, sort_keys=True) + "\n")
-        except OSError as exc:
+            statedir.replace_entry(self.state_dir, _NAME, json.dumps(data, indent=1, sort_keys=True) + "\n", 0o640)
+        except (OSError, statedir.StateDirError) as exc:
             error = exc
         self._note_write(error)
 
@@ -260,15 +257,16 @@ class StateStore:
         if self.state_dir:
             error = None
             try:
-                os.unlink(self._path)
+                with statedir.opened(self.state_dir) as directory:
+                    directory.remove(_NAME)
             except FileNotFoundError:
                 pass
-            except OSError as exc:
+            except (OSError, statedir.StateDirError) as exc:
                 error = exc  # harmless: a remembered generation that moved is never trusted
             if error is not None:
                 self._note_write(error)
 
-    def _note_write(self, error: OSError | None) -> None:
+    def _note_write(self, error: OSError | statedir.StateDirError | None) -> None:
         """A cache that cannot be written costs requests, never correctness: one warning line
         (once per problem, outside any except block so that no traceback is appended), and the
         run goes on. ``None``: written fine."""
@@ -277,7 +275,8 @@ class StateStore:
             return
         problem = errors.cannot_write("[agent]state_dir", self._path, error) + \
             "; the next run reads everything from Placement"
-        if problem != self.problem:
+        warned = isinstance(error, statedir.StateDirError) and str(error) in (self.load_problem or "")
+        if problem != self.problem and not warned:  # not twice: load warned about the file it cannot trust
             LOG.warning("%s", problem)
         self.problem = problem
 
@@ -287,24 +286,3 @@ def memory(state_dir: str | None) -> tuple[Cache | None, str | None]:
     store = StateStore(state_dir)
     found = store.load("", "")
     return found, store.memory_lost
-
-
-def write_atomically(path: str, text: str, mode: int = 0o640, fsync: bool = True) -> None:
-    """Replace ``path`` with ``text`` so that readers see the old or the new file, never half.
-
-    ``fsync`` also makes it survive a power cut once this returns.
-    """
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            if fsync:
-                os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise

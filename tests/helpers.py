@@ -108,3 +108,28 @@ def held_lock(state_dir: pathlib.Path) -> typing.Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def as_user(uid: int, function: typing.Callable[[], typing.Any]) -> typing.Any:
+    """``function()`` in a forked child that really switched to ``uid`` (groups, gid, uid): what it
+    returns (JSON-able); an AssertionError naming what it raised otherwise. Needs root."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never back into pytest
+        try:
+            os.close(read)
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            out = json.dumps({"ok": function()})
+        except BaseException as exc:  # noqa: B036 - reported to the parent
+            out = json.dumps({"error": f"{type(exc).__name__}: {exc}"})
+        with os.fdopen(write, "w") as pipe:
+            pipe.write(out)
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        data = json.loads(pipe.read() or '{"error": "the child died"}')
+    os.waitpid(pid, 0)
+    assert "ok" in data, data["error"]
+    return data["ok"]

@@ -124,4 +124,4 @@ class AuditWatch:
             # In report mode the state directory's lock creates it; audit mode takes no lock.
             with contextlib.suppress(OSError):
                 os.makedirs(os.path.dirname(path) or ".", mode=0o750, exist_ok=True)
-        report.write(status, path, conf.agent.metrics_file)
+        report.write(status, path, conf.agent.metrics_file, conf.agent.state_dir)

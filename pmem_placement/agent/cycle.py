@@ -21,6 +21,7 @@ from pmem_placement import errors
 from pmem_placement import fingerprint
 from pmem_placement import output
 from pmem_placement import plan as plan_mod
+from pmem_placement import statedir
 from pmem_placement.agent import locks
 from pmem_placement.agent import report
 from pmem_placement.agent import audit_cycle
@@ -129,8 +130,8 @@ class Agent:
         status_path = status_file.path(self.conf.agent)
         if status_path:
             try:
-                report.write_status(self.status, status_path)
-            except OSError as exc:
+                report.write_status(self.status, status_path, self.conf.agent.state_dir)
+            except (OSError, statedir.StateDirError) as exc:
                 problem(errors.STATUS_FILE_NOT_WRITABLE.name, errors.cannot_write("[agent]status_file", status_path, exc))
                 if metrics_file and len(problems) == 1:
                     with contextlib.suppress(OSError):  # so the metrics show the status file's problem

@@ -9,6 +9,7 @@ import time
 import typing
 
 from pmem_placement import errors
+from pmem_placement import statedir
 
 POLL = 0.2
 """Seconds between two attempts: a one-shot's reconcile takes well under a second."""
@@ -18,21 +19,12 @@ class LockBusy(errors.SyncError):
     """Another process (a one-shot reconcile) held the state directory's lock for too long."""
 
 
-def holder(fd: int, locks: str = "/proc/locks") -> int | None:
+def holder(fd: int, locks: str = statedir.LOCKS) -> int | None:
     """The pid of the process holding an flock on the file open as ``fd``, if the kernel says."""
-    st = os.fstat(fd)
-    device = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
     try:
-        with open(locks) as table:
-            lines = table.read().splitlines()
+        return statedir.locked_by(os.fstat(fd), locks)
     except OSError:
         return None
-    for line in lines:
-        fields = line.split()
-        # "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; waiters have "->" after the number.
-        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == device and fields[4].isdigit():
-            return int(fields[4])
-    return None
 
 
 def acquire(fd: int, path: str, bound: float, ping: typing.Callable[[], None] | None = None,

@@ -3,15 +3,24 @@ agent's master process (and inherited by its worker) for as long as it runs.
 
 It is not ``<state_dir>/lock``, which every reconcile takes, the one-shot's included: a one-shot
 next to a running agent waits for the agent's reconcile, while a second agent is refused at once.
+The lock is also how the commands know that an agent runs (``status_file.running``), and what the
+agent writes in the file when it takes the lock, before its first cycle, and again after a reload,
+says how it runs: its pid, [pmem]mode and whether its mapping is empty (``remove`` asks).
+The file is opened as every file of the state directory is (``statedir``): never through a link.
 """
 
 import fcntl
 import os
 
+from oslo_config import cfg
+
 from pmem_placement import errors
+from pmem_placement import mapping
+from pmem_placement import statedir
+from pmem_placement import status_file
 from pmem_placement.agent import locks
 
-NAME = "agent.pid"
+NAME = status_file.PID_FILE
 
 
 class AlreadyRunning(errors.PmemPlacementError):
@@ -21,15 +30,9 @@ class AlreadyRunning(errors.PmemPlacementError):
 
 
 def acquire(state_dir: str) -> int:
-    """Lock the state directory for this process; the descriptor returned holds the lock."""
-    path = os.path.join(state_dir, NAME)
-    try:
-        os.makedirs(state_dir, mode=0o750, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    except OSError as exc:
-        raise errors.ConfigError(
-            f"[agent]state_dir: cannot use {state_dir}: {exc.strerror or exc} "
-            "(run as the service's user, or point state_dir at a writable directory)") from exc
+    """Lock the state directory for this process; the descriptor returned holds the lock.
+    ConfigError (StateDirError) when the directory or the file cannot be used or trusted."""
+    fd = statedir.open_entry(state_dir, NAME, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -38,7 +41,7 @@ def acquire(state_dir: str) -> int:
         pid: int | str | None = locks.holder(fd)
         if pid is None:
             try:
-                text = os.read(fd, 32).decode(errors="replace").strip()
+                text = os.read(fd, 32).decode(errors="replace").split("\n")[0].strip()
             except OSError:
                 text = ""
             pid = text if text.isdigit() else None
@@ -49,10 +52,20 @@ def acquire(state_dir: str) -> int:
     return fd
 
 
-def write_pid(fd: int, path: str) -> str | None:
-    """Record this process's pid in the locked file; a reason when it cannot (the lock, which is
-    what keeps a second agent out, is held all the same)."""
-    data = f"{os.getpid()}\n".encode()
+def mapping_empty(conf: cfg.ConfigOpts) -> bool:
+    """Whether [pmem]namespaces maps nothing (the agent then reports nothing, and removes the
+    provider itself)."""
+    try:
+        return not mapping.parse(conf.pmem.namespaces or "")
+    except errors.ConfigError:
+        return False
+
+
+def record(fd: int, path: str, conf: cfg.ConfigOpts) -> str | None:
+    """Write this process's pid, [pmem]mode and whether the mapping is empty in the locked file;
+    a reason when it cannot (the lock, which is what keeps a second agent out and tells the
+    commands that an agent runs, is held all the same)."""
+    data = status_file.pid_file_text(os.getpid(), conf.pmem.mode, mapping_empty(conf)).encode()
     try:
         os.pwrite(fd, data, 0)
         os.ftruncate(fd, len(data))

@@ -9,7 +9,7 @@ import json
 import os
 import typing
 
-from pmem_placement import state as state_mod
+from pmem_placement import statedir
 
 STATES = ("in_sync", "degraded", "error")
 
@@ -127,19 +127,24 @@ def metrics_text(status: Status) -> str:
 
 # No fsync: both are rewritten every cycle and an atomic rename is all a reader needs.
 
-def write_status(status: Status, path: str) -> None:
-    """Raises OSError; the directory is created when missing (it is usually [agent]state_dir)."""
+def write_status(status: Status, path: str, state_dir: str | None = None) -> None:
+    """Raises OSError, or StateDirError when ``path`` is in ``state_dir`` (its default place)
+    and what is there cannot be trusted; the directory is created when missing."""
+    name = statedir.entry_of(state_dir, path)
+    if state_dir and name:
+        statedir.replace_entry(state_dir, name, status_json(status), 0o644, fsync=False, create=True)
+        return
     os.makedirs(os.path.dirname(path) or ".", mode=0o750, exist_ok=True)
-    state_mod.write_atomically(path, status_json(status), mode=0o644, fsync=False)
+    statedir.write_atomically(path, status_json(status), mode=0o644, fsync=False)
 
 
 def write_metrics(status: Status, path: str) -> None:
     """Raises OSError. node_exporter's directory is not ours to create."""
-    state_mod.write_atomically(path, metrics_text(status), mode=0o644, fsync=False)
+    statedir.write_atomically(path, metrics_text(status), mode=0o644, fsync=False)
 
 
-def write(status: Status, status_file: str | None, metrics_file: str | None) -> None:
+def write(status: Status, status_file: str | None, metrics_file: str | None, state_dir: str | None = None) -> None:
     if status_file:
-        write_status(status, status_file)
+        write_status(status, status_file, state_dir)
     if metrics_file:
         write_metrics(status, metrics_file)

@@ -29,7 +29,9 @@ from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_service.backend.base import ServiceBase
 
+from pmem_placement import statedir
 from pmem_placement import status_file
+from pmem_placement.agent import pidfile
 from pmem_placement.agent import report
 from pmem_placement.agent.cycle import Agent
 from pmem_placement.agent.schedule import Schedule
@@ -50,8 +52,11 @@ def describe(conf: cfg.ConfigOpts) -> str:
 
 class AgentService(ServiceBase):
     def __init__(self, conf: cfg.ConfigOpts, started_before: typing.Any = None,
-                 notifier: Notifier | None = None) -> None:
+                 notifier: Notifier | None = None, pid_file: tuple[int, str] | None = None) -> None:
         self.conf = conf
+        self.pid_file = pid_file
+        """The descriptor holding ``<state_dir>/agent.pid``'s lock, and its path: rewritten on a
+        reload, so that it says how the agent runs now."""
         # Shared memory inherited by every worker the master forks: set once the first worker
         # has started, so that a worker restarted by SIGHUP reconciles at once, without jitter.
         self.started_before = started_before if started_before is not None else multiprocessing.Value("b", 0)
@@ -90,6 +95,10 @@ class AgentService(ServiceBase):
         that stops for the restart does not say STOPPING=1."""
         self.reload_refused.value = 0 if applied else 1
         self.reloading.value = 1
+        if applied and self.pid_file is not None:
+            problem = pidfile.record(*self.pid_file, self.conf)
+            if problem:
+                LOG.warning("[agent]state_dir: %s", problem)
         self.notifier.reloading()
 
     def _loop(self) -> None:
@@ -125,8 +134,9 @@ class AgentService(ServiceBase):
             else:
                 delay = schedule.next_delay(agent.status.consecutive_failures, self.rng)
             agent.status.next_attempt = agent.clock() + delay
-            with contextlib.suppress(OSError):  # the cycle itself reports a status file it cannot write
-                report.write(agent.status, status_file.path(self.conf.agent), None)
+            # The cycle itself reports a status file it cannot write.
+            with contextlib.suppress(OSError, statedir.StateDirError):
+                report.write(agent.status, status_file.path(self.conf.agent), None, self.conf.agent.state_dir)
 
     def stop(self, graceful: bool = False) -> None:
         """End the loop and wait for the reconcile in progress (the cotyledon worker calls this

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     except (cfg.Error, config.InvalidOption, errors.ConfigError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return cli.EXIT_CONFIG
-    pid_problem = None
+    pid_problem, pid_file = None, None
     if conf.agent.state_dir:
         try:
             # Held until the process ends; the worker inherits it.
@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         except errors.PmemPlacementError as exc:
             print(f"{PROG}: error: {exc}", file=sys.stderr)
             return exc.exit_status
-        pid_problem = pidfile.write_pid(fd, os.path.join(conf.agent.state_dir, pidfile.NAME))
+        pid_file = (fd, os.path.join(conf.agent.state_dir, pidfile.NAME))
+        pid_problem = pidfile.record(*pid_file, conf)  # before the first cycle's jitter
     logging.setup(conf, PROG)
     if pid_problem:
         LOG.warning("[agent]state_dir: %s", pid_problem)
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     # ServiceLauncher is the launcher whose SIGHUP really reloads (see agent/service.py).
     # Taken out of the environment before the master runs: the worker says READY (see agent/systemd.py).
     notifier = Notifier.from_environment()
-    agent = AgentService(conf, notifier=notifier)
+    agent = AgentService(conf, notifier=notifier, pid_file=pid_file)
     conf.on_reload = agent.reloaded  # the master's reload: RELOADING=1, no STOPPING=1
     launcher = service.launch(conf, agent, workers=1, restart_method="reload")
     status = int(launcher.wait() or 0)

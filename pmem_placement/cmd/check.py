@@ -5,6 +5,7 @@ Gathers what the pure checks of ``pmem_placement.check`` need and prints one lin
 failure. Read-only: it sends only GET requests to Placement and writes no file.
 """
 
+import dataclasses
 import os
 import typing
 
@@ -78,7 +79,8 @@ def gather(conf: cfg.ConfigOpts) -> list[tuple[str, Result]]:
     results.append(("state directory", _state_directory(conf, root_found, ours_totals, uuids)))
 
     agent = status_file.load(conf)
-    results.append(("agent", checks.agent(agent.status, agent.path, agent.unreadable)))
+    lock = dataclasses.asdict(agent.running)
+    results.append(("agent", checks.agent(agent.status, agent.path, agent.unreadable, lock)))
     results.append(("systemd unit", checks.systemd_unit(*unit_files())))
     return results
 
@@ -144,8 +146,9 @@ Check the configuration (unknown options, unset or invalid mapping, secrets read
 discovery (every namespace problem at once, with hints), Placement (reachable, credentials,
 microversion, compute node found), coexistence with nova (PMEM classes on any provider of the
 compute node's tree that is not ours: a failure, as reconcile fences ours then; in [pmem]mode =
-audit, a provider of ours reporting PMEM too), the agent (status fresh, same configuration as
-these files) and the systemd unit (ExecStart binary present). One line per check: Success,
+audit, a provider of ours reporting PMEM too), the agent (whether it runs, in which mode, with an
+empty mapping or not, from the lock it holds; its status fresh, the same configuration as these
+files) and the systemd unit (ExecStart binary present). One line per check: Success,
 Warning or Failure, and what to do. Never writes to Placement.
 """
 

@@ -24,20 +24,34 @@ def _arguments(parser: typing.Any) -> None:
     command.add_lock_timeout(parser)
 
 
+STOP_IT = "stop the agent first: systemctl disable --now pmem-placement-agent"
+
+
 def running_agent(conf: cfg.ConfigOpts) -> str | None:
-    """Why the agent would put the provider back right after a removal, or None: its status is
-    fresh (its process is there and keeps its schedule), it runs in report mode (in audit mode
-    it never writes) and its mapping is not empty."""
+    """Why the agent would put the provider back right after a removal, or None: an agent holds
+    the state directory's lock (from its start, its initial jitter included), in report mode (in
+    audit mode it never writes) with a mapping that is not empty, as it wrote when it took the lock.
+    When that cannot be told, its status judges: fresh, report mode, a mapping of its own."""
     from pmem_placement import status_file
 
     agent = status_file.load(conf, nothing_mapped=True)
-    status, path = agent.status, agent.path
+    lock = agent.running
+    if lock.held is False:
+        return None
+    if lock.held and lock.mode is not None:
+        if lock.mode == "audit" or lock.mapping_empty:
+            return None
+        return (f"the agent is running (pid {lock.pid}, holding {lock.path}) in report mode with a non-empty mapping "
+                f"and would re-create the provider: {STOP_IT}")
+    status = agent.status  # it cannot be told, or the agent did not say how it runs
+    if status is None and lock.held:
+        return f"the agent is running (pid {lock.pid}, holding {lock.path}) and may re-create the provider: {STOP_IT}"
     if status is None or status.get("mode") == "audit":
         return None
     if status["stale"] or status["same_config"]:
         return None  # not running, or running with nothing to report: it removes the provider too
-    return (f"the agent is running (pid {status.get('pid')}, status {path}) and would re-create the provider: "
-            "stop the agent first: systemctl disable --now pmem-placement-agent")
+    pid = lock.pid or status.get("pid")
+    return f"the agent is running (pid {pid}, status {agent.path}) and would re-create the provider: {STOP_IT}"
 
 
 def run(conf: cfg.ConfigOpts) -> int:
@@ -81,8 +95,8 @@ DESCRIPTION = """\
 Delete this host's PMEM provider from Placement when nothing is allocated from it. Otherwise
 fence it (reserved = total on every class: no new allocations, existing ones untouched), name
 the consumers still holding it and exit 1; run it again once they are gone. Stop the agent first
-(systemctl disable --now pmem-placement-agent): while its status says it runs in report mode
-with a non-empty mapping, remove refuses (it would recreate the provider); an agent in
+(systemctl disable --now pmem-placement-agent): while an agent holds <state_dir>/agent.pid in
+report mode with a non-empty mapping, remove refuses (it would recreate the provider); an agent in
 [pmem]mode = audit never writes and does not stop it. Waits for the host's lock (and says so),
 up to --lock-timeout. Needs neither [pmem]namespaces nor discovery.
 """

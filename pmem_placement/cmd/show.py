@@ -68,8 +68,9 @@ COMMAND = Command(
     help="show the host's namespaces and Placement's view of them",
     description="List the host's namespaces (and why each is used or not), configured namespaces "
     "that are missing, Placement's view of the PMEM provider (retiring and fenced classes, double "
-    "counting with nova) and the agent's status (marked stale when its process is gone or its next "
-    "attempt, backoff included, is more than two intervals overdue). Never writes.",
+    "counting with nova) and the agent's status (marked stale when no agent holds the lock on "
+    "<state_dir>/agent.pid, or when its next attempt, backoff included, is more than two intervals "
+    "overdue). Never writes.",
     exit_statuses=[(0, "shown"),
                    (1, "Placement could not be read (the host's namespaces are still shown)"),
                    (2, "invalid configuration or discovery failed")],

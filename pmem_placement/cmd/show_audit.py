@@ -90,9 +90,7 @@ def as_text(result: runner.Result, agent: typing.Mapping[str, typing.Any] | None
         if agent.get("unreadable"):
             out.append(f"Agent: {agent['unreadable']}")
         else:
-            stale = f" (STALE: {agent['stale']})" if agent.get("stale") else ""
-            out.append(f"Agent: {agent.get('state')}, last success {agent.get('last_success') or 'never'}, "
-                       f"last attempt {agent.get('last_attempt') or 'never'} (pid {agent.get('pid')}){stale}")
+            out.append(output.agent_line(agent))
             if agent.get("same_config") is False and not agent.get("stale"):
                 out.append(f"  its configuration differs from these files: {fingerprint.RELOAD}")
     return "\n".join(out)

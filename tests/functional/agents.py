@@ -27,7 +27,8 @@ class Running:
     (every 1 s, no jitter, backoff up to 2 s) unless ``agent_options`` say otherwise; its output in
     agent.log."""
 
-    def __init__(self, node, placement=None, env=None, **agent_options):
+    def __init__(self, node, placement=None, env=None, prelude="", **agent_options):
+        """``prelude``: Python run in the agent's process before it starts."""
         self.node = node
         node.configure(agent={"interval": 1, "initial_jitter": 0, "max_backoff": 2,
                               "metrics_file": str(node.dir / "agent.prom"), **agent_options},
@@ -36,7 +37,7 @@ class Running:
         self.log = open(node.dir / "agent.log", "w+")
         # Its own session: the agent's master signals its whole process group on SIGHUP.
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "import sys; from pmem_placement.cmd.agent import main; sys.exit(main())",
+            [sys.executable, "-c", f"{prelude}\nimport sys; from pmem_placement.cmd.agent import main; sys.exit(main())",
              "--config-file", str(node.config_file)],
             stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             env={**os.environ, **(env or {})})

@@ -390,3 +390,24 @@ class NovaNode(Host):
 def nova(tmp_path, placement, admin):
     """A NovaNode whose nova reports CUSTOM_PMEM_NAMESPACE_4GB: 1 and CUSTOM_PMEM_NAMESPACE_SMALL: 2."""
     return NovaNode(tmp_path, placement, admin, {"CUSTOM_PMEM_NAMESPACE_4GB": 1, "CUSTOM_PMEM_NAMESPACE_SMALL": 2})
+
+
+@pytest.fixture
+def agent_lock():
+    """``hold(host, mode, mapping_empty)``: this process stands for a running agent of ``host``:
+    it holds ``<state_dir>/agent.pid`` as the agent does, and says how it runs; until the test ends."""
+    import os
+
+    from pmem_placement import status_file
+    from pmem_placement.agent import pidfile
+
+    held = []
+
+    def hold(host, mode="report", mapping_empty=False):
+        fd = pidfile.acquire(str(host.options["agent"]["state_dir"]))
+        os.pwrite(fd, status_file.pid_file_text(os.getpid(), mode, mapping_empty).encode(), 0)
+        held.append(fd)
+        return fd
+    yield hold
+    for fd in held:
+        os.close(fd)

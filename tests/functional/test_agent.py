@@ -24,8 +24,8 @@ SMALL = "CUSTOM_PMEM_NAMESPACE_SMALL"
 def agent(node):
     running = []
 
-    def start(placement=None, env=None, **agent_options):
-        running.append(Running(node, placement, env, **agent_options))
+    def start(placement=None, env=None, prelude="", **agent_options):
+        running.append(Running(node, placement, env, prelude, **agent_options))
         return running[-1]
     yield start
     for r in running:
@@ -342,23 +342,6 @@ def test_a_reload_with_an_invalid_placement_value_keeps_the_last_good_configurat
                             f"{node.config_file} is not valid: could not convert string to float: 'abc'")
     assert admin.totals(admin.child_uuid(node.name)) == {A4GB: 1, SMALL: 2}
     assert status["last_error"] is None and a.proc.poll() is None
-
-
-def test_a_pid_file_that_cannot_be_written_is_one_warning_and_the_lock_still_holds(node, agent):
-    state = node.dir / "state"
-    state.mkdir()
-    (state / "agent.pid").symlink_to("/dev/full")  # every write: No space left on device
-    first = agent()
-    first.wait_state("in_sync")
-    out = first.output()
-    assert "Traceback" not in out and out.count("WARNING") == 1
-    [warning] = [line for line in out.splitlines() if "WARNING" in line]
-    assert warning.endswith(f"[agent]state_dir: cannot write {state / 'agent.pid'}: No space left on device; "
-                            "the agent runs on, holding its lock")
-    second = agent()
-    assert second.proc.wait(timeout=20) == 1
-    assert f"another pmem-placement-agent (pid {first.proc.pid}) already runs" in second.output()
-    assert first.proc.poll() is None
 
 
 def test_a_one_shot_holding_the_lock_is_waited_for_one_interval_with_watchdog_pings(

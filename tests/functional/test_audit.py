@@ -367,16 +367,18 @@ def test_show_in_audit_mode_shows_novas_inventory_and_the_findings(nova, admin):
     assert admin.snapshot(nova.root) == before
 
 
-def test_show_in_audit_mode_marks_a_dead_agent_stale_and_another_configuration(nova):
+def test_show_in_audit_mode_marks_a_dead_agent_stale_and_another_configuration(nova, agent_lock):
     import time
 
     nova.audit_mode()
-    write_agent_status(nova, 2 ** 22 + 12345, agent_fingerprint(nova))  # no such process
+    write_agent_status(nova, 2 ** 22 + 12345, agent_fingerprint(nova))  # no agent holds its lock
+    gone = f"no agent is running (no process holds the lock on {nova.dir / 'state' / 'agent.pid'})"
     result = nova.run("show")
-    assert "(STALE: its process 4206649 is gone)" in result.out.splitlines()[-1], result.out
+    assert f"(STALE: {gone})" in result.out.splitlines()[-1], result.out
     data = json.loads(nova.run("show", "--format", "json").out)
-    assert data["agent"]["stale"] == "its process 4206649 is gone" and data["agent"]["same_config"] is True
+    assert data["agent"]["stale"] == gone and data["agent"]["same_config"] is True
 
+    agent_lock(nova, mode="audit", mapping_empty=True)
     write_agent_status(nova, os.getpid(), agent_fingerprint(nova), last_attempt=time.time())
     nova.configure(pmem={"nova_config_dir": str(nova.dir)})  # edited, agent not reloaded
     result = nova.run("show")

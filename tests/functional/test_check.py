@@ -14,8 +14,9 @@ SMALL = "CUSTOM_PMEM_NAMESPACE_SMALL"
 
 
 @pytest.fixture
-def good(node):
+def good(node, agent_lock):
     assert node.run("reconcile").status == 0
+    agent_lock(node)  # an agent runs: this process stands for it
     write_agent_status(node, os.getpid(), agent_fingerprint(node))
     return node
 

@@ -203,7 +203,8 @@ def test_the_one_shot_says_it_waits_for_the_lock_and_honours_lock_timeout(node, 
     assert proc.returncode == 0 and "waiting" not in proc.stderr
 
 
-def test_the_one_shot_warns_when_the_agent_runs_another_configuration(node):
+def test_the_one_shot_warns_when_the_agent_runs_another_configuration(node, agent_lock):
+    agent_lock(node)
     write_agent_status(node, os.getpid(), agent_fingerprint(node))
     proc = console(node, "reconcile")
     assert proc.returncode == 0 and proc.stderr == ""
@@ -250,7 +251,8 @@ def test_an_invalid_value_of_a_command_line_option_in_a_file_is_a_configuration_
     assert admin.snapshot(admin.root_uuid(node.name)) == before
 
 
-def test_the_same_mapping_written_differently_is_the_same_configuration(node):
+def test_the_same_mapping_written_differently_is_the_same_configuration(node, agent_lock):
+    agent_lock(node)
     write_agent_status(node, os.getpid(), agent_fingerprint(node))  # the agent runs 4GB:ns_0,SMALL:ns_1|ns_2
     node.configure(pmem={"namespaces": " SMALL:ns_2 | ns_1 , 4GB:ns_0 "})
     proc = console(node, "reconcile")

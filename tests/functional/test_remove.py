@@ -51,7 +51,7 @@ def test_remove_fences_a_provider_in_use_names_consumers_and_finishes_later(node
 def test_remove_refuses_while_the_agent_runs_and_would_recreate_the_provider(node, admin):
     import signal
 
-    from pmem_placement import fingerprint
+    from pmem_placement import status_file
 
     a = Running(node, interval=1)
     try:
@@ -67,10 +67,10 @@ def test_remove_refuses_while_the_agent_runs_and_would_recreate_the_provider(nod
         assert admin.provider(child) is not None
         a.signal(signal.SIGTERM)  # systemctl stop
         assert a.proc.wait(timeout=20) == 0
-        wait_for(lambda: not fingerprint.pid_alive(a.status()["pid"]), what="the worker gone")
+        wait_for(lambda: status_file.running(str(node.dir / "state")).held is False, what="the worker gone")
     finally:
         a.stop()
-    # stopped: its status names a process that is gone
+    # stopped: no process holds its lock
     result = node.run("remove")
     assert result.status == 0, result.err
     assert admin.provider(child) is None
@@ -96,7 +96,7 @@ def test_remove_honours_lock_timeout(node, admin):
     assert admin.provider(admin.child_uuid(node.name)) is not None
 
 
-def test_an_audit_mode_agent_does_not_block_remove_of_a_provider_reported_twice(nova, admin, tmp_path):
+def test_an_audit_mode_agent_does_not_block_remove_of_a_provider_reported_twice(nova, admin, tmp_path, agent_lock):
     """The audit's reported_twice advises remove: an agent in audit mode never writes, so remove
     must not refuse because of it; it records its mode and configuration (check says reload)."""
     import json
@@ -105,7 +105,8 @@ def test_an_audit_mode_agent_does_not_block_remove_of_a_provider_reported_twice(
 
     child = admin.create_child(nova.root, f"{nova.name}:pmem", vpmem_inventory(CUSTOM_PMEM_NAMESPACE_OTHER=1),
                                rp_uuid=admin.child_uuid(nova.name), traits=[mapping.MANAGED_TRAIT])
-    agent = nova.audit_agent()  # in this process: its pid is alive, its status fresh
+    agent = nova.audit_agent()  # in this process: its status fresh
+    agent_lock(nova, mode="audit", mapping_empty=True)  # this process stands for the running agent
     assert agent.cycle()
     result = nova.run("remove")
     assert result.status == 0, result.out + result.err

@@ -80,13 +80,14 @@ def _dead_pid():
     return proc.pid
 
 
-def test_show_marks_a_dead_or_silent_agent_stale(node):
+def test_show_marks_a_dead_or_silent_agent_stale(node, agent_lock):
     import os
     import time
 
     write_agent_status(node, _dead_pid())
     out = node.run("show").out
-    assert "(STALE: its process" in out and "is gone)" in out
+    assert f"(STALE: no agent is running (no process holds the lock on {node.dir / 'state' / 'agent.pid'}))" in out
+    agent_lock(node)  # a live agent, silent or not: this process stands for it
     write_agent_status(node, os.getpid(), last_attempt=time.time() - 3 * 60 - 5)  # no next_attempt
     data = json.loads(node.run("show", "--format", "json").out)
     assert data["agent"]["stale"] is None  # within 3 x [agent]max_backoff
@@ -99,10 +100,11 @@ def test_show_marks_a_dead_or_silent_agent_stale(node):
 
 
 
-def test_show_judges_a_backing_off_agent_by_its_own_schedule(node):
+def test_show_judges_a_backing_off_agent_by_its_own_schedule(node, agent_lock):
     import os
     import time
 
+    agent_lock(node)
     now = time.time()
     # failing for a while: the last attempt is 5 minutes old, the backoff runs the next in 4
     write_agent_status(node, os.getpid(), state="degraded", consecutive_failures=5,
