@@ -81,15 +81,6 @@ class Current:
     usages: typing.Mapping[str, int] | None = None
     """Units in use per class; None when not read."""
 
-    @property
-    def managed(self) -> bool:
-        return mapping.MANAGED_TRAIT in self.traits
-
-    @property
-    def blank(self) -> bool:
-        """Nothing on it: what a crash right after creating it leaves behind."""
-        return not self.inventories and not self.traits
-
 
 def identity(root_uuid: str, root_name: str) -> Identity:
     """Today's PMEM provider of a compute node: its uuid depends on the compute node's uuid only."""

@@ -39,11 +39,16 @@ def find_root(client: Client, host: str, root_uuid: str | None, cached_uuid: str
     return Root(uuid, root["name"], root["generation"], tree)
 
 
-def pmem_in_tree(client: Client, root: Root) -> tree_mod.PmemInTree:
-    """The PMEM inventory of every provider of the tree, ours told from the others'."""
+def pmem_in_tree(client: Client, root: Root, everyone: bool = True) -> tree_mod.PmemInTree:
+    """The PMEM inventory of the providers of the tree, ours told from the others': of every
+    provider, or (``everyone`` False) of the compute node and those that may be ours by their
+    name or uuid (``tree.may_be_ours``; what ``audit`` needs, at a cost that does not grow with
+    the tree)."""
     today = root.today().uuid
     found = tree_mod.PmemInTree()
     for p in root.tree:
+        if not everyone and p["uuid"] != root.uuid and not tree_mod.may_be_ours(root.uuid, today, p):
+            continue
         _, inventories = client.inventories(p["uuid"])
         totals = {rc: inv.total for rc, inv in sorted(inventories.items()) if mapping.is_pmem_class(rc)}
         if not totals:

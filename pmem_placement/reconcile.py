@@ -225,7 +225,7 @@ class Reconciler:
         if record is not None:
             named = Identity(ident.uuid, record["name"], record.get("parent_provider_uuid") or root.uuid)
             current = self._read_child(named, record["generation"], cache, full)
-            if not (current.managed or current.blank):
+            if not tree_mod.todays_is_ours(current.traits, bool(current.inventories)):
                 raise ForeignProvider(
                     f"provider {current.identity.name!r} ({ident.uuid}) exists but lacks {mapping.MANAGED_TRAIT}: "
                     "pmem-placement does not modify providers it does not manage"

@@ -203,23 +203,28 @@ class StateStore:
         self.memory_lost = self.load_problem = None
         if not self.state_dir:
             return None
+        # Warned about outside the except blocks: oslo.log appends the exception in flight.
+        why = None
         try:
             text = statedir.read_entry(self.state_dir, _NAME)
         except statedir.StateDirError as exc:
-            self._lost(str(exc))
-            return None
-        if text is None:
+            text, why = None, str(exc)
+        if text is None and why is None:
             self.memory_lost = f"{self._path} does not exist"
             return None
-        try:
-            return _decode(json.loads(text), endpoint, lookup)
-        except _Newer as exc:
-            self._lost(f"{self._path} was written by a newer pmem-placement ({exc})")
-        except _Older as exc:
-            self._lost(f"{self._path} is from a pmem-placement older than 0.1's remap memory ({exc})")
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            self._lost(f"{self._path} is corrupt ({type(exc).__name__}: {exc})")
-        return None
+        found = None
+        if why is None:
+            try:
+                found = _decode(json.loads(text or ""), endpoint, lookup)
+            except _Newer as exc:
+                why = f"{self._path} was written by a newer pmem-placement ({exc})"
+            except _Older as exc:
+                why = f"{self._path} is from a pmem-placement older than 0.1's remap memory ({exc})"
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                why = f"{self._path} is corrupt ({type(exc).__name__}: {exc})"
+        if why is not None:
+            self._lost(why)
+        return found
 
     def _lost(self, why: str) -> None:
         """A state file that is there but cannot be used: said once, never silently forgotten."""

@@ -77,7 +77,7 @@ def placement_pmem(client: Client, host: str, root_uuid: str | None) -> tuple[di
     """The compute node, and the PMEM of its tree: nova's on the compute node (with usages), and
     every provider of ours (``tree.classify``), which reports the same namespaces twice."""
     root = read.find_root(client, host, root_uuid)
-    found = read.pmem_in_tree(client, root)
+    found = read.pmem_in_tree(client, root, everyone=False)
     totals = found.elsewhere.get(root.name, {})
     used = mapping.pmem_only(client.usages(root.uuid)[1]) if totals else {}
     view = findings_mod.PlacementPmem(root.name, totals, used, found.ours)

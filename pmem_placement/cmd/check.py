@@ -146,7 +146,8 @@ Check the configuration (unknown options, unset or invalid mapping, secrets read
 discovery (every namespace problem at once, with hints), Placement (reachable, credentials,
 microversion, compute node found), coexistence with nova (PMEM classes on any provider of the
 compute node's tree that is not ours: a failure, as reconcile fences ours then; in [pmem]mode =
-audit, a provider of ours reporting PMEM too), the agent (whether it runs, in which mode, with an
+audit, a provider of ours reporting PMEM too), the state directory (units the fail-safe withholds, a held
+namespace re-created, a memory that cannot be read), the agent (whether it runs, in which mode, with an
 empty mapping or not, from the lock it holds; its status fresh, the same configuration as these
 files) and the systemd unit (ExecStart binary present). One line per check: Success,
 Warning or Failure, and what to do. Never writes to Placement.

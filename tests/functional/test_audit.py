@@ -387,3 +387,25 @@ def test_show_in_audit_mode_marks_a_dead_agent_stale_and_another_configuration(n
             "pmem-placement-agent") in result.out.splitlines()
     data = json.loads(nova.run("show", "--format", "json").out)
     assert data["agent"]["stale"] is None and data["agent"]["same_config"] is False
+
+
+def test_a_provider_at_our_uuid_without_the_managed_trait_is_someone_elses_for_every_command(node, admin):
+    """reconcile refuses to touch it; check, show and audit must not call it ours (audit would
+    say reported_twice and advise remove, which refuses it too)."""
+    assert node.run("reconcile").status == 0
+    child = admin.child_uuid(node.name)
+    gen = admin.provider(child)["generation"]
+    admin.call("PUT", "/traits/CUSTOM_PMEM_FAST")
+    admin.call("PUT", f"/resource_providers/{child}/traits",
+               {"resource_provider_generation": gen, "traits": ["CUSTOM_PMEM_FAST"]})
+    result = node.run("reconcile")
+    assert result.status == 1 and "lacks CUSTOM_PMEM_PLACEMENT_MANAGED" in result.err
+    check = node.run("check")
+    assert check.status == 2
+    [line] = [line for line in check.out.splitlines() if "nova coexistence:" in line]
+    assert line.startswith("Failure") and f"provider '{node.name}:pmem' has" in line
+    node.configure(pmem={"mode": "audit", "namespaces": ""})
+    nova_conf = node.dir / "nova.conf"
+    nova_conf.write_text("[libvirt]\npmem_namespaces =\n")
+    audit = node.run("audit", "--format", "json", "--nova-config", str(nova_conf))
+    assert [f["kind"] for f in json.loads(audit.out)["findings"]] == []

@@ -8,6 +8,7 @@ The expected outcome is computed here, independently of pmem_placement's own map
 """
 
 import json
+import os
 import pathlib
 import shutil
 import tempfile
@@ -302,7 +303,10 @@ actions = st.one_of(
     st.tuples(st.just("nova_off"), st.none()),
     st.tuples(st.just("memory_lost"), st.sampled_from(["emptied", "corrupt", "newer"])),
     st.tuples(st.just("recreate"), st.sampled_from(HOST_NAMESPACES)),  # destroyed, created again: new uuid
+    # The state directory is the agent's (a dynamic user's), and root runs the one-shot in it.
+    st.tuples(st.just("written_by_root"), st.none()),
 )
+AGENT_UID = 61234
 
 
 def namespaces_with(generations):
@@ -320,6 +324,9 @@ def namespaces_with(generations):
          steps=[("allocate", 0), ("memory_lost", "emptied"), ("swap", 0)])
 @example(first={"TA": ["ns_a"], "TB": ["ns_b", "ns_c", "ns_d"]}, nova_first=None,
          steps=[("allocate", 0), ("memory_lost", "corrupt"), ("swap", 0), ("free", 0)])
+# The agent's state directory written by a root one-shot, then remapped, then damaged.
+@example(first={"TA": ["ns_a"], "TB": ["ns_b", "ns_c", "ns_d"]}, nova_first=None,
+         steps=[("allocate", 0), ("written_by_root", None), ("swap", 0), ("memory_lost", "corrupt")])
 # A held namespace re-created under its name, beside a free one of the same class.
 @example(first={"TA": ["ns_a", "ns_b"], "TB": ["ns_c", "ns_d"]}, nova_first=None,
          steps=[("allocate", 0), ("recreate", "ns_a"), ("recreate", "ns_b"), ("free", 0)])
@@ -388,6 +395,11 @@ def test_placement_never_offers_a_namespace_twice(placement, admin, first, nova_
                 shutil.rmtree(node.dir / "state", ignore_errors=True)
             elif state.exists():
                 state.write_text("{" if arg == "corrupt" else '{"version": 99}')
+        elif action == "written_by_root":
+            state_dir = node.dir / "state"
+            state_dir.mkdir(mode=0o750, exist_ok=True)
+            for path in [state_dir, *state_dir.iterdir()]:
+                os.chown(path, AGENT_UID, AGENT_UID)
         elif action == "recreate":
             holders_of = {c for c, (_, may_hold) in holds.items() if arg in may_hold}
             if holders_of:
@@ -396,6 +408,9 @@ def test_placement_never_offers_a_namespace_twice(placement, admin, first, nova_
             node.namespaces_file.write_text(namespaces_with(generations))
         result = node.run("reconcile")
         event(f"{action}: exit {result.status}")
+        if action == "written_by_root":  # everything root wrote there is left to the agent
+            assert {(p.name, p.stat().st_uid) for p in (node.dir / "state").iterdir()} == \
+                {(p.name, AGENT_UID) for p in (node.dir / "state").iterdir()}
 
         for consumer, allocations in consumers.items():
             assert {rp: a["resources"] for rp, a in admin.allocations(consumer).items()} == \

@@ -146,7 +146,7 @@ def test_an_unreadable_state_file_is_a_warning_not_silence(tmp_path, caplog):
             os.setuid(65534)
             other = StateStore(str(tmp_path))
             code = 0 if other.load("http://p", "name:compute-1") is None and \
-                "cannot be read: Permission denied" in (other.memory_lost or "") else 1
+                str(tmp_path) in (other.memory_lost or "") and "does not exist" not in other.memory_lost else 1
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)

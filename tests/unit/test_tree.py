@@ -30,6 +30,10 @@ def p(uuid_, name):
 @pytest.mark.parametrize("provider, classes, traits, expected", [
     pytest.param(p(TODAY, "compute-1:pmem"), NOVA, MANAGED, tree.TODAY, id="today's"),
     pytest.param(p(TODAY, "compute-1:pmem"), frozenset(), None, tree.TODAY, id="today's-blank"),
+    pytest.param(p(TODAY, "compute-1:pmem"), NOVA, frozenset({"CUSTOM_PMEM_FAST"}), tree.FOREIGN,
+                 id="today's-uuid-without-the-managed-trait-is-someone-else's"),
+    pytest.param(p(TODAY, "compute-1:pmem"), frozenset(), frozenset({"CUSTOM_X"}), tree.UNRELATED,
+                 id="today's-uuid-without-pmem-nor-the-trait"),
     pytest.param(p(ROOT, "compute-1"), NOVA, None, tree.FOREIGN, id="nova-on-the-compute-node"),
     pytest.param(p(ROOT, "compute-1"), NOVA, MANAGED, tree.FOREIGN, id="the-compute-node-is-never-ours"),
     pytest.param(p(ROOT, "compute-1"), frozenset(), None, tree.UNRELATED, id="compute-node-without-pmem"),
@@ -46,7 +50,8 @@ def test_classify(provider, classes, traits, expected):
 
 
 @pytest.mark.parametrize("provider, classes, expected", [
-    (p(TODAY, "compute-1:pmem"), NOVA, False),
+    (p(TODAY, "compute-1:pmem"), NOVA, True),
+    (p(TODAY, "compute-1:pmem"), frozenset(), False),
     (p(ROOT, "compute-1"), NOVA, False),
     (p(NIC, "compute-1:eth0"), NOVA, True),
     (p(NIC, "compute-1:eth0"), frozenset(), False),
@@ -133,3 +138,23 @@ def test_partition():
     today, others = reads.partition(listed, TODAY)
     assert today == listed[1] and others == [listed[0], listed[2]]
     assert reads.partition(listed[:1], TODAY) == (None, listed[:1])
+
+
+@pytest.mark.parametrize("traits, has_inventory, expected", [
+    (MANAGED, True, True),
+    (frozenset(), False, True),  # blank: a crash right after creating it
+    (frozenset(), True, False),
+    (frozenset({"CUSTOM_X"}), False, False),
+])
+def test_todays_is_ours(traits, has_inventory, expected):
+    assert tree.todays_is_ours(traits, has_inventory) is expected
+
+
+@pytest.mark.parametrize("provider, expected", [
+    (p(ROOT, "compute-1"), False),
+    (p(TODAY, "compute-1:pmem"), True),
+    (p(OLD_NAME, "old-name:pmem"), True),
+    (p(NIC, "compute-1:eth0"), False),
+])
+def test_may_be_ours(provider, expected):
+    assert tree.may_be_ours(ROOT, TODAY, provider) is expected
