@@ -12,7 +12,6 @@ import types
 import typing
 import uuid
 
-from pmem_placement import mapping
 
 CHILD_SUFFIX = ":pmem"
 
