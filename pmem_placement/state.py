@@ -152,6 +152,7 @@ class StateStore:
         """Why state.json could not be written last time; None once it could be."""
         self.memory_lost: str | None = None
         """Why the last ``load`` found no memory (missing, unreadable, corrupt, newer)."""
+        self._warned: str | None = None
         self.load_problem: str | None = None
         """Why state.json could not be read or trusted by the last ``load``; None when it could,
         or when there was none (``memory_lost`` then says it does not exist)."""
@@ -228,7 +229,8 @@ class StateStore:
 
     def _lost(self, why: str) -> None:
         """A state file that is there but cannot be used: said once, never silently forgotten."""
-        if why != self.memory_lost:
+        if why != self._warned:
+            self._warned = why
             LOG.warning("%s: the memory of which namespaces each class's consumers may hold is unknown; "
                         "the fail-safe rule reserves for the consumers now holding PMEM", why)
         self.memory_lost = self.load_problem = why

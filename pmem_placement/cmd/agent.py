@@ -93,6 +93,10 @@ def _check(conf: cfg.ConfigOpts) -> None:
     config.check(conf, _checked_groups)
     config.check_placement(conf)
     config.check_mapping(conf)
+    if conf.pmem.mode == "report":
+        from pmem_placement import wiring
+
+        wiring.state_dir(conf)  # its lock and its memory: report mode needs it
     cli.validate(conf)
 
 

@@ -123,3 +123,15 @@ def test_an_invalid_value_at_start_up_is_one_line_exit_2(tmp_path, section, mess
         [sys.executable, "-c", "import sys; from pmem_placement.cmd.agent import main; sys.exit(main())",
          "--config-file", str(path)], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert (proc.returncode, proc.stderr) == (2, "pmem-placement-agent: error: " + message.format(path=path) + "\n")
+
+
+def test_report_mode_without_a_state_dir_does_not_start(tmp_path):
+    """The state directory holds the lock and the memory of which namespaces consumers may hold."""
+    path = tmp_path / "a.conf"
+    path.write_text("[DEFAULT]\nhost = cn1\n[pmem]\nnamespaces = 4GB:ns_0\n[agent]\nstate_dir =\n"
+                    "[placement]\nauth_type = admin_token\nendpoint = http://p\ntoken = t\n")
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys; from pmem_placement.cmd.agent import main; sys.exit(main())",
+         "--config-file", str(path)], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("pmem-placement-agent: error: [agent]state_dir is empty") and proc.stderr.count("\n") == 1

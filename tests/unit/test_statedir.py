@@ -170,8 +170,10 @@ def test_an_unreadable_state_file_is_a_named_warning_and_no_memory(tmp_path, cap
     for _ in range(2):
         assert store.load("http://p", "name:compute-1") is None
     assert store.load_problem == (f"[agent]state_dir: {tmp_path / 'state.json'} is a symbolic link (no link in the "
-                                  "state directory is followed); remove it; the run reads everything from Placement")
-    assert [r.getMessage() for r in caplog.records] == [store.load_problem]  # once
+                                  "state directory is followed); remove it")
+    assert [r.getMessage() for r in caplog.records] == [
+        store.load_problem + ": the memory of which namespaces each class's consumers may hold is unknown; "
+        "the fail-safe rule reserves for the consumers now holding PMEM"]  # once
     os.unlink(tmp_path / "state.json")
     assert store.load("http://p", "name:compute-1") is None and store.load_problem is None
 
