@@ -226,6 +226,6 @@ def after_one_shot(state_dir: str | None, client: Client, outcome: typing.Any, d
     watch = load(state_dir)
     remembered = dataclasses.replace(watch.memory)
     messages = warn_after(client, outcome, watch, only_new=False, dry_run=dry_run)
-    if watch.memory != remembered:
+    if watch.memory != remembered and not dry_run:  # a dry run writes nothing, not even locally
         save(state_dir, watch)
     return messages

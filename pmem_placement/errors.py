@@ -122,6 +122,13 @@ class ConflictsDidNotSettle(SyncError):
     """Concurrent writers kept changing the provider for every attempt."""
 
 
+class MemoryNotRecorded(SyncError):
+    """state.json could be neither replaced nor removed before a write to Placement while
+    consumers may hold namespaces: a later run would trust a memory that is no longer true."""
+
+    agent_state = ERROR
+
+
 class LockTimeout(SyncError):
     """Another writer held the state directory's lock longer than --lock-timeout."""
 

@@ -17,7 +17,6 @@ import random
 import time
 import typing
 
-from pmem_placement import desired as desired_mod
 from pmem_placement import fence as fence_mod
 from pmem_placement import mapping
 from pmem_placement import plan as plan_mod
@@ -25,11 +24,15 @@ from pmem_placement import reads
 from pmem_placement import remap
 from pmem_placement import tree as tree_mod
 from pmem_placement.apply import Applier
+from pmem_placement.attempt import Goal
+from pmem_placement.attempt import HostSpec
+from pmem_placement.attempt import Seen
 from pmem_placement.desired import Current
 from pmem_placement.desired import Identity
 from pmem_placement.errors import ConflictsDidNotSettle
 from pmem_placement.errors import Fenced
 from pmem_placement.errors import ForeignProvider
+from pmem_placement.errors import MemoryNotRecorded
 from pmem_placement.errors import NameTaken
 from pmem_placement.placement import errors as perrors
 from pmem_placement.placement.client import Client
@@ -40,26 +43,6 @@ from pmem_placement.state import StateStore
 from pmem_placement.tree import Root
 
 __all__ = ["HostSpec", "Outcome", "Reconciler", "Root", "another_writer_warning", "find_root"]
-
-
-@dataclasses.dataclass(frozen=True)
-class HostSpec:
-    """What this host wants in Placement, from configuration and discovery."""
-
-    host: str
-    root_uuid: str | None
-    classes: typing.Mapping[str, int]
-    """Resource class -> number of usable namespaces; empty when nothing is configured."""
-    traits: frozenset[str]
-    namespaces: typing.Mapping[str, typing.Sequence[str]] | None = None
-    """Resource class -> the names of its namespaces; None when not known (then the remap rule
-    falls back to counts)."""
-    uuids: typing.Mapping[str, str] = dataclasses.field(default_factory=dict)
-    """Namespace name -> its uuid, where discovery knows it."""
-
-    @property
-    def lookup(self) -> str:
-        return f"uuid:{self.root_uuid}" if self.root_uuid else f"name:{self.host}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,7 +156,7 @@ class Reconciler:
             if cache is not None:
                 lost = f"the state directory's memory is of another compute node ({cache.root_uuid})"
             cache = Cache(self.client.endpoint, spec.lookup, root.uuid)
-        goal = _Goal.of(spec, root, cache, self.end_failsafe)
+        goal = Goal.of(spec, root, cache, self.end_failsafe)
         seen = self._read(root, goal, cache, full)
         writer = reads.another_writer(remembered.child if remembered else None, seen.ident.uuid, seen.current)
         cache.foreign_writes = cache.foreign_writes + 1 if writer else 0
@@ -192,32 +175,42 @@ class Reconciler:
 
     # read
 
-    def _failsafe(self, seen: "_Seen", goal: "_Goal", cache: Cache, why: str) -> plan_mod.FailSafe | None:
-        """The consumers placed while the memory was unknown, as they hold PMEM now; remembered
-        in ``cache``. Read only while there are such consumers or the memory is unknown (one
-        request: the provider's allocations, which also give its usages)."""
-        current = seen.current
-        if self.end_failsafe or current is None:
-            cache.failsafe = cache.failsafe_why = None  # asserted by the operator, or nobody holds anything
-            return None
-        unknown = goal.previous is None and goal.assignment is not None
-        if seen.fence is not None or goal.want is None or not (unknown or cache.failsafe):
-            return None  # nothing offered, or nothing unknown: what is remembered stays
-        generation, allocations = self.client.allocations(current.identity.uuid)
-        if generation != current.generation:
-            raise perrors.Stale(current.identity.name)
-        pmem = {c: mapping.pmem_only(r) for c, r in allocations.items()}
-        seen.current = dataclasses.replace(current, usages=remap.held_by(allocations))
-        consumers = remap.failsafe_consumers(pmem, cache.failsafe, unknown)
-        if unknown:
-            cache.failsafe_why = why
-        cache.failsafe = consumers or None
+    def _failsafe(self, seen: "Seen", goal: "Goal", cache: Cache, why: str) -> plan_mod.FailSafe | None:
+        """The consumers that may hold any configured namespace, as they hold PMEM now: those
+        placed while the memory was unknown (remembered in ``cache`` until they are gone, fenced
+        or not, whatever is configured), and those of older providers of ours, whose namespaces
+        were never remembered. Costs one request (allocations) per provider read for it: today's
+        while the memory is unknown or such consumers remain, each older one in use."""
+        if self.end_failsafe:
+            cache.failsafe = cache.failsafe_why = None  # the operator asserts today's mapping
+        consumers: dict[str, dict[str, int]] = {}
+        if seen.current is None:
+            cache.failsafe = cache.failsafe_why = None  # no provider: nobody holds anything from it
+        elif not self.end_failsafe and (cache.failsafe or (goal.previous is None and goal.assignment is not None)):
+            unknown = goal.previous is None and goal.assignment is not None
+            pmem, usages = self._allocations(seen.current)
+            seen.current = dataclasses.replace(seen.current, usages=usages)
+            consumers = remap.failsafe_consumers(pmem, cache.failsafe, unknown)
+            cache.failsafe_why = why if unknown else cache.failsafe_why
+            cache.failsafe = consumers or None
+            cache.failsafe_why = cache.failsafe_why if consumers else None
+        older = [old for old in seen.stale if any(n > 0 for n in (old.usages or {}).values())]
+        for old in older:
+            consumers.update(remap.failsafe_consumers(self._allocations(old)[0], None, True))
         if not consumers:
-            cache.failsafe_why = None
             return None
-        return plan_mod.FailSafe(remap.held_by(consumers), tuple(sorted(consumers)), cache.failsafe_why or why)
+        reason = cache.failsafe_why or (f"the namespaces held on {', '.join(o.identity.name for o in older)} "
+                                        "(an older provider of ours) were never remembered")
+        return plan_mod.FailSafe(remap.held_by(consumers), tuple(sorted(consumers)), reason)
 
-    def _read(self, root: Root, goal: "_Goal", cache: Cache, full: bool) -> "_Seen":
+    def _allocations(self, provider: Current) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+        """Consumer -> its PMEM on ``provider``, and the provider's usages, at the generation read."""
+        generation, allocations = self.client.allocations(provider.identity.uuid)
+        if generation != provider.generation:
+            raise perrors.Stale(provider.identity.name)
+        return {c: mapping.pmem_only(r) for c, r in allocations.items()}, remap.held_by(allocations)
+
+    def _read(self, root: Root, goal: "Goal", cache: Cache, full: bool) -> "Seen":
         """The tree as the plan needs it: today's provider, the older ones, who else reports PMEM."""
         ident = root.today()
         record, others = reads.partition(root.tree, ident.uuid)
@@ -237,10 +230,10 @@ class Reconciler:
                     f"provider {ident.name!r} in the tree of {root.name!r} has uuid {provider['uuid']}, "
                     f"not {ident.uuid}: it was not created by pmem-placement and is left alone"
                 )
-        seen = _Seen(root, ident, current, others, stale, foreign, goal.fence(root.name, foreign))
+        seen = Seen(root, ident, current, others, stale, foreign, goal.fence(root.name, foreign))
         return self._with_usages(seen, goal, full)
 
-    def _with_usages(self, seen: "_Seen", goal: "_Goal", full: bool) -> "_Seen":
+    def _with_usages(self, seen: "Seen", goal: "Goal", full: bool) -> "Seen":
         if reads.usages_needed(seen.current, goal.want, bool(seen.stale), goal.previous, seen.fence, full):
             assert seen.current is not None
             seen.current = self._read_usages(seen.current)
@@ -297,7 +290,7 @@ class Reconciler:
 
     # plan
 
-    def _plan(self, seen: "_Seen", goal: "_Goal", cache: Cache, full: bool) -> list[plan_mod.Operation]:
+    def _plan(self, seen: "Seen", goal: "Goal", cache: Cache, full: bool) -> list[plan_mod.Operation]:
         ops = plan_mod.plan(seen.current, goal.want, seen.stale, seen.fence, goal.previous, seen.failsafe,
                             seen.recreated)
         if full or not plan_mod.offers_more(ops):
@@ -313,7 +306,7 @@ class Reconciler:
 
     # apply
 
-    def _apply(self, ops: list[plan_mod.Operation], seen: "_Seen", goal: "_Goal", cache: Cache,
+    def _apply(self, ops: list[plan_mod.Operation], seen: "Seen", goal: "Goal", cache: Cache,
                applier: Applier) -> None:
         if ops:
             cache.child = None
@@ -321,6 +314,11 @@ class Reconciler:
             # remap rule needs, widened to what may be held whatever happens next.
             self.store.save(dataclasses.replace(cache.memory(cache.endpoint, cache.lookup),
                                                 holders=plan_mod.holders(goal.previous, goal.assignment, None)))
+            if self.store.problem and seen.may_be_held(cache) and not self.store.clear():
+                raise MemoryNotRecorded(
+                    f"{self.store.problem.split('; ')[0]}, nor removed: consumers hold PMEM here and the "
+                    "memory of which namespaces they may hold could not be recorded, so nothing was "
+                    "written to Placement; free the state directory (disk space, a read-only mount)")
             seen.current = applier.apply(ops, seen.current)
             if seen.stale:
                 cache.others = {}  # older providers were written: look at them again
@@ -331,7 +329,7 @@ class Reconciler:
         cache.uuids = remap.uuids_to_remember(cache.uuids, goal.uuids, seen.recreated, cache.holders)
 
     @staticmethod
-    def _outcome(seen: "_Seen", ops: list[plan_mod.Operation], cache: Cache, dry_run: bool,
+    def _outcome(seen: "Seen", ops: list[plan_mod.Operation], cache: Cache, dry_run: bool,
                  aside: list[str]) -> Outcome:
         outcome = Outcome(seen.ident, ops, seen.current, cache.foreign_writes, seen.failsafe, seen.recreated)
         if seen.fence is not None:
@@ -341,49 +339,3 @@ class Reconciler:
         if aside:
             raise NameTaken(aside[0])
         return outcome
-
-
-@dataclasses.dataclass(frozen=True)
-class _Goal:
-    """What this host wants of Placement, given the compute node found."""
-
-    want: desired_mod.Desired | None
-    assignment: dict[str, frozenset[str]] | None
-    """Resource class -> its namespaces today; None when not known."""
-    previous: plan_mod.Holders | None
-    """The namespaces each class's consumers may hold, as remembered; None when not known."""
-    uuids: typing.Mapping[str, str] = dataclasses.field(default_factory=dict)
-    """Today's namespaces' uuids, by name."""
-
-    @classmethod
-    def of(cls, spec: HostSpec, root: Root, cache: Cache, asserted: bool = False) -> "_Goal":
-        """``asserted``: the operator says today's mapping is the one the consumers were placed under."""
-        assignment = None if spec.namespaces is None else {
-            rc: frozenset(names) for rc, names in spec.namespaces.items() if rc in spec.classes}
-        want = desired_mod.desired(root.uuid, root.name, spec.classes, spec.traits, root.today(), assignment)
-        previous = cache.holders
-        if asserted and assignment is not None:
-            previous = dict(assignment)
-        return cls(want, assignment, previous, spec.uuids)
-
-    def fence(self, root_name: str, foreign: typing.Mapping[str, frozenset[str]]) -> str | None:
-        # Nothing configured here: ours offers nothing anyway (classes in use retired, the rest
-        # removed), so there is nothing to fence, and handing PMEM over to nova ends cleanly.
-        return fence_mod.reason(root_name, foreign) if self.want is not None else None
-
-
-@dataclasses.dataclass
-class _Seen:
-    """What one attempt read of the compute node's tree; the plan's re-read updates it."""
-
-    root: Root
-    ident: Identity
-    current: Current | None
-    """Today's provider, None when it does not exist; its usages None when not read."""
-    others: list[typing.Mapping[str, typing.Any]]
-    stale: list[Current]
-    """Older PMEM providers of ours, with usages."""
-    foreign: dict[str, frozenset[str]]
-    fence: str | None
-    failsafe: plan_mod.FailSafe | None = None
-    recreated: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)

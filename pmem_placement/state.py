@@ -260,18 +260,21 @@ class StateStore:
             error = exc
         self._note_write(error)
 
-    def clear(self) -> None:
-        if self.state_dir:
-            error = None
-            try:
-                with statedir.opened(self.state_dir) as directory:
-                    directory.remove(_NAME)
-            except FileNotFoundError:
-                pass
-            except (OSError, statedir.StateDirError) as exc:
-                error = exc  # harmless: a remembered generation that moved is never trusted
-            if error is not None:
-                self._note_write(error)
+    def clear(self) -> bool:
+        """Remove state.json; whether none is left (then the next run knows it knows nothing)."""
+        if not self.state_dir:
+            return True
+        error = None
+        try:
+            with statedir.opened(self.state_dir) as directory:
+                directory.remove(_NAME)
+        except FileNotFoundError:
+            pass
+        except (OSError, statedir.StateDirError) as exc:
+            error = exc
+        if error is not None:
+            self._note_write(error)
+        return error is None
 
     def _note_write(self, error: OSError | statedir.StateDirError | None) -> None:
         """A cache that cannot be written costs requests, never correctness: one warning line

@@ -20,6 +20,7 @@ non-blocking lock fail as it starts).
 
 import contextlib
 import errno
+import fcntl
 import os
 import secrets
 import stat
@@ -218,13 +219,34 @@ class StateDir:
             os.unlink(name, dir_fd=self.fd)
 
     def holder(self, name: str, locks: str = LOCKS) -> int | None:
-        """The pid holding an flock on ``name``: None when none does or there is no such file.
-        Stats it without following a link, never opens it. OSError when it cannot be told."""
+        """The pid holding an flock on ``name``: None when none does or there is no such file
+        (0 when one does whose pid cannot be told). From /proc/locks first; where it does not
+        say (a file system whose device /proc/locks names otherwise, as btrfs does; a holder in
+        another pid namespace), a shared lock tried and let go at once on another open of the
+        file: an agent starting at that moment retries its own (``agent/pidfile.py``). OSError
+        when it cannot be told."""
         try:
             st = os.stat(name, dir_fd=self.fd, follow_symlinks=False)
         except FileNotFoundError:
             return None
-        return locked_by(st, locks) if stat.S_ISREG(st.st_mode) else None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        pid = locked_by(st, locks)
+        return pid if pid is not None else self._probe(name)
+
+    def _probe(self, name: str) -> int | None:
+        fd = self._open(name, os.O_RDONLY)
+        try:
+            self._check(name, os.fstat(fd))
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                first = os.pread(fd, 32, 0).decode(errors="replace").split("\n")[0].strip()
+                return int(first) if first.isdigit() else 0
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        finally:
+            os.close(fd)
 
 
 @contextlib.contextmanager

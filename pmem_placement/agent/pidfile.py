@@ -11,6 +11,7 @@ The file is opened as every file of the state directory is (``statedir``): never
 
 import fcntl
 import os
+import time
 
 from oslo_config import cfg
 
@@ -34,7 +35,7 @@ def acquire(state_dir: str) -> int:
     ConfigError (StateDirError) when the directory or the file cannot be used or trusted."""
     fd = statedir.open_entry(state_dir, NAME, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        _lock(fd)
     except BlockingIOError:
         # The kernel knows the holder even when it could not write its pid (a full disk);
         # the file's text is for people, and for systems without /proc/locks.
@@ -50,6 +51,20 @@ def acquire(state_dir: str) -> int:
             f"another pmem-placement-agent (pid {pid or 'unknown'}) already runs with [agent]state_dir "
             f"{state_dir}; stop it first, or give this one its own state_dir") from None
     return fd
+
+
+def _lock(fd: int, tries: int = 20, pause: float = 0.05) -> None:
+    """An exclusive flock, at once or within about a second: ``show``, ``check`` and ``remove``
+    may hold a shared one for an instant to see whether an agent runs (``StateDir.holder``);
+    a second agent holds its own for as long as it runs. BlockingIOError when it is held."""
+    for attempt in range(tries):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if attempt == tries - 1:
+                raise
+            time.sleep(pause)
 
 
 def mapping_empty(conf: cfg.ConfigOpts) -> bool:

@@ -113,10 +113,6 @@ def metrics_text(status: Status) -> str:
     metric("failsafe_withheld_units", "gauge", "Units each class withholds by the fail-safe: consumers placed "
            "while the state directory's memory was unknown may hold any configured namespace.",
            [(f'{{resource_class="{rc}"}}', withheld.get(rc, 0)) for rc in sorted(status.classes)])
-    withheld = (status.failsafe or {}).get("withheld", {})
-    metric("failsafe_withheld_units", "gauge", "Units each class withholds by the fail-safe: consumers placed "
-           "while the state directory's memory was unknown may hold any configured namespace.",
-           [(f'{{resource_class="{rc}"}}', withheld.get(rc, 0)) for rc in sorted(status.classes)])
     if status.findings is not None:
         from pmem_placement.audit.findings import counts_by_kind
 

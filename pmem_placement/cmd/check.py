@@ -89,7 +89,17 @@ def _state_directory(conf: cfg.ConfigOpts, root_uuid: str | None, totals: typing
                      uuids: typing.Mapping[str, str]) -> Result:
     from pmem_placement import remap
     from pmem_placement import state
+    from pmem_placement import statedir
 
+    if conf.pmem.mode == "report" and conf.agent.state_dir:
+        try:
+            with statedir.opened(conf.agent.state_dir) as directory:
+                for name in ("lock", "state.json", "status.json", "consumers.json", "agent.pid"):
+                    directory.read(name)  # every file there must be one a run may trust
+        except FileNotFoundError:
+            pass  # not created yet: the first run creates it
+        except (OSError, statedir.StateDirError) as exc:
+            return Result(Code.FAILURE, f"{statedir.reason(exc)}: reconcile, remove and the agent refuse it")
     memory, lost = state.memory(conf.agent.state_dir or None)
     if memory is not None and root_uuid is not None and memory.root_uuid != root_uuid:
         lost = f"the state directory's memory is of another compute node ({memory.root_uuid})"
@@ -97,7 +107,7 @@ def _state_directory(conf: cfg.ConfigOpts, root_uuid: str | None, totals: typing
     held = remap.held_by(memory.failsafe) if memory is not None and memory.failsafe else {}
     withheld = remap.failsafe_units(totals, held) if held else {}
     recreated = remap.recreated(memory.holders, memory.uuids, uuids, None) if memory is not None else {}
-    path = os.path.join(conf.agent.state_dir, "state.json") if conf.agent.state_dir else None
+    path = os.path.join(conf.agent.state_dir, "state.json") if conf.agent.state_dir else "[agent]state_dir (not set)"
     return checks.state_directory(path, memory, lost, withheld, conf.pmem.mode, recreated)
 
 

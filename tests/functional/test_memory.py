@@ -239,3 +239,70 @@ def test_an_upgrade_from_a_version_4_state_file_keeps_its_memory(node, admin):
     assert result.status == 0 and "fail-safe" not in result.out + result.err
     assert view(node, admin, root) == {A4GB: (1, 0, 1), SMALL: (1, 1, 0)}
     assert json.loads(state.read_text())["version"] == 5
+
+
+@pytest.mark.parametrize("meanwhile", ["fenced", "nothing configured"])
+def test_a_run_that_offers_nothing_does_not_forget_that_the_memory_was_lost(node, admin, meanwhile):
+    """The loss is followed by a run that offers nothing (nova reports PMEM on the root: fenced;
+    or [pmem]namespaces set empty): the consumers of that moment are remembered all the same, so
+    the run after it, offering again with swapped labels, still withholds."""
+    root, child, consumer = held_4gb(node, admin)
+    shutil.rmtree(node.dir / "state")
+    if meanwhile == "fenced":
+        admin.nova_reports(root, {"CUSTOM_PMEM_NAMESPACE_NOVA": {"total": 1}})
+        node.configure(pmem={"namespaces": SWAPPED})
+        assert node.run("reconcile").status == 1
+        admin.nova_reports(root, {})
+    else:
+        node.configure(pmem={"namespaces": ""})
+        assert node.run("reconcile").status == 0
+        node.configure(pmem={"namespaces": SWAPPED})
+    result = node.run("reconcile")
+    assert result.status == 0, result.err
+    assert not granted(admin, child, SMALL)
+    assert "fail-safe" in result.out
+
+
+def test_end_fail_safe_never_drops_a_reservation_the_memory_knows(node, admin):
+    """With the memory intact the remap rule reserves; --end-fail-safe ends the fail-safe only."""
+    root, child, consumer = held_4gb(node, admin)
+    node.configure(pmem={"namespaces": SWAPPED})
+    assert node.run("reconcile").status == 0
+    result = node.run("reconcile", "--end-fail-safe", "--yes")
+    assert result.status == 0, result.err
+    assert view(node, admin, root)[SMALL] == (1, 1, 0)
+    assert not granted(admin, child, SMALL)
+
+
+def test_consumers_of_an_older_provider_of_ours_are_covered(node, admin):
+    """A 0.1.0 provider of ours under an older name (its memory was never kept) holds 4GB: a
+    swap of labels must not offer SMALL (ns_0) while that consumer is there."""
+    root = admin.root_uuid(node.name)
+    older = str(uuid.uuid5(uuid.UUID(root), "old-name:pmem"))
+    admin.create_child(root, "old-name:pmem", {A4GB: {"total": 1, "max_unit": 1}}, rp_uuid=older,
+                       traits=["CUSTOM_PMEM_PLACEMENT_MANAGED"])
+    consumer = admin.consume(older, {A4GB: 1})
+    node.configure(pmem={"namespaces": SWAPPED})
+    result = node.run("reconcile")
+    assert result.status == 0, result.err
+    child = admin.child_uuid(node.name)
+    assert not granted(admin, child, SMALL)
+    admin.free(consumer)
+    assert node.run("reconcile").status == 0
+    assert view(node, admin, root)[SMALL] == (1, 0, 0)
+
+
+def test_a_memory_that_can_be_neither_replaced_nor_removed_stops_the_writes(node, admin):
+    """state.json stuck (here: a directory in its place; as a read-only mount): with a consumer
+    holding PMEM, writing to Placement would leave a memory that is no longer true for a later
+    run: nothing is written, exit 1, the file named."""
+    root, child, consumer = held_4gb(node, admin)
+    state = node.dir / "state" / "state.json"
+    state.unlink()
+    state.mkdir()
+    (state / "keep").write_text("")
+    node.configure(pmem={"namespaces": SWAPPED})
+    result = node.run("reconcile")
+    assert result.status == 1 and result.writes == []
+    assert str(state) in result.err and "nothing was written to Placement" in result.err
+    assert view(node, admin, root) == {A4GB: (1, 0, 1), SMALL: (1, 0, 0)}  # as before: not offered anew

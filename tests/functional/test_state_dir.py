@@ -243,3 +243,19 @@ def test_a_reload_rewrites_how_the_agent_runs_in_its_pid_file(node, admin):
         assert result.status == 0, result.err
     finally:
         stop(a)
+
+
+@pytest.mark.parametrize("name", ["lock", "state.json", "agent.pid"])
+def test_check_fails_where_every_write_would_be_refused(node, name):
+    """A file of the state directory that a run refuses (here a planted link) is check's Failure,
+    not a ready host."""
+    assert node.run("reconcile").status == 0
+    entry = node.dir / "state" / name
+    if entry.exists():
+        entry.unlink()
+    entry.symlink_to(node.dir / "elsewhere")
+    result = node.run("check")
+    assert result.status == 2
+    [line] = [line for line in result.out.splitlines() if "state directory:" in line]
+    assert line.startswith(f"Failure  state directory: {entry} is a symbolic link")
+    assert not (node.dir / "elsewhere").exists()

@@ -43,3 +43,13 @@ def test_files_are_written_atomically(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.prom", "status.json"]
     assert status_file.read(str(tmp_path / "status.json"))[0]["cycles"] == 7
     assert status_file.read(str(tmp_path / "missing.json")) == (None, None)
+
+
+def test_each_metric_is_described_once():
+    """Prometheus' text parser (node_exporter's textfile collector) refuses a second HELP line for
+    a metric: one duplicate drops every metric of the file."""
+    status = report.Status(host="compute-1", pid=1, classes={"CUSTOM_PMEM_NAMESPACE_A": {"total": 1, "reserved": 1}},
+                           failsafe={"withheld": {"CUSTOM_PMEM_NAMESPACE_A": 1}, "consumers": ["c"], "why": "lost"},
+                           findings=[])
+    helps = [line.split()[2] for line in report.metrics_text(status).splitlines() if line.startswith("# HELP")]
+    assert len(helps) == len(set(helps)), helps

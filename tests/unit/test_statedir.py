@@ -273,3 +273,20 @@ def test_another_users_files_are_not_believed(tmp_path):
     with statedir.opened(str(tmp_path)) as directory:
         with pytest.raises(StateDirError, match="is owned by uid 4242"):
             directory.read("state.json")
+
+
+@pytest.mark.parametrize("written, expected", [("4242\nmode=report\n", 4242), ("", 0)])
+def test_a_holder_proc_locks_does_not_name_is_found_by_a_shared_lock_tried(tmp_path, written, expected):
+    """btrfs names another device in /proc/locks than stat gives; a holder in another pid
+    namespace is not listed at all: the lock itself still answers, and is let go at once."""
+    (tmp_path / "agent.pid").write_text(written)
+    empty = tmp_path / "no-such-entries"
+    empty.write_text("")
+    with statedir.opened(str(tmp_path)) as directory:
+        assert directory.holder("agent.pid", locks=str(empty)) is None  # nobody: the probe lets go
+        fd = os.open(tmp_path / "agent.pid", os.O_RDWR)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the probe left nothing behind
+        try:
+            assert directory.holder("agent.pid", locks=str(empty)) == expected
+        finally:
+            os.close(fd)
