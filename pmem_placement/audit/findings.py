@@ -47,6 +47,9 @@ class PlacementPmem:
     ours: typing.Mapping[str, typing.Mapping[str, int]] = dataclasses.field(default_factory=dict)
     """The PMEM totals of every provider of ours in the tree (report mode's, today's or older),
     by provider name (``tree.classify``)."""
+    others: typing.Mapping[str, typing.Mapping[str, int]] = dataclasses.field(default_factory=dict)
+    """The PMEM totals of the other providers of the tree read, not ours (a provider at our uuid
+    without our managed trait, one named like ours), by name."""
 
 
 def findings(config: NovaConfig, namespaces: typing.Sequence[Namespace], nova_host: NovaHost,
@@ -109,11 +112,16 @@ def findings(config: NovaConfig, namespaces: typing.Sequence[Namespace], nova_ho
 
 
 def _reported_twice(placement: PlacementPmem) -> list[Finding]:
-    return [Finding("reported_twice", rc, None,
+    ours = [Finding("reported_twice", rc, None,
                     f"{name} (pmem-placement's provider) also offers {totals[rc]} of {rc} for this host: the "
                     "host's PMEM is offered twice. Let nova report alone: 'pmem-placement remove' deletes it "
                     "once nothing is allocated from it")
             for name, totals in sorted(placement.ours.items()) for rc in sorted(totals)]
+    return ours + [Finding("reported_twice", rc, None,
+                           f"provider {name!r} (not pmem-placement's: it lacks CUSTOM_PMEM_PLACEMENT_MANAGED) also "
+                           f"offers {totals[rc]} of {rc} for this host: the host's PMEM is offered twice; remove "
+                           "its PMEM inventory (whoever wrote it), and let nova report alone")
+                   for name, totals in sorted(placement.others.items()) for rc in sorted(totals)]
 
 
 # Kinds whose message carries counts that move (totals, allocations): one per class.

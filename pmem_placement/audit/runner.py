@@ -80,7 +80,8 @@ def placement_pmem(client: Client, host: str, root_uuid: str | None) -> tuple[di
     found = read.pmem_in_tree(client, root, everyone=False)
     totals = found.elsewhere.get(root.name, {})
     used = mapping.pmem_only(client.usages(root.uuid)[1]) if totals else {}
-    view = findings_mod.PlacementPmem(root.name, totals, used, found.ours)
+    others = {name: totals for name, totals in found.elsewhere.items() if name != root.name}
+    view = findings_mod.PlacementPmem(root.name, totals, used, found.ours, others)
     return {"name": root.name, "uuid": root.uuid}, view
 
 
