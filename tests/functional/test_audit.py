@@ -147,7 +147,7 @@ def test_reported_twice_by_any_provider_of_ours(nova, admin, tmp_path, older):
     """Audit, check and reconcile classify the tree alike (``tree.classify``): a 0.1.0 provider of
     ours offering PMEM beside nova's is offered twice, whatever its name. Audit used to look only
     at today's uuid and said "no findings" while check said reported_twice."""
-    name = f"{nova.name}:pmem" if "today's" in older else "old-name:pmem"
+    name = f"{nova.name}:pmem" if "today's" in older else f"{nova.name}-old:pmem"
     legacy = str(uuid.uuid5(uuid.UUID(nova.root), name))
     admin.create_child(nova.root, name, vpmem_inventory(**{A4GB: 1}), rp_uuid=legacy, traits=[mapping.MANAGED_TRAIT])
     result, data = nova.audit()

@@ -278,8 +278,9 @@ def test_consumers_of_an_older_provider_of_ours_are_covered(node, admin):
     """A 0.1.0 provider of ours under an older name (its memory was never kept) holds 4GB: a
     swap of labels must not offer SMALL (ns_0) while that consumer is there."""
     root = admin.root_uuid(node.name)
-    older = str(uuid.uuid5(uuid.UUID(root), "old-name:pmem"))
-    admin.create_child(root, "old-name:pmem", {A4GB: {"total": 1, "max_unit": 1}}, rp_uuid=older,
+    name = f"{node.name}-old:pmem"  # provider names are unique across Placement
+    older = str(uuid.uuid5(uuid.UUID(root), name))
+    admin.create_child(root, name, {A4GB: {"total": 1, "max_unit": 1}}, rp_uuid=older,
                        traits=["CUSTOM_PMEM_PLACEMENT_MANAGED"])
     consumer = admin.consume(older, {A4GB: 1})
     node.configure(pmem={"namespaces": SWAPPED})
