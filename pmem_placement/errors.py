@@ -144,8 +144,9 @@ class Interrupted(PmemPlacementError):
 
 
 # The agent's problems that are not exceptions.
-ANOTHER_WRITER = register("another_writer", EXIT_OK, DEGRADED)
-"""Our provider keeps being changed by another writer; each run sets it back."""
+ANOTHER_WRITER = register("another_writer", EXIT_OK, ERROR)
+"""Our provider keeps being changed by another writer; each run sets it back: a fight, which
+only an operator ends."""
 AUDIT_FINDINGS = register("audit_findings", EXIT_SYNC, ERROR)
 STATE_FILE_NOT_WRITABLE = register("state_file_not_writable", EXIT_OK, ERROR)
 STATUS_FILE_NOT_WRITABLE = register("status_file_not_writable", EXIT_OK, ERROR)

@@ -42,10 +42,12 @@ def usages_needed(current: Current | None, want: Desired | None, stale: bool,
 
 def another_writer(remembered: Current | None, today_uuid: str, current: Current | None) -> bool:
     """Whether someone else changed our provider: what we remember is exactly what we last
-    wrote, and new allocations move the generation but change neither inventory nor traits."""
-    if remembered is None or remembered.identity.uuid != today_uuid:
+    wrote, and new allocations move the generation but change neither inventory nor traits. A
+    provider that is gone is no such evidence: nova deletes a compute node's whole tree when its
+    service is deleted, ours first."""
+    if remembered is None or current is None or remembered.identity.uuid != today_uuid:
         return False
-    return current is None or (current.inventories, current.traits) != (remembered.inventories, remembered.traits)
+    return (current.inventories, current.traits) != (remembered.inventories, remembered.traits)
 
 
 def partition(tree: typing.Iterable[typing.Mapping[str, typing.Any]], today_uuid: str

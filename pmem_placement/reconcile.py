@@ -75,9 +75,10 @@ class Outcome:
 def another_writer_warning(host: str, outcome: "Outcome") -> str:
     name = outcome.identity.name if outcome.identity else f"{host}:pmem"
     return (
-        f"{name} keeps being changed by another writer, and each run sets it back: is "
-        f"[DEFAULT]host {host!r} configured on more than one host? Give each host its "
-        "own name (nova's [DEFAULT]host), or stop the other writer"
+        f"{name} keeps being changed by another writer, and each run sets it back: either "
+        f"[DEFAULT]host {host!r} is configured on more than one host (give each host its own name, "
+        "nova's [DEFAULT]host), or two writers run on this host with different mappings (two "
+        "agents, or the agent and a one-shot with other configuration files): stop the other writer"
     )
 
 

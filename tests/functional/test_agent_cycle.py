@@ -64,7 +64,8 @@ def test_another_writer_is_reported_once(node, admin, caplog):
         assert a.cycle()
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "configured on more than one host" in warnings[0]
-    assert a.status.state == "degraded" and a.status.last_error["kind"] == "another_writer"
+    assert "two writers run on this host with different mappings" in warnings[0]
+    assert a.status.state == "error" and a.status.last_error["kind"] == "another_writer"  # a fight
     assert a.cycle() and a.status.state == "in_sync"  # left alone: back to normal
 
 

@@ -461,3 +461,20 @@ def test_the_fence_error_after_a_rename_names_the_provider_as_it_is(node, admin)
     assert result.status == 1
     assert f"{node.name}:pmem was fenced" in result.err
     assert_fenced(admin, root, f"{node.name}:pmem")
+
+
+def test_nova_deleting_the_tree_twice_is_not_another_writer(node, admin):
+    """nova deletes a compute node's tree bottom-up (ours first) when its service is deleted,
+    then registers it again under the same uuid: twice, with a run after each. A provider that
+    is gone is no evidence of a second pmem-placement; no "another writer" warning."""
+    root = admin.root_uuid(node.name)
+    assert node.run("reconcile").status == 0
+    for _ in range(2):
+        child = admin.child_uuid(node.name)
+        admin.call("DELETE", f"/resource_providers/{child}")
+        admin.call("DELETE", f"/resource_providers/{root}")
+        admin.call("POST", "/resource_providers", {"name": node.name, "uuid": root})
+        result = node.run("reconcile")
+        assert result.status == 0, result.err
+        assert "another writer" not in result.err
+    assert node.run("reconcile").writes == []

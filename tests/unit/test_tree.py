@@ -127,7 +127,7 @@ def test_usages_needed(current, want, fence, full, expected):
     (CHILD, Current(IDENT, 9, CHILD.inventories, MANAGED), False),  # allocations moved the generation
     (CHILD, Current(IDENT, 9, {}, MANAGED), True),  # inventory changed under us
     (CHILD, Current(IDENT, 9, CHILD.inventories, frozenset()), True),  # traits changed under us
-    (CHILD, None, True),
+    (CHILD, None, False),  # gone (nova deleted the tree): not another writer
 ])
 def test_another_writer(remembered, current, expected):
     assert reads.another_writer(remembered, TODAY, current) is expected
