@@ -16,6 +16,7 @@ from pmem_placement.desired import Identity
 from pmem_placement.state import Cache
 from pmem_placement.tree import Root
 
+
 @dataclasses.dataclass(frozen=True)
 class HostSpec:
     """What this host wants in Placement, from configuration and discovery."""

@@ -436,7 +436,7 @@ def test_two_hosts_with_the_same_name_are_told_apart(tmp_path, placement, admin,
     # Each host finds the other's write from its second run on; once could be an operator's edit,
     # twice in a row is another writer.
     assert warned == [False, False, False, False, True, True]
-    assert f"is [DEFAULT]host '{name}' configured on more than one host?" in results[4].err
+    assert f"either [DEFAULT]host '{name}' is configured on more than one host" in results[4].err
     root = admin.root_uuid(name)
     assert [rp["name"] for rp in admin.tree(root)] == [name, f"{name}:pmem"]
     assert admin.totals(admin.child_uuid(name)) == {A4GB: 2, SMALL: 1}  # the last writer's, whole
