@@ -162,6 +162,7 @@ class Reconciler:
         writer = reads.another_writer(remembered.child if remembered else None, seen.ident.uuid, seen.current)
         cache.foreign_writes = cache.foreign_writes + 1 if writer else 0
         seen.failsafe = self._failsafe(seen, goal, cache, lost or "the state directory did not know them")
+        seen = self._with_usages(seen, goal, full)  # unless the fail-safe's allocations gave them
         seen.recreated = remap.recreated(goal.previous, cache.uuids, spec.uuids,
                                          seen.current.usages if seen.current is not None else {})
         ops = self._plan(seen, goal, cache, full)
@@ -212,7 +213,8 @@ class Reconciler:
         return {c: mapping.pmem_only(r) for c, r in allocations.items()}, remap.held_by(allocations)
 
     def _read(self, root: Root, goal: "Goal", cache: Cache, full: bool) -> "Seen":
-        """The tree as the plan needs it: today's provider, the older ones, who else reports PMEM."""
+        """The tree as the plan needs it: today's provider, the older ones, who else reports PMEM
+        (today's usages are read after, with the fail-safe's allocations when it needs them)."""
         ident = root.today()
         record, others = reads.partition(root.tree, ident.uuid)
         current = None
@@ -231,8 +233,7 @@ class Reconciler:
                     f"provider {ident.name!r} in the tree of {root.name!r} has uuid {provider['uuid']}, "
                     f"not {ident.uuid}: it was not created by pmem-placement and is left alone"
                 )
-        seen = Seen(root, ident, current, others, stale, foreign, goal.fence(root.name, foreign))
-        return self._with_usages(seen, goal, full)
+        return Seen(root, ident, current, others, stale, foreign, goal.fence(root.name, foreign))
 
     def _with_usages(self, seen: "Seen", goal: "Goal", full: bool) -> "Seen":
         if reads.usages_needed(seen.current, goal.want, bool(seen.stale), goal.previous, seen.fence, full):

@@ -144,6 +144,12 @@ def failsafe_consumers(allocations: typing.Mapping[str, typing.Mapping[str, int]
     return {c: r for c, r in holding.items() if c in (remembered or {})}
 
 
+def withheld(totals: typing.Mapping[str, int],
+             consumers: typing.Mapping[str, typing.Mapping[str, int]] | None) -> dict[str, int]:
+    """Class -> the units the fail-safe withholds for ``consumers`` (consumer -> class -> units)."""
+    return failsafe_units(totals, held_by(consumers)) if consumers else {}
+
+
 def held_by(consumers: typing.Mapping[str, typing.Mapping[str, int]]) -> dict[str, int]:
     """Class -> the units ``consumers`` hold on it."""
     held: dict[str, int] = {}

@@ -96,7 +96,7 @@ def failsafe_view(memory: state_mod.Cache | None, view: PlacementView) -> dict[s
     if memory is None or memory.root_uuid != view.root_uuid or not memory.failsafe:
         return None
     totals = {rc: c["total"] for rc, c in view.classes.items()}
-    withheld = remap.failsafe_units(totals, remap.held_by(memory.failsafe))
+    withheld = remap.withheld(totals, memory.failsafe)
     return {"withheld": dict(sorted(withheld.items())), "consumers": sorted(memory.failsafe),
             "why": memory.failsafe_why}
 

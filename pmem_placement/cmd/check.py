@@ -104,8 +104,7 @@ def _state_directory(conf: cfg.ConfigOpts, root_uuid: str | None, totals: typing
     if memory is not None and root_uuid is not None and memory.root_uuid != root_uuid:
         lost = f"the state directory's memory is of another compute node ({memory.root_uuid})"
         memory = None
-    held = remap.held_by(memory.failsafe) if memory is not None and memory.failsafe else {}
-    withheld = remap.failsafe_units(totals, held) if held else {}
+    withheld = remap.withheld(totals, memory.failsafe if memory is not None else None)
     recreated = remap.recreated(memory.holders, memory.uuids, uuids, None) if memory is not None else {}
     path = os.path.join(conf.agent.state_dir, "state.json") if conf.agent.state_dir else "[agent]state_dir (not set)"
     return checks.state_directory(path, memory, lost, withheld, conf.pmem.mode, recreated)

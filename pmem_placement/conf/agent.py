@@ -57,8 +57,11 @@ agent_opts = [
         "state_dir",
         default="/var/lib/pmem-placement",
         help="Directory for the lock that keeps the agent and 'pmem-placement reconcile' from "
-        "writing at the same time, and for the provider generations last seen (so that a "
-        "run with nothing to change costs one request). Must be writable by the service.",
+        "writing at the same time, for the provider generations last seen (so that a run with "
+        "nothing to change costs one request), and for the memory of which namespaces each "
+        "class's consumers may hold (lost, it is covered by the fail-safe: reservations until "
+        "those consumers are gone). Required by every run that writes to Placement. Owned by "
+        "the agent's user (the unit's StateDirectory=); a root one-shot leaves its files to it.",
     ),
 ]
 
