@@ -24,13 +24,23 @@ class HostSpec:
     host: str
     root_uuid: str | None
     classes: typing.Mapping[str, int]
-    """Resource class -> number of usable namespaces; empty when nothing is configured."""
+    """Resource class -> number of configured namespaces; empty when nothing is configured."""
     traits: frozenset[str]
     namespaces: typing.Mapping[str, typing.Sequence[str]] | None = None
     """Resource class -> the names of its namespaces; None when not known (then the remap rule
     falls back to counts)."""
     uuids: typing.Mapping[str, str] = dataclasses.field(default_factory=dict)
     """Namespace name -> its uuid, where discovery knows it."""
+    withdrawn: typing.Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    """Resource class -> why each of its configured namespaces that is not offered (missing,
+    unusable, unhealthy) is not: their units are reserved, and only writes that lower the offer
+    are made."""
+    problems: tuple[str, ...] = ()
+    """Why each of them is withdrawn: the run fails with them (exit 2) after those writes."""
+    warnings: tuple[str, ...] = ()
+    """Unhealthy namespaces offered all the same ([pmem]unhealthy = offer)."""
+    report: typing.Mapping[str, typing.Mapping[str, typing.Any]] = dataclasses.field(default_factory=dict)
+    """Configured namespace -> offered or not, its health and why (``Resolution.report``)."""
 
     @property
     def lookup(self) -> str:
@@ -48,17 +58,20 @@ class Goal:
     """The namespaces each class's consumers may hold, as remembered; None when not known."""
     uuids: typing.Mapping[str, str] = dataclasses.field(default_factory=dict)
     """Today's namespaces' uuids, by name."""
+    problems: tuple[str, ...] = ()
+    """Why configured namespaces are withdrawn (``HostSpec.problems``): only lowering writes."""
 
     @classmethod
     def of(cls, spec: HostSpec, root: Root, cache: Cache, asserted: bool = False) -> "Goal":
         """``asserted``: the operator says today's mapping is the one the consumers were placed under."""
         assignment = None if spec.namespaces is None else {
             rc: frozenset(names) for rc, names in spec.namespaces.items() if rc in spec.classes}
-        want = desired_mod.desired(root.uuid, root.name, spec.classes, spec.traits, root.today(), assignment)
+        want = desired_mod.desired(root.uuid, root.name, spec.classes, spec.traits, root.today(), assignment,
+                                   spec.withdrawn)
         previous = cache.holders
         if asserted and assignment is not None and previous is None:
             previous = dict(assignment)  # only what is unknown is asserted; the memory stays
-        return cls(want, assignment, previous, spec.uuids)
+        return cls(want, assignment, previous, spec.uuids, spec.problems)
 
     def fence(self, root_name: str, foreign: typing.Mapping[str, frozenset[str]]) -> str | None:
         # Nothing configured here: ours offers nothing anyway (classes in use retired, the rest

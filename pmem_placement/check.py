@@ -40,11 +40,17 @@ def configuration(unknown: list[str], error: Exception | None, exposed: list[str
     return Result(Code.SUCCESS, "the files parse and every option is known")
 
 
-def discovery(error: Exception | None, problems: list[str], classes: typing.Mapping[str, int]) -> Result:
+def discovery(error: Exception | None, problems: list[str], classes: typing.Mapping[str, int],
+              warnings: typing.Sequence[str] = ()) -> Result:
+    """``problems``: configured namespaces withdrawn (not there, not usable, unhealthy);
+    ``warnings``: unhealthy ones offered all the same, classes of mixed sizes or alignments."""
     if error is not None:
         return Result(Code.FAILURE, str(error))
     if problems:
-        return Result(Code.FAILURE, "[pmem]namespaces: " + "; ".join(problems))
+        return Result(Code.FAILURE, "[pmem]namespaces: " + "; ".join([*problems, *warnings])
+                      + " (their units are withdrawn: runs exit 2 until the mapping matches the host)")
+    if warnings:
+        return Result(Code.WARNING, "[pmem]namespaces: " + "; ".join(warnings))
     if not classes:
         return Result(Code.SUCCESS, "nothing to report")
     return Result(Code.SUCCESS, ", ".join(f"{rc}: {n}" for rc, n in sorted(classes.items())))

@@ -28,9 +28,10 @@ class Inventory:
     FIELDS: typing.ClassVar = ("total", "reserved", "min_unit", "max_unit", "step_size", "allocation_ratio")
 
     @classmethod
-    def for_namespaces(cls, count: int) -> "Inventory":
-        """One unit per namespace; a guest takes whole namespaces, up to all of them."""
-        return cls(total=count, max_unit=count)
+    def for_namespaces(cls, count: int, unusable: int = 0) -> "Inventory":
+        """One unit per namespace; a guest takes whole namespaces, up to all of them; the
+        ``unusable`` ones reserved."""
+        return cls(total=count, reserved=min(count, unusable), max_unit=count)
 
     @classmethod
     def from_api(cls, record: typing.Mapping[str, typing.Any]) -> "Inventory":
@@ -67,6 +68,9 @@ class Desired:
     traits: frozenset[str]
     namespaces: typing.Mapping[str, frozenset[str]] | None = None
     """Resource class -> the names of its namespaces; None when not known."""
+    withdrawn: typing.Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    """Resource class -> why each of its configured namespaces that is not offered is not (each
+    reserves a unit)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,14 +118,20 @@ def may_be_ours(root_uuid: str, provider: typing.Mapping[str, typing.Any]) -> bo
 def desired(
     root_uuid: str, root_name: str, classes: typing.Mapping[str, int], traits: frozenset[str],
     ident: Identity | None = None, namespaces: typing.Mapping[str, typing.Iterable[str]] | None = None,
+    withdrawn: typing.Mapping[str, tuple[str, ...]] | None = None,
 ) -> Desired | None:
-    """The provider for ``classes`` (resource class -> usable namespaces); None for no classes.
-    ``namespaces``: resource class -> the names of its namespaces, when known."""
+    """The provider for ``classes`` (resource class -> configured namespaces); None for no classes.
+    ``namespaces``: resource class -> the names of its namespaces, when known; ``withdrawn``:
+    resource class -> why each of its namespaces that is not there or not usable is not, each
+    reserved."""
     if not classes:
         return None
-    inventories = {rc: Inventory.for_namespaces(count) for rc, count in sorted(classes.items())}
+    withdrawn = {rc: tuple(why) for rc, why in (withdrawn or {}).items() if why and rc in classes}
+    inventories = {rc: Inventory.for_namespaces(count, len(withdrawn.get(rc, ())))
+                   for rc, count in sorted(classes.items())}
     names = None if namespaces is None else {rc: frozenset(namespaces.get(rc, ())) for rc in inventories}
-    return Desired(ident or identity(root_uuid, root_name), types.MappingProxyType(inventories), traits, names)
+    return Desired(ident or identity(root_uuid, root_name), types.MappingProxyType(inventories), traits, names,
+                   types.MappingProxyType(withdrawn))
 
 
 def aside_name(name: str, uuid_: str) -> str:

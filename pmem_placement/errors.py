@@ -52,8 +52,9 @@ class PmemPlacementError(Exception):
 
     def __init_subclass__(cls, **kwargs: typing.Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.kind = snake(cls.__name__)
-        register(cls.kind, cls.exit_status, cls.agent_state)
+        if "kind" not in cls.__dict__:  # a subclass may keep a released kind
+            cls.kind = snake(cls.__name__)
+            register(cls.kind, cls.exit_status, cls.agent_state)
 
 
 def kind_of(exc: BaseException) -> Kind:
@@ -68,6 +69,18 @@ class ConfigError(PmemPlacementError):
 
     exit_status = EXIT_CONFIG
     agent_state = ERROR
+
+
+class NamespacesWithdrawn(ConfigError):
+    """Configured namespaces are not there, not usable or not healthy: their units were
+    withdrawn (only writes that lower the offer), nothing else changed. ``outcome`` holds what
+    this run wrote (a ``reconcile.Outcome``). Its kind stays ``config_error``, as released."""
+
+    kind = "config_error"
+
+    def __init__(self, message: str, outcome: typing.Any = None) -> None:
+        super().__init__(message)
+        self.outcome = outcome
 
 
 class DiscoveryError(PmemPlacementError):

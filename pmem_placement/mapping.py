@@ -24,6 +24,7 @@ UNSET = (
     "configuration file missing from --config-file?)"
 )
 TRAITS_OPTION = "[pmem]traits"
+UNHEALTHY_HINT = " ([pmem]unhealthy = offer would offer it all the same)"
 T = typing.TypeVar("T")
 MANAGED_TRAIT = "CUSTOM_PMEM_PLACEMENT_MANAGED"
 # Placement's own limits for custom resource class and trait names.
@@ -92,51 +93,153 @@ def parse(value: str | None) -> list[Label]:
     return labels
 
 
-def problems(labels: list[Label], namespaces: list[Namespace]) -> list[str]:
-    """Every reason a configured namespace cannot be used, all at once, with a hint for each."""
+@dataclasses.dataclass(frozen=True)
+class Withdrawn:
+    """A configured namespace whose unit is not offered, and why."""
+
+    name: str
+    resource_class: str
+    message: str
+    """One sentence naming the namespace, its label and what is wrong, with a hint."""
+    reason: str = ""
+    """Short: the name and what is wrong (``ns_1 is not on this host``)."""
+    unhealthy: bool = False
+    """Present and usable, but its hardware may not keep what is written (``Health``)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Resolution:
+    """The configured namespaces as the host has them."""
+
+    configured: dict[str, tuple[str, ...]]
+    """Resource class -> every namespace name configured for it."""
+    offered: dict[str, tuple[Namespace, ...]]
+    """Resource class -> its namespaces that are offered: present, usable, and healthy (or
+    offered anyway by [pmem]unhealthy = offer)."""
+    withdrawn: tuple[Withdrawn, ...] = ()
+    offered_unhealthy: tuple[Withdrawn, ...] = ()
+    """Unhealthy namespaces offered all the same ([pmem]unhealthy = offer)."""
+    present: dict[str, Namespace] = dataclasses.field(default_factory=dict)
+    """Configured name -> the one namespace of the host carrying it."""
+
+    def report(self) -> dict[str, dict[str, typing.Any]]:
+        """Configured name -> whether it is offered, its health and why (the agent's status)."""
+        why = {w.name: w.reason for w in self.withdrawn}
+        result = {}
+        for rc, names in sorted(self.configured.items()):
+            for name in names:
+                ns = self.present.get(name)
+                result[name] = {
+                    "resource_class": rc, "offered": name not in why, "why": why.get(name),
+                    "health": ns.health.state if ns is not None else None,
+                    "health_reasons": list(ns.health.reasons) if ns is not None else [],
+                    "health_notes": list(ns.health.notes) if ns is not None else [],
+                }
+        return result
+
+    @property
+    def problems(self) -> list[str]:
+        return [w.message for w in self.withdrawn]
+
+    @property
+    def warnings(self) -> list[str]:
+        """The unhealthy namespaces offered all the same."""
+        return [w.message.split(UNHEALTHY_HINT)[0] + ": offered all the same ([pmem]unhealthy = offer)"
+                for w in self.offered_unhealthy]
+
+    def withdrawn_by_class(self) -> dict[str, tuple[str, ...]]:
+        """Resource class -> why each of its configured namespaces that is not offered is not."""
+        found: dict[str, tuple[str, ...]] = {}
+        for w in self.withdrawn:
+            found[w.resource_class] = found.get(w.resource_class, ()) + (w.reason,)
+        return found
+
+
+def _missing(name: str, where: str, by_name: dict[str, list[Namespace]], namespaces: list[Namespace]) -> str:
+    unnamed = {key: ns for ns in namespaces if not ns.name for key in (ns.dev, ns.chardev) if key}
+    named = {key: ns for ns in namespaces if ns.name for key in (ns.dev, ns.chardev) if key}
+    if name in unnamed:
+        return (f"{where} exists but has no name: namespaces are given by name; name it with "
+                f"'ndctl create-namespace -f -e {unnamed[name].dev} -m devdax -n NAME' "
+                "(this destroys its data) and configure that name")
+    if name in named:
+        return f"{where} is the device of namespace {named[name].name!r}: namespaces are given by name, use {named[name].name!r}"
+    close = difflib.get_close_matches(name, sorted(by_name), n=1, cutoff=0.6)
+    hint = f": did you mean {close[0]!r}?" if close else ""
+    return f"{where} is not on this host{hint}"
+
+
+def _verdict(label: Label, name: str, by_name: dict[str, list[Namespace]],
+             namespaces: list[Namespace]) -> tuple[Namespace | None, Withdrawn | None]:
+    """The namespace a configured name stands for, and why it is not offered (None: it is)."""
+    matches = by_name.get(name, [])
+    rc = label.resource_class
+    where = f"namespace {name!r} (label {label.label!r})"
+    if not matches:
+        message = _missing(name, where, by_name, namespaces)
+        return None, Withdrawn(name, rc, message, f"{name} {message.removeprefix(where + ' ').split(':')[0]}")
+    if len(matches) > 1:
+        devs = ", ".join(ns.dev for ns in matches)
+        return None, Withdrawn(name, rc, f"namespace name {name!r} (label {label.label!r}) is ambiguous: "
+                               f"{devs} all carry it", f"{name} is ambiguous ({devs})")
+    ns = matches[0]
+    where = f"namespace {name!r} ({ns.dev}, label {label.label!r})"
+    if ns.problem:
+        return ns, Withdrawn(name, rc, f"{where} is not usable: {ns.problem}", f"{name} is not usable: {ns.problem}")
+    if ns.health.state != "ok":
+        why = "; ".join(ns.health.reasons)
+        text = f"is unhealthy: {why}" if ns.health.state == "unhealthy" else f"has a health that is not known: {why}"
+        return ns, Withdrawn(name, rc, f"{where} {text}{UNHEALTHY_HINT}", f"{name} {text}", unhealthy=True)
+    return ns, None
+
+
+def resolve(labels: list[Label], namespaces: list[Namespace], unhealthy: str = "reserve") -> Resolution:
+    """Each configured namespace as the host has it: offered, or withdrawn with the reason.
+
+    ``unhealthy``: [pmem]unhealthy; ``offer`` offers an unhealthy namespace all the same."""
     by_name: dict[str, list[Namespace]] = {}
     for ns in namespaces:
         if ns.name:
             by_name.setdefault(ns.name, []).append(ns)
-    unnamed = {key: ns for ns in namespaces if not ns.name for key in (ns.dev, ns.chardev) if key}
-    named = {key: ns for ns in namespaces if ns.name for key in (ns.dev, ns.chardev) if key}
-    found: list[str] = []
+    offered: dict[str, tuple[Namespace, ...]] = {}
+    withdrawn: list[Withdrawn] = []
+    anyway: list[Withdrawn] = []
     for label in labels:
+        mine = []
         for name in label.namespace_names:
-            matches = by_name.get(name, [])
-            where = f"namespace {name!r} (label {label.label!r})"
-            if not matches:
-                if name in unnamed:
-                    found.append(
-                        f"{where} exists but has no name: namespaces are given by name; name it with "
-                        f"'ndctl create-namespace -f -e {unnamed[name].dev} -m devdax -n NAME' "
-                        "(this destroys its data) and configure that name"
-                    )
-                    continue
-                if name in named:
-                    found.append(f"{where} is the device of namespace {named[name].name!r}: namespaces are "
-                                 f"given by name, use {named[name].name!r}")
-                    continue
-                close = difflib.get_close_matches(name, sorted(by_name), n=1, cutoff=0.6)
-                hint = f": did you mean {close[0]!r}?" if close else ""
-                found.append(f"{where} is not on this host{hint}")
-            elif len(matches) > 1:
-                devs = ", ".join(ns.dev for ns in matches)
-                found.append(f"namespace name {name!r} (label {label.label!r}) is ambiguous: {devs} all carry it")
-            elif matches[0].problem:
-                found.append(f"namespace {name!r} ({matches[0].dev}, label {label.label!r}) is not usable: "
-                             f"{matches[0].problem}")
+            found, why = _verdict(label, name, by_name, namespaces)
+            if why is not None and why.unhealthy and unhealthy == "offer":
+                anyway.append(why)
+                why = None
+            if why is None:
+                assert found is not None
+                mine.append(found)
+            else:
+                withdrawn.append(why)
+        offered[label.resource_class] = tuple(mine)
+    configured = {label.resource_class: label.namespace_names for label in labels}
+    present = {name: nss[0] for name, nss in by_name.items() if len(nss) == 1}
+    present = {name: present[name] for names in configured.values() for name in names if name in present}
+    return Resolution(configured, offered, tuple(withdrawn), tuple(anyway), present)
+
+
+def mixed(resolution: Resolution) -> list[str]:
+    """Classes whose namespaces differ in size or alignment: a guest cannot know which it gets."""
+    found = []
+    for rc, names in sorted(resolution.configured.items()):
+        present = [resolution.present[n] for n in names if n in resolution.present]
+        for what, value in (("sizes", lambda ns: ns.size), ("alignments", lambda ns: ns.align)):
+            values = {value(ns) for ns in present if value(ns) is not None}
+            if len(values) > 1:
+                each = ", ".join(f"{ns.name} {value(ns)}" for ns in present if value(ns) is not None)
+                found.append(f"{rc} holds namespaces of different {what} ({each}): a guest cannot know which it "
+                             "gets; give each size its own label")
     return found
 
 
-def resolve(labels: list[Label], namespaces: list[Namespace]) -> dict[str, tuple[Namespace, ...]]:
-    """Resource class -> the host's namespaces for it. Every configured one must be usable; the
-    ConfigError names every one that is not."""
-    found = problems(labels, namespaces)
-    if found:
-        raise ConfigError(f"{OPTION}: " + "; ".join(found))
-    by_name = {ns.name: ns for ns in namespaces if ns.name}
-    return {label.resource_class: tuple(by_name[n] for n in label.namespace_names) for label in labels}
+def problems(labels: list[Label], namespaces: list[Namespace], unhealthy: str = "reserve") -> list[str]:
+    """Every reason a configured namespace is not offered, all at once, with a hint for each."""
+    return resolve(labels, namespaces, unhealthy).problems
 
 
 def traits(values: list[str]) -> frozenset[str]:

@@ -3,6 +3,8 @@
 import json
 import typing
 
+from pmem_placement import errors
+from pmem_placement.discover import health as health_mod
 from pmem_placement import plan as plan_mod
 from pmem_placement import show as show_mod
 from pmem_placement.reconcile import Outcome
@@ -39,7 +41,12 @@ def change_line(change: plan_mod.Change) -> str:
 
 
 def _error(error: Exception | None) -> dict[str, str] | None:
-    return None if error is None else {"type": type(error).__name__, "message": str(error)}
+    """``type``: the class of the error's kind, as released (a subclass may keep its parent's)."""
+    if error is None:
+        return None
+    kind = errors.kind_of(error).name
+    named = next((c for c in type(error).__mro__ if errors.snake(c.__name__) == kind), type(error))
+    return {"type": named.__name__, "message": str(error)}
 
 
 def human_size(size: int | None) -> str:
@@ -170,6 +177,13 @@ def show_json(host: str | None, rows: list[NamespaceRow], missing: list[str], vi
                 "size": r.namespace.size,
                 "chardev": r.namespace.chardev,
                 "numa_node": r.namespace.numa_node,
+                "target_node": r.namespace.target_node,
+                "align": r.namespace.align,
+                "region": r.namespace.region,
+                "bus_provider": r.namespace.bus_provider,
+                "health": r.namespace.health.state,
+                "health_reasons": list(r.namespace.health.reasons),
+                "health_notes": list(r.namespace.health.notes),
                 "label": r.label,
                 "resource_class": r.resource_class,
                 "status": r.status,
@@ -185,18 +199,31 @@ def show_json(host: str | None, rows: list[NamespaceRow], missing: list[str], vi
     return json.dumps(data, indent=2)
 
 
+def _nodes(ns: typing.Any) -> str:
+    """The NUMA node, and the node the memory joins where it differs (CXL): ``0->1``."""
+    numa = "-" if ns.numa_node is None else str(ns.numa_node)
+    if ns.target_node is not None and ns.target_node != ns.numa_node:
+        return f"{numa}->{ns.target_node}"
+    return numa
+
+
+def _health(ns: typing.Any) -> str:
+    """The HEALTH column: ``-`` where the output carried no health signal at all."""
+    return "-" if ns.health.notes == (health_mod.NO_SIGNALS,) else str(ns.health.state)
+
+
 def show_text(host: str | None, rows: list[NamespaceRow], missing: list[str], view: PlacementView | None,
               error: Exception | None, agent: typing.Mapping[str, typing.Any] | None = None,
               offline: bool = False, configured: typing.Collection[str] = ()) -> str:
     out = [f"Namespaces on {host}:"]
     if not rows:
         out.append("  (none found)")
-    table = [("DEV", "NAME", "MODE", "SIZE", "CHARDEV", "NUMA", "CLASS", "STATUS")]
+    table = [("DEV", "NAME", "MODE", "SIZE", "CHARDEV", "NUMA", "BUS", "HEALTH", "CLASS", "STATUS")]
     for r in rows:
         ns = r.namespace
         table.append((
-            ns.dev, ns.name or "-", ns.mode, human_size(ns.size), ns.chardev or "-",
-            "-" if ns.numa_node is None else str(ns.numa_node), r.resource_class or "-", r.status,
+            ns.dev, ns.name or "-", ns.mode, human_size(ns.size), ns.chardev or "-", _nodes(ns),
+            ns.bus_provider or "-", _health(ns), r.resource_class or "-", r.status,
         ))
     if rows:
         widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]

@@ -62,8 +62,8 @@ def needs_usages(
     current: Current | None, desired: Desired | None, stale: bool = False, previous: Holders | None = None
 ) -> bool:
     """Whether planning must know usages: when a class (or the provider) may go, a class
-    shrinks, a class carries a reservation to reconsider, an older provider holds units, or a
-    namespace left the class whose consumers may hold it."""
+    shrinks, a class carries a reservation to reconsider (beyond its withdrawn namespaces), an
+    older provider holds units, or a namespace left the class whose consumers may hold it."""
     if current is None:
         return False
     if desired is None or stale:
@@ -73,7 +73,9 @@ def needs_usages(
             return True
     for rc, inv in current.inventories.items():
         wanted = desired.inventories.get(rc)
-        if wanted is None or wanted.total < inv.total or inv.reserved > 0:
+        # A reservation beyond the class's withdrawn namespaces may be released as consumers
+        # leave; the withdrawn ones' do not depend on usages.
+        if wanted is None or wanted.total < inv.total or inv.reserved > wanted.reserved:
             return True
     return False
 
@@ -216,26 +218,57 @@ def _inventories(current: Current | None, desired: Desired, stale: typing.Sequen
         if usages.get(rc, 0) > inv.total and rc not in known:
             where.append(f"{usages[rc] - inv.total} beyond the new total of {rc}")
     totals = {rc: inv.total for rc, inv in desired.inventories.items()}
-    reserve = reservations(totals, cur_inv, usages, held, took, known)
-    by_name = remapped(totals, usages, took)
+    gone = {rc: inv.reserved for rc, inv in desired.inventories.items() if inv.reserved}
     withheld = failsafe_units(totals, failsafe.held) if failsafe else {}
     lost = recreated_units(desired.namespaces or {}, recreated or {})
+    # The remap rule prefers classes already reserving for it: what each reserves for the other
+    # causes (recomputed the same way every run) is not that, or the plan would not settle.
+    remapping = {rc: dataclasses.replace(inv, reserved=max(0, inv.reserved - gone.get(rc, 0) - withheld.get(rc, 0)
+                                                           - len(lost.get(rc, ()))))
+                 if rc in totals else inv for rc, inv in cur_inv.items()}
+    reserve = reservations(totals, remapping, usages, held, took, known, gone)
+    by_name = remapped(totals, usages, took, gone)
     notes = {}
     for rc, units in reserve.items():
-        extra = min(totals[rc] - units, withheld.get(rc, 0))
-        again = min(totals[rc] - units - extra, len(lost.get(rc, ())))
-        if units + extra + again:
-            after[rc] = dataclasses.replace(after[rc], reserved=units + extra + again)
-            reasons = [_note(rc, units, took.get(rc, {}), by_name.get(rc, 0), usages, where)] if units else []
-            if extra:
-                assert failsafe is not None
-                reasons.append(_failsafe_note(extra, failsafe))
-            if again:
-                reasons.append(_recreated_note(again, lost[rc], recreated or {}))
+        causes = Causes(gone.get(rc, 0), units, withheld.get(rc, 0), len(lost.get(rc, ())))
+        after[rc] = dataclasses.replace(after[rc], reserved=causes.reserved(totals[rc]))
+        reasons = [_withdrawn_note(causes.unusable, desired.withdrawn.get(rc, ()))] if causes.unusable else []
+        if units:
+            reasons.append(_note(rc, units, took.get(rc, {}), by_name.get(rc, 0), usages, where))
+        if causes.failsafe:
+            assert failsafe is not None
+            reasons.append(_failsafe_note(causes.failsafe, failsafe))
+        if causes.recreated:
+            reasons.append(_recreated_note(causes.recreated, lost[rc], recreated or {}))
+        if reasons:
             notes[rc] = "; ".join(reasons)
     if after == dict(cur_inv):
         return []
     return [SetInventories(desired.identity, cur_inv, after, usages, notes)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Causes:
+    """Why units of one class are not offered. The truth about a class: its free units
+    (``total - reserved - used``) never exceed its usable namespaces that no consumer may hold,
+    so the causes add up, capped at the total only (Placement accepts ``reserved`` up to
+    ``total`` with units in use), never at today's free units."""
+
+    unusable: int = 0
+    """Configured namespaces that are not there, not usable or not healthy."""
+    remap: int = 0
+    """Namespaces a consumer of another class (or provider) may hold: the remap rule."""
+    failsafe: int = 0
+    """Units withheld for consumers placed while the memory was unknown."""
+    recreated: int = 0
+    """Held namespaces destroyed and re-created under the same name."""
+
+    def reserved(self, total: int) -> int:
+        return min(total, self.unusable + self.remap + self.failsafe + self.recreated)
+
+
+def _withdrawn_note(units: int, why: typing.Sequence[str]) -> str:
+    return f"{units} withdrawn: {'; '.join(why) or 'configured namespaces not usable'}"
 
 
 def _recreated_note(units: int, names: typing.Sequence[str], recreated: typing.Mapping[str, tuple[str, str]]) -> str:
@@ -261,6 +294,31 @@ def _note(rc: str, units: int, took: typing.Mapping[str, frozenset[str]], by_nam
     if units > by_name:
         reasons.append(f"namespaces it took are still in use elsewhere ({', '.join(where)})")
     return f"{units} reserved: {'; '.join(reasons)}, released once free"
+
+
+def lowering_only(ops: typing.Iterable[Operation]) -> list[Operation]:
+    """What a run that cannot trust its mapping may still write (a configured namespace is
+    missing or not usable): only what lowers the free units of inventory that exists. Each class
+    of today's provider keeps its total and reserves as many more units as the full plan would
+    take from its offer; nothing is created, renamed, removed or deleted, and older providers
+    are only retired."""
+    kept: list[Operation] = []
+    for op in ops:
+        if isinstance(op, RetireProvider):
+            kept.append(op)
+        elif isinstance(op, SetInventories):
+            after = {}
+            for rc, before in op.before.items():
+                wanted = op.after.get(rc)
+                offer = max(0, wanted.total - wanted.reserved) if wanted is not None else 0
+                if offer < before.total - before.reserved:
+                    after[rc] = dataclasses.replace(before, reserved=before.total - offer)
+                else:
+                    after[rc] = before
+            if after != dict(op.before):
+                notes = {rc: note for rc, note in op.notes.items() if rc in after and after[rc] != op.before[rc]}
+                kept.append(SetInventories(op.identity, op.before, after, op.usages, notes))
+    return kept
 
 
 def offers_more(ops: typing.Iterable[Operation]) -> bool:

@@ -33,6 +33,7 @@ from pmem_placement.errors import ConflictsDidNotSettle
 from pmem_placement.errors import Fenced
 from pmem_placement.errors import ForeignProvider
 from pmem_placement.errors import MemoryNotRecorded
+from pmem_placement.errors import NamespacesWithdrawn
 from pmem_placement.errors import NameTaken
 from pmem_placement.placement import errors as perrors
 from pmem_placement.placement.client import Client
@@ -57,6 +58,10 @@ class Outcome:
     """Consumers placed while the memory was unknown, for whom units are withheld."""
     recreated: typing.Mapping[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
     """Held namespaces destroyed and re-created under the same name: name -> (old, new uuid)."""
+    warnings: tuple[str, ...] = ()
+    """Unhealthy namespaces offered all the same ([pmem]unhealthy = offer)."""
+    namespaces: typing.Mapping[str, typing.Mapping[str, typing.Any]] = dataclasses.field(default_factory=dict)
+    """Configured namespace -> offered or not, its health and why (``HostSpec.report``)."""
 
     @property
     def withheld(self) -> dict[str, int]:
@@ -70,6 +75,9 @@ class Outcome:
     def another_writer(self) -> bool:
         """Twice in a row: not an operator's one-off edit but a second pmem-placement."""
         return self.foreign_writes >= 2
+
+
+WITHDRAWN = " (their units are withdrawn; nothing else changes until the mapping matches the host)"
 
 
 def another_writer_warning(host: str, outcome: "Outcome") -> str:
@@ -173,7 +181,7 @@ class Reconciler:
                 cache.verified_at = verify_at
             if cache != remembered:
                 self.store.save(cache)  # steady state writes nothing, not even locally
-        return self._outcome(seen, ops, cache, dry_run, applier.aside)
+        return self._outcome(seen, ops, cache, dry_run, applier.aside, spec)
 
     # read
 
@@ -295,6 +303,8 @@ class Reconciler:
     def _plan(self, seen: "Seen", goal: "Goal", cache: Cache, full: bool) -> list[plan_mod.Operation]:
         ops = plan_mod.plan(seen.current, goal.want, seen.stale, seen.fence, goal.previous, seen.failsafe,
                             seen.recreated)
+        if goal.problems:
+            return plan_mod.lowering_only(ops)  # the mapping does not match the host: never offer more
         if full or not plan_mod.offers_more(ops):
             return ops
         # Never offer more on the word of remembered generations: a forked history may have
@@ -332,8 +342,11 @@ class Reconciler:
 
     @staticmethod
     def _outcome(seen: "Seen", ops: list[plan_mod.Operation], cache: Cache, dry_run: bool,
-                 aside: list[str]) -> Outcome:
-        outcome = Outcome(seen.ident, ops, seen.current, cache.foreign_writes, seen.failsafe, seen.recreated)
+                 aside: list[str], spec: HostSpec) -> Outcome:
+        outcome = Outcome(seen.ident, ops, seen.current, cache.foreign_writes, seen.failsafe, seen.recreated,
+                          spec.warnings, spec.report)
+        if spec.problems:
+            raise NamespacesWithdrawn(f"{mapping.OPTION}: " + "; ".join(spec.problems) + WITHDRAWN, outcome)
         if seen.fence is not None:
             name = seen.current.identity.name if seen.current is not None else seen.ident.name
             raise Fenced(fence_mod.message(seen.fence, name, seen.current is not None, bool(ops), dry_run,

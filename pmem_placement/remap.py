@@ -59,6 +59,7 @@ def reservations(
     held_elsewhere: typing.Mapping[str, int],
     took: typing.Mapping[str, typing.Mapping[str, frozenset[str]]] | None = None,
     known: typing.AbstractSet[str] = frozenset(),
+    unusable: typing.Mapping[str, int] | None = None,
 ) -> dict[str, int]:
     """The remap rule: units to reserve on each desired class so that namespaces still in use
     where they are no longer offered are not offered a second time.
@@ -73,12 +74,13 @@ def reservations(
     elsewhere too. Each held unit is reserved on a class with free units: first on the same
     class (an older provider's units), then on the classes that took the namespaces, that is
     the classes already reserving, then those that grew most, then by name. A class never
-    reserves units its own consumers use. When every free unit is reserved and some held units
-    are still not covered, Placement was overcommitted before: nothing more can be closed.
+    reserves units its own consumers use, nor its ``unusable`` namespaces' (reserved anyway).
+    When every free unit is reserved and some held units are still not covered, Placement was
+    overcommitted before: nothing more can be closed.
     """
-    free = _free(totals, used)
+    free = _free(totals, used, unusable)
     reserved = dict.fromkeys(totals, 0)
-    reserved.update(remapped(totals, used, took or {}))
+    reserved.update(remapped(totals, used, took or {}, unusable))
     pool = sum(max(0, used.get(rc, 0) - total) for rc, total in totals.items() if rc not in known)
     for rc, units in sorted(held_elsewhere.items()):
         if rc in totals:
@@ -118,16 +120,19 @@ def failsafe_units(totals: typing.Mapping[str, int], held: typing.Mapping[str, i
             if everywhere - held.get(d, 0) > 0}
 
 
-def _free(totals: typing.Mapping[str, int], used: typing.Mapping[str, int]) -> dict[str, int]:
-    return {rc: max(0, total - used.get(rc, 0)) for rc, total in totals.items()}
+def _free(totals: typing.Mapping[str, int], used: typing.Mapping[str, int],
+          unusable: typing.Mapping[str, int] | None = None) -> dict[str, int]:
+    """Class -> its usable namespaces its own consumers do not hold."""
+    return {rc: max(0, total - used.get(rc, 0) - (unusable or {}).get(rc, 0)) for rc, total in totals.items()}
 
 
 def remapped(totals: typing.Mapping[str, int], used: typing.Mapping[str, int],
-             took: typing.Mapping[str, typing.Mapping[str, frozenset[str]]]) -> dict[str, int]:
+             took: typing.Mapping[str, typing.Mapping[str, frozenset[str]]],
+             unusable: typing.Mapping[str, int] | None = None) -> dict[str, int]:
     """The part of the remap rule that is known by name: a class D that took namespaces from a
     class C in use reserves min(units in use on C, namespaces it took from C), summed over C,
-    within its free units."""
-    free = _free(totals, used)
+    within its free usable units."""
+    free = _free(totals, used, unusable)
     return {d: min(free[d], sum(min(used.get(c, 0), len(ns)) for c, ns in by_class.items()))
             for d, by_class in took.items() if d in totals}
 

@@ -20,10 +20,13 @@ class NamespaceRow:
     label: str | None
     resource_class: str | None
     status: str
-    """'used', or why it is not: 'not in [pmem]namespaces', 'not usable: ...'."""
+    """'used', or why it is not: 'not in [pmem]namespaces', 'not usable: ...', 'withdrawn:
+    unhealthy: ...'."""
 
 
-def namespace_rows(labels: list[mapping.Label], namespaces: list[Namespace]) -> list[NamespaceRow]:
+def namespace_rows(labels: list[mapping.Label], namespaces: list[Namespace],
+                   unhealthy: str = "reserve") -> list[NamespaceRow]:
+    """``unhealthy``: [pmem]unhealthy, which decides whether a configured unhealthy namespace is used."""
     by_name = {name: label for label in labels for name in label.namespace_names}
     rows = []
     for ns in sorted(namespaces, key=lambda n: n.dev):
@@ -35,6 +38,9 @@ def namespace_rows(labels: list[mapping.Label], namespaces: list[Namespace]) -> 
             status = f"not usable: {ns.problem}"
         elif label is None:
             status = "not in [pmem]namespaces"
+        elif ns.health.state != "ok":
+            status = f"withdrawn: {ns.health.summary}" if unhealthy != "offer" else \
+                f"used, although {ns.health.summary} ([pmem]unhealthy = offer)"
         else:
             status = "used"
         rows.append(NamespaceRow(ns, label.label if label else None, label.resource_class if label else None, status))

@@ -35,14 +35,18 @@ def host_spec(conf: cfg.ConfigOpts) -> tuple[HostSpec, list[Namespace]]:
     if not conf.host:
         raise ConfigError("[DEFAULT]host is empty: set it to the compute node's provider name")
     namespaces = discover.discover(conf) if labels else []
-    classes = mapping.resolve(labels, namespaces)
+    found = mapping.resolve(labels, namespaces, conf.pmem.unhealthy)
     spec = HostSpec(
         host=conf.host,
         root_uuid=root_uuid,
-        classes={rc: len(nss) for rc, nss in classes.items()},
+        classes={rc: len(names) for rc, names in found.configured.items()},
         traits=traits,
-        namespaces={rc: tuple(ns.name for ns in nss if ns.name) for rc, nss in classes.items()},
-        uuids={ns.name: ns.uuid for nss in classes.values() for ns in nss if ns.name and ns.uuid},
+        namespaces=found.configured,
+        uuids={name: ns.uuid for name, ns in found.present.items() if ns.uuid},
+        withdrawn=found.withdrawn_by_class(),
+        problems=tuple(found.problems),
+        warnings=tuple(found.warnings),
+        report=found.report(),
     )
     return spec, namespaces
 

@@ -133,3 +133,28 @@ def as_user(uid: int, function: typing.Callable[[], typing.Any]) -> typing.Any:
     os.waitpid(pid, 0)
     assert "ok" in data, data["error"]
     return data["ok"]
+
+
+def combined(regions: typing.Mapping[str, typing.Sequence[dict[str, typing.Any]]],
+             dimms: typing.Mapping[str, dict[str, typing.Any]] | None = None,
+             provider: str = "ACPI.NFIT", scrub_state: str = "idle") -> list[dict[str, typing.Any]]:
+    """What discovery's one ndctl call (--buses --dimms --regions --namespaces --health
+    --media-errors) prints for one bus: ``regions``: region -> its namespace records, each region
+    on the DIMM of its number (region1 on nmem1) unless the DIMM map says none; ``dimms``: DIMM ->
+    the fields ndctl adds to it (flag_failed_arm, health, ...). Shaped like real ndctl v77 output
+    (tests/data/kernel/)."""
+    dimms = dict(dimms or {})
+    listed = {f"nmem{r.removeprefix('region')}": {} for r in regions}
+    listed.update(dimms)
+    bus: dict[str, typing.Any] = {"provider": provider, "dev": "ndbus0", "scrub_state": scrub_state}
+    bus["dimms"] = [{"dev": d, "id": f"8680-5{i}341200", "handle": i + 1, "phys_id": 0, **fields}
+                    for i, (d, fields) in enumerate(sorted(listed.items())) if fields is not None]
+    bus["regions"] = []
+    for region, namespaces in regions.items():
+        dimm = f"nmem{region.removeprefix('region')}"
+        mappings = [] if listed.get(dimm, {}) is None else [{"dimm": dimm, "offset": 0, "length": 1056964608,
+                                                              "position": 0}]
+        bus["regions"].append({"dev": region, "size": 1056964608, "align": 16777216, "available_size": 0,
+                               "max_available_extent": 0, "type": "pmem", "mappings": mappings,
+                               "persistence_domain": "unknown", "namespaces": list(namespaces)})
+    return [bus]

@@ -54,6 +54,7 @@ class Agent:
         """Files that could not be written, warned about once until they can be again."""
         self._file_problems_since: dict[str, str | None] = {}
         self._recreated_warned: set[tuple[str, tuple[str, str]]] = set()
+        self._offered_warned: set[str] = set()
 
     @property
     def waiting_for_compute_node(self) -> bool:
@@ -97,6 +98,9 @@ class Agent:
             self._succeeded(outcome)
         else:
             assert failure is not None
+            done = getattr(failure, "outcome", None)  # fencing or withdrawing wrote, then failed
+            if done is not None:
+                self._wrote(done)
             self._failed(failure)
         self._write_reports()
         return failure is None
@@ -167,9 +171,24 @@ class Agent:
         since = status.last_error["since"] if same and status.last_error else report.iso(status.last_attempt)
         status.last_error = {"kind": kind_, "message": message, "since": since}
 
-    def _succeeded(self, outcome: Outcome) -> None:
+    def _wrote(self, outcome: Outcome) -> None:
+        """What a run wrote and left, whether it succeeded or not."""
         for change in plan_mod.changes(outcome.ops):
             LOG.info("%s", output.change_line(change))
+        current, ident = outcome.current, outcome.identity
+        self.status.provider = {"name": ident.name, "uuid": ident.uuid} if current and ident else None
+        self.status.classes = {
+            rc: {"total": inv.total, "reserved": inv.reserved}
+            for rc, inv in sorted(current.inventories.items())
+        } if current else {}
+        self.status.namespaces = {name: dict(v) for name, v in outcome.namespaces.items()}
+        for message in outcome.warnings:
+            if message not in self._offered_warned:
+                LOG.warning("%s", message)  # once, while it lasts
+        self._offered_warned = set(outcome.warnings)
+
+    def _succeeded(self, outcome: Outcome) -> None:
+        self._wrote(outcome)
         status = self.status
         status.last_success = self.clock()
         status.consecutive_failures = 0
@@ -186,12 +205,6 @@ class Agent:
             status.last_error = None
         self._failsafe(outcome)
         self._recreated(outcome)
-        current, ident = outcome.current, outcome.identity
-        status.provider = {"name": ident.name, "uuid": ident.uuid} if current and ident else None
-        status.classes = {
-            rc: {"total": inv.total, "reserved": inv.reserved}
-            for rc, inv in sorted(current.inventories.items())
-        } if current else {}
 
     def _recreated(self, outcome: Outcome) -> None:
         """Warn once per namespace destroyed and re-created while a consumer may hold it."""

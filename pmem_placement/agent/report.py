@@ -12,6 +12,7 @@ import typing
 from pmem_placement import statedir
 
 STATES = ("in_sync", "degraded", "error")
+HEALTH_STATES = ("ok", "unhealthy", "unknown")
 
 
 @dataclasses.dataclass
@@ -41,6 +42,9 @@ class Status:
     """When the agent's schedule (interval, or backoff after failures) runs the next cycle."""
     failsafe: dict[str, typing.Any] | None = None
     """What the fail-safe withholds (``{"withheld", "consumers", "why"}``), None when nothing."""
+    namespaces: dict[str, dict[str, typing.Any]] = dataclasses.field(default_factory=dict)
+    """Configured namespace -> ``{"resource_class", "offered", "why", "health", "health_reasons",
+    "health_notes"}`` as the last run that discovered found it."""
 
 
 def iso(ts: float | None) -> str | None:
@@ -66,6 +70,7 @@ def status_json(status: Status) -> str:
         "next_attempt": iso(status.next_attempt),
         "mode": status.mode,
         "failsafe": status.failsafe,
+        "namespaces": status.namespaces,
     }
     if status.findings is not None:
         data["findings"] = status.findings
@@ -113,6 +118,15 @@ def metrics_text(status: Status) -> str:
     metric("failsafe_withheld_units", "gauge", "Units each class withholds by the fail-safe: consumers placed "
            "while the state directory's memory was unknown may hold any configured namespace.",
            [(f'{{resource_class="{rc}"}}', withheld.get(rc, 0)) for rc in sorted(status.classes)])
+    namespaces = sorted(status.namespaces.items())
+    metric("namespace_offered", "gauge", "1 when a configured namespace is offered, 0 when its unit is withdrawn "
+           "(not there, not usable, or unhealthy).",
+           [(f'{{namespace="{_label(n)}",resource_class="{v["resource_class"]}"}}', float(v["offered"]))
+            for n, v in namespaces])
+    metric("namespace_health", "gauge", "1 for a configured namespace's health (ok, unhealthy, unknown), 0 for "
+           "the others; none for a namespace that is not there.",
+           [(f'{{namespace="{_label(n)}",state="{h}"}}', float(v["health"] == h))
+            for n, v in namespaces if v["health"] is not None for h in HEALTH_STATES])
     if status.findings is not None:
         from pmem_placement.audit.findings import counts_by_kind
 

@@ -21,6 +21,7 @@ KINDS = (
     "label_case_collision",
     "nova_start_failure",
     "reported_twice",
+    "namespace_unhealthy",
 )
 OPTION = nova_libvirt.OPTION
 
@@ -76,6 +77,7 @@ def findings(config: NovaConfig, namespaces: typing.Sequence[Namespace], nova_ho
                                    f"cannot be given to a guest: {ns.problem}"))
             else:
                 usable[rc].add(name)
+                out += _unhealthy(rc, entry.label, name, present)
 
     root = placement.root_name
     for rc in sorted(set(placement.totals) | set(usable)):
@@ -109,6 +111,15 @@ def findings(config: NovaConfig, namespaces: typing.Sequence[Namespace], nova_ho
 
     out += _reported_twice(placement)
     return out
+
+
+def _unhealthy(rc: str, label: str, name: str, present: typing.Sequence[Namespace]) -> list[Finding]:
+    """A namespace nova hands out whose hardware may not keep what is written to it."""
+    sick = [ns for ns in present if ns.usable and ns.health.state != "ok"]
+    return [Finding("namespace_unhealthy", rc, name,
+                    f"namespace {name!r} ({ns.dev}, label {label!r}) is in {OPTION} and nova hands it to guests, "
+                    f"but {ns.health.summary}: a guest's data on it may be lost; take it out of {OPTION} and "
+                    "restart nova-compute") for ns in sick[:1]]
 
 
 def _reported_twice(placement: PlacementPmem) -> list[Finding]:

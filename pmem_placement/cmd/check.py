@@ -25,7 +25,6 @@ _LABELS = {Code.SUCCESS: "Success", Code.WARNING: "Warning", Code.FAILURE: "Fail
 
 
 def gather(conf: cfg.ConfigOpts) -> list[tuple[str, Result]]:
-    from pmem_placement import discover
     from pmem_placement import wiring
     from pmem_placement.conf import validate
     from pmem_placement import read
@@ -49,16 +48,8 @@ def gather(conf: cfg.ConfigOpts) -> list[tuple[str, Result]]:
     if labels is None:
         results.append(("discovery", Result(Code.FAILURE, "not checked: fix the configuration first")))
     else:
-        discovery_error: Exception | None = None
-        problems: list[str] = []
-        try:
-            namespaces = discover.discover(conf) if labels else []
-            problems = mapping.problems(labels, namespaces)
-            uuids = {ns.name: ns.uuid for ns in namespaces if ns.name and ns.uuid}
-        except errors.PmemPlacementError as exc:
-            discovery_error = exc
-        classes = {label.resource_class: len(label.namespace_names) for label in labels}
-        results.append(("discovery", checks.discovery(discovery_error, problems, classes)))
+        result, uuids = _discovery(conf, labels)
+        results.append(("discovery", result))
 
     root_name = root_found = None
     elsewhere: dict[str, list[str]] = {}
@@ -83,6 +74,20 @@ def gather(conf: cfg.ConfigOpts) -> list[tuple[str, Result]]:
     results.append(("agent", checks.agent(agent.status, agent.path, agent.unreadable, lock)))
     results.append(("systemd unit", checks.systemd_unit(*unit_files())))
     return results
+
+
+def _discovery(conf: cfg.ConfigOpts, labels: list[mapping.Label]) -> tuple[Result, dict[str, str]]:
+    """The discovery check, and the namespaces' uuids (for the state directory's check)."""
+    from pmem_placement import discover
+
+    try:
+        namespaces = discover.discover(conf) if labels else []
+    except errors.PmemPlacementError as exc:
+        return checks.discovery(exc, [], {}), {}
+    resolution = mapping.resolve(labels, namespaces, conf.pmem.unhealthy)
+    classes = {label.resource_class: len(label.namespace_names) for label in labels}
+    result = checks.discovery(None, resolution.problems, classes, resolution.warnings + mapping.mixed(resolution))
+    return result, {ns.name: ns.uuid for ns in namespaces if ns.name and ns.uuid}
 
 
 def _state_directory(conf: cfg.ConfigOpts, root_uuid: str | None, totals: typing.Mapping[str, int],

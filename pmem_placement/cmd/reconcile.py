@@ -71,7 +71,7 @@ def reconcile(conf: cfg.ConfigOpts) -> int:
         outcome = reconciler.run(lambda: wiring.host_spec(conf)[0], dry_run=args.dry_run,
                                  end_failsafe=args.end_fail_safe)
     except errors.PmemPlacementError as exc:
-        done = exc.outcome if isinstance(exc, errors.Fenced) else None  # fencing wrote, then failed
+        done = getattr(exc, "outcome", None)  # fencing or withdrawing wrote, then failed
         if as_json:
             emit(output.reconcile_json(conf.host, done, args.dry_run, client.requests if client else {}, exc))
         elif done is not None and done.ops:
@@ -81,6 +81,8 @@ def reconcile(conf: cfg.ConfigOpts) -> int:
         LOG.warning("%s", another_writer_warning(conf.host, outcome))
     for name, uuids in sorted(outcome.recreated.items()):
         LOG.warning("%s", output.recreated_line(name, uuids))
+    for message in outcome.warnings:
+        LOG.warning("%s", message)
     consumers.after_one_shot(conf.agent.state_dir or None, client, outcome, args.dry_run)
     requests = client.requests
     if as_json:

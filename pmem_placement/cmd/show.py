@@ -40,7 +40,7 @@ def show(conf: cfg.ConfigOpts) -> int:
         if args.format == "json":
             emit(output.show_json(conf.host, [], [], None, exc, None))
         return fail(exc, exc.exit_status)
-    rows = show_mod.namespace_rows(labels, namespaces)
+    rows = show_mod.namespace_rows(labels, namespaces, conf.pmem.unhealthy)
     missing = show_mod.missing_names(labels, namespaces)
     view, error = None, None
     if not args.offline:

@@ -83,6 +83,19 @@ pmem_opts = [
         "concurrent update (stale generation, a class that became in use) before giving up.",
     ),
     cfg.StrOpt(
+        "unhealthy",
+        default="reserve",
+        choices=[
+            ("reserve", "an unhealthy namespace's unit is withdrawn (reserved) until it is healthy "
+             "again; runs exit 2 naming it, and write only what lowers the offer"),
+            ("offer", "offer it all the same; 'check' and every run warn about it"),
+        ],
+        help="What to do with a configured namespace whose hardware may not keep what is "
+        "written to it: its region is read-only, a DIMM under it failed to arm, save, restore or "
+        "flush, a DIMM's health is critical or fatal, it has media errors (bad blocks), or its "
+        "health could not be read or an address range scrub is still running.",
+    ),
+    cfg.StrOpt(
         "mode",
         default="report",
         choices=[

@@ -2,9 +2,12 @@
 
 Fixed argument list, no shell, the executable resolved to an absolute path, a timeout that
 kills ndctl's whole process group, and output read through pipes up to a size limit (no
-temporary files: discovery must work without a writable directory). ``--idle`` includes
-disabled namespaces and ``--namespaces --device-dax`` lists every mode, so a configured
-namespace that cannot be used is reported with the reason why, rather than as missing.
+temporary files: discovery must work without a writable directory). One call lists
+everything discovery needs: ``--idle`` includes disabled namespaces, ``--namespaces
+--device-dax`` lists every mode (so a configured namespace that cannot be used is reported with
+the reason why, rather than as missing), ``--buses --dimms --regions`` put each namespace in its
+region, bus and DIMMs, ``--health --media-errors`` add the DIMMs' health and the namespaces' bad
+blocks, ``--verbose`` the namespaces' NUMA node.
 """
 
 import contextlib
@@ -19,7 +22,8 @@ from pmem_placement.discover import ndctl_json
 from pmem_placement.discover.model import Namespace
 from pmem_placement.errors import DiscoveryError
 
-ARGV = ("list", "--namespaces", "--idle", "--device-dax")
+ARGV = ("list", "--buses", "--dimms", "--regions", "--namespaces", "--idle", "--device-dax", "--health",
+        "--media-errors", "--verbose")
 # A host with a thousand namespaces prints about a megabyte.
 MAX_OUTPUT = 64 * 1024 * 1024
 
@@ -103,4 +107,4 @@ def _read_until_closed(proc: "subprocess.Popen[bytes]", deadline: float,
 
 
 def discover(ndctl_path: str, timeout: float) -> list[Namespace]:
-    return ndctl_json.parse(run(ndctl_path, timeout), source="ndctl")
+    return ndctl_json.parse(run(ndctl_path, timeout), source="ndctl", need_bus=True)

@@ -7,6 +7,8 @@ import uuid
 from tests import helpers
 from tests.functional.conftest import Host
 
+SMALL = "CUSTOM_PMEM_NAMESPACE_SMALL"
+
 
 def test_in_sync_cycles_are_silent(node, caplog):
     a = node.agent()
@@ -32,15 +34,22 @@ def test_a_problem_is_warned_once_and_its_end_is_logged(node, admin, caplog):
     assert not a.cycle() and not a.cycle() and not a.cycle()
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == ["[pmem]namespaces: namespace 'ns_2' (namespace0.2, label 'SMALL') is not usable: "
-                        "its dax device dax0.2 is in system-ram mode, not devdax"]
+                        "its dax device dax0.2 is in system-ram mode, not devdax (their units are withdrawn; "
+                        "nothing else changes until the mapping matches the host)"]
+    # Its unit was withdrawn by the first of them, said once at INFO like any change.
+    changes = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert changes == [f"~ inventory {SMALL}: reserved 0 -> 1 (1 withdrawn: ns_2 is not usable: "
+                       "its dax device dax0.2 is in system-ram mode, not devdax)"]
     status = json.loads((node.dir / "state" / "status.json").read_text())
     assert status["state"] == "error" and status["last_error"]["kind"] == "config_error"
     assert status["consecutive_failures"] == 3
+    assert status["classes"][SMALL] == {"total": 2, "reserved": 1}
+    assert status["namespaces"]["ns_2"]["offered"] is False
     node.namespaces_file.write_text(helpers.nova_host())
     caplog.clear()
     assert a.cycle()
-    assert [r.getMessage() for r in caplog.records] == [
-        "back in sync after: " + warnings[0]]
+    assert [r.getMessage() for r in caplog.records if r.levelno > logging.INFO] == []
+    assert "back in sync after: " + warnings[0] in [r.getMessage() for r in caplog.records]
 
 
 def test_missing_compute_node_is_waited_for(tmp_path, placement, admin, caplog):

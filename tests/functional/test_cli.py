@@ -186,7 +186,7 @@ def test_a_label_that_is_already_a_class_name_is_refused(node, admin):
 def test_every_namespace_typo_at_once_with_hints(node):
     node.configure(pmem={"namespaces": "4GB:ns0,SMALL:ns_1|ns_22"})
     proc = console(node, "reconcile")
-    assert proc.returncode == 2 and proc.requests == []
+    assert proc.returncode == 2 and proc.writes == []  # nothing to withdraw: no provider yet
     assert "namespace 'ns0' (label '4GB') is not on this host: did you mean 'ns_0'?" in proc.stderr
     assert "namespace 'ns_22' (label 'SMALL') is not on this host: did you mean 'ns_2'?" in proc.stderr
 
@@ -274,7 +274,7 @@ def test_a_device_name_in_the_mapping_is_explained_the_same_by_reconcile_and_sho
                                                 helpers.devdax(None, "namespace0.2")]))
     node.configure(pmem={"namespaces": "4GB:ns_0,SMALL:namespace0.1|namespace0.2"})
     proc = console(node, "reconcile")
-    assert proc.returncode == 2 and proc.requests == []
+    assert proc.returncode == 2 and proc.writes == []  # nothing to withdraw: no provider yet
     assert ("namespace 'namespace0.1' (label 'SMALL') is the device of namespace 'ns_1': namespaces are given "
             "by name, use 'ns_1'") in proc.stderr
     assert "namespace 'namespace0.2' (label 'SMALL') exists but has no name" in proc.stderr

@@ -13,7 +13,9 @@ def test_demo_shows_the_product_working():
     out = proc.stdout
     assert proc.stderr == ""  # a newcomer's first run shows no warning
     # The host's namespaces, from real ndctl output, with the reason each is or is not used.
-    assert "namespace0.1  6GB               devdax  502.0 MiB  dax0.1   0     CUSTOM_PMEM_NAMESPACE_BIG" in out
+    # (The demo's listing is the flat ndctl list -N -i -X of old: no bus, no health signal.)
+    assert "namespace0.1  6GB               devdax  502.0 MiB  dax0.1   0     -    -       CUSTOM_PMEM_NAMESPACE_BIG" \
+        in out
     assert "namespace2.2  disabled_ns       raw     256.0 MiB" in out and "not usable: it is disabled" in out
     # First sync, then a tree with the child under nova's provider.
     assert "+ resource provider demo-compute-1:pmem" in out

@@ -119,20 +119,23 @@ def starting_states(draw):
 
 
 def expected(records, mapping):
-    """(valid, {class: total}) for this host and mapping."""
+    """(valid, {class: total}, {class: usable}) for this host and mapping: not valid when the
+    mapping itself is (a name listed twice); a configured namespace that is missing, ambiguous or
+    not usable is withdrawn (``usable`` counts the others)."""
     by_name = {}
     for record in records:
         if record.get("name"):
             by_name.setdefault(record["name"], []).append(record)
     seen = set()
-    classes = {}
+    classes, offered = {}, {}
     for label, names in mapping.items():
         for name in names:
-            if name in seen or len(by_name.get(name, [])) != 1 or not usable(by_name[name][0]):
-                return False, {}
+            if name in seen:
+                return False, {}, {}
             seen.add(name)
         classes[rc(label)] = len(names)
-    return True, classes
+        offered[rc(label)] = sum(1 for n in names if len(by_name.get(n, [])) == 1 and usable(by_name[n][0]))
+    return True, classes, offered
 
 
 def everything(admin, root):
@@ -192,6 +195,16 @@ def set_up(admin, name, state):
 @settings(max_examples=80, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(host=hosts(), state=starting_states())
+# Found by this test: with the memory unknown, the fail-safe closed a class wholly and the remap
+# rule's pool of units then moved to another class on every run (it never settled).
+@example(host=([helpers.devdax(n, f"namespace0.{i}") for i, n in enumerate(["ns_a", "ns_b", "ns_c", "ns_d", "ns_e"])],
+               {"A": ["ns_a", "ns_d"], "B": ["ns_b", "ns_e"], "C": ["ns_c"]}),
+         state={"existing": "ours", "inventory": {"D": (1, 1)}, "foreign_child": False, "root_trait": False,
+                "nova_reports": None, "traits": []})
+# A namespace of the host missing for a configured class: withdrawn, only lowering writes.
+@example(host=([helpers.devdax("ns_a", "namespace0.0")], {"A": ["ns_a", "ns_b"]}),
+         state={"existing": "ours", "inventory": {"A": (2, 1)}, "foreign_child": False, "root_trait": False,
+                "nova_reports": None, "traits": []})
 def test_one_reconcile_reaches_the_desired_state_and_loses_nothing(placement, admin, host, state):
     records, mapping = host
     name = f"prop-{uuid.uuid4().hex[:10]}"
@@ -203,7 +216,7 @@ def test_one_reconcile_reaches_the_desired_state_and_loses_nothing(placement, ad
     node.configure(pmem={"namespaces": ",".join(f"PROP{label}:{'|'.join(ns)}" for label, ns in mapping.items()),
                          "traits": ",".join(state["traits"])})
     before = everything(admin, root)
-    valid, classes = expected(records, mapping)
+    valid, classes, offered = expected(records, mapping)
 
     result = node.run("reconcile")
     after = everything(admin, root)
@@ -222,6 +235,20 @@ def test_one_reconcile_reaches_the_desired_state_and_loses_nothing(placement, ad
     if not valid:
         assert result.status == 2, (result.out, result.err)
         assert after == before
+        return
+    if offered != classes:
+        # Configured namespaces that are not there: exit 2, and only writes that lower the
+        # offer of inventory that exists; nothing created, renamed or removed.
+        assert result.status == 2 and "their units are withdrawn" in result.err, (result.out, result.err)
+        assert set(after) == set(before)
+        if child.uuid in before:
+            old, new = before[child.uuid], after[child.uuid]
+            assert (new["name"], new["traits"], set(new["inventories"])) == \
+                (old["name"], old["traits"], set(old["inventories"]))
+            for c, inv in new["inventories"].items():
+                was = old["inventories"][c]
+                assert inv["total"] == was["total"] and inv["reserved"] >= was["reserved"]
+                assert inv["total"] - inv["reserved"] <= min(was["total"] - was["reserved"], offered.get(c, 0))
         return
     if state["nova_reports"] and classes:
         # Any PMEM class on the root fences ours, whatever its label; nothing is created.
@@ -254,11 +281,12 @@ def test_one_reconcile_reaches_the_desired_state_and_loses_nothing(placement, ad
         held += sum(max(0, used[c][1] - n) for c, n in classes.items() if c in used)
         in_use = sum(u for _, u in used.values())
         assert_offers_at_most(admin, root, sum(classes.values()), in_use)
-        if not held:
+        if not held and not in_use:  # consumers in use: the fail-safe may withhold (no memory here)
             assert all(got[c]["reserved"] == 0 for c in classes)
     assert [rp["name"] for rp in admin.call("GET", f"/resource_providers?name={child.name}")["resource_providers"]] \
         in ([], [child.name])
-    assert node.run("reconcile").writes == []  # converged: a second run writes nothing
+    second = node.run("reconcile")
+    assert second.writes == [], second.out  # converged: a second run writes nothing
 
 
 def assert_offers_at_most(admin, root, usable, in_use=0):

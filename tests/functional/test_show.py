@@ -38,7 +38,10 @@ def test_show_json(node, admin):
     assert data["agent"] is None  # no agent has run on this host
     assert data["namespaces"][0] == {
         "dev": "namespace0.0", "name": "ns_0", "mode": "devdax", "size": 262144000, "chardev": "dax0.0",
-        "numa_node": 0, "label": "4GB", "resource_class": "CUSTOM_PMEM_NAMESPACE_4GB", "status": "used"}
+        "numa_node": 0, "target_node": 0, "align": 2097152, "region": None, "bus_provider": None, "health": "ok",
+        "health_reasons": [], "health_notes": ["this output carries no health signals (ndctl list without "
+                                               "--dimms --health --media-errors)"],
+        "label": "4GB", "resource_class": "CUSTOM_PMEM_NAMESPACE_4GB", "status": "used"}
     assert data["placement"]["provider"] == {"name": f"{node.name}:pmem", "uuid": admin.child_uuid(node.name)}
     assert data["placement"]["classes"] == {
         "CUSTOM_PMEM_NAMESPACE_4GB": {"total": 1, "reserved": 0, "used": 0, "state": "open"},

@@ -4,6 +4,7 @@ import pytest
 
 from pmem_placement.audit import findings as f
 from pmem_placement.audit import nova_libvirt as nl
+from pmem_placement.discover.model import Health
 from pmem_placement.discover.model import Namespace
 
 A, S = "CUSTOM_PMEM_NAMESPACE_4GB", "CUSTOM_PMEM_NAMESPACE_SMALL"
@@ -59,6 +60,9 @@ def test_in_sync_has_no_findings():
      [("nova_start_failure", S, "ns_1")]),
     ("format", dict(conf=[*CONF, "oops"]), [("nova_start_failure", None, None)]),
     ("our child reports too", dict(child={S: 2}), [("reported_twice", S, None)]),
+    ("a DIMM that failed to arm: nova still hands it out",
+     dict(host=[*HOST[:2], ns("ns_2", 2, health=Health("unhealthy", ("DIMM nmem1 failed to arm",)))]),
+     [("namespace_unhealthy", S, "ns_2")]),
 ])
 def test_each_kind(case, kwargs, expected):
     assert run(**kwargs) == expected, case

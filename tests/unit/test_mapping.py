@@ -57,25 +57,32 @@ def test_syntax_errors_name_the_option_and_value(value, message):
 
 def test_resolve_counts_usable_namespaces_per_class():
     result = mapping.resolve(mapping.parse("4GB:ns_0,SMALL:ns_1|ns_2"), HOST)
-    assert {rc: [n.dev for n in nss] for rc, nss in result.items()} == {
+    assert {rc: [n.dev for n in nss] for rc, nss in result.offered.items()} == {
         "CUSTOM_PMEM_NAMESPACE_4GB": ["namespace0.0"],
         "CUSTOM_PMEM_NAMESPACE_SMALL": ["namespace0.1", "namespace0.2"],
     }
+    assert result.withdrawn == () and result.problems == []
 
 
 @pytest.mark.parametrize(
-    "value, message",
+    "value, message, reason",
     [
-        ("A:ns_9", "namespace 'ns_9' (label 'A') is not on this host"),
-        ("A:fs", "namespace 'fs' (namespace0.5, label 'A') is not usable: its mode is fsdax, not devdax"),
-        ("A:off", "namespace 'off' (namespace0.6, label 'A') is not usable: it is disabled"),
-        ("A:dup", "namespace name 'dup' (label 'A') is ambiguous: namespace1.0, namespace1.1"),
+        ("A:ns_9", "namespace 'ns_9' (label 'A') is not on this host: did you mean 'ns_2'?", "ns_9 is not on this host"),
+        ("A:fs", "namespace 'fs' (namespace0.5, label 'A') is not usable: its mode is fsdax, not devdax",
+         "fs is not usable: its mode is fsdax, not devdax"),
+        ("A:off", "namespace 'off' (namespace0.6, label 'A') is not usable: it is disabled",
+         "off is not usable: it is disabled"),
+        ("A:dup", "namespace name 'dup' (label 'A') is ambiguous: namespace1.0, namespace1.1 all carry it",
+         "dup is ambiguous (namespace1.0, namespace1.1)"),
     ],
 )
-def test_resolve_errors_name_the_namespace_and_why(value, message):
-    with pytest.raises(ConfigError) as info:
-        mapping.resolve(mapping.parse(value), HOST)
-    assert message in str(info.value)
+def test_a_configured_namespace_that_is_not_there_is_withdrawn_with_why(value, message, reason):
+    result = mapping.resolve(mapping.parse(f"{value}|ns_0"), HOST)
+    # Its unit is withdrawn, the class keeps its configured total, the others are offered.
+    assert result.configured == {"CUSTOM_PMEM_NAMESPACE_A": (value[2:], "ns_0")}
+    assert [n.name for n in result.offered["CUSTOM_PMEM_NAMESPACE_A"]] == ["ns_0"]
+    assert result.problems == [message]
+    assert result.withdrawn_by_class() == {"CUSTOM_PMEM_NAMESPACE_A": (reason,)}
 
 
 def test_traits_always_carry_the_managed_marker():

@@ -75,8 +75,13 @@ def test_holder_without_device_has_no_dax_device(sys_root):
     assert by_dev["namespace0.0"].problem == "it has no dax device"
 
 
-def test_host_without_nvdimm_bus_has_no_namespaces(tmp_path):
-    assert sysfs.discover(str(tmp_path)) == []
+def test_host_without_nd_bus_is_a_discovery_error_not_an_empty_host(tmp_path):
+    # At boot, before the drivers probe, there is no bus: "every namespace is gone" would be a lie.
+    with pytest.raises(DiscoveryError, match="no nd bus on this host"):
+        sysfs.discover(str(tmp_path))
+    (tmp_path / "bus" / "nd" / "devices").mkdir(parents=True)
+    with pytest.raises(DiscoveryError, match="no nd bus on this host"):
+        sysfs.discover(str(tmp_path))
 
 
 def test_garbage_attribute_is_a_typed_error(sys_root):

@@ -1,0 +1,118 @@
+"""Whether the hardware under a namespace can keep what is written to it. Pure: no I/O.
+
+Input is what ``ndctl list --buses --dimms --regions --namespaces --health --media-errors``
+prints (the sysfs backend builds the same records): the namespace's region (``read_only``, which
+only sysfs gives; ``mappings`` to its DIMMs), the DIMMs' NFIT flags and health, the bus's address
+range scrub state and the namespace's ``badblock_count``. A signal the device does not provide
+(no health DSM, a CXL memory device without NFIT flags, e820 memory without DIMMs) leaves the
+namespace healthy with a note; a signal that could not be read (the backends record it under
+``unreadable``) or a scrub in progress makes its health not known.
+"""
+
+import typing
+
+from pmem_placement.discover.model import OK
+from pmem_placement.discover.model import UNHEALTHY
+from pmem_placement.discover.model import UNKNOWN
+from pmem_placement.discover.model import Health
+
+Record = typing.Mapping[str, typing.Any]
+
+# ndctl's DIMM flags (from the NFIT's memory device flags) that mean the DIMM cannot keep data.
+# Not flag_failed_map: it marks a DIMM not mapped as persistent memory (Memory Mode), whose
+# region then has no namespace to offer anyway.
+FAILED = {
+    "flag_failed_arm": "failed to arm (it cannot keep writes across a power loss)",
+    "flag_failed_save": "failed to save its contents at the last power loss",
+    "flag_failed_restore": "failed to restore its contents at the last boot",
+    "flag_failed_flush": "failed to flush at the last shutdown",
+}
+BAD_HEALTH = ("critical", "fatal")
+NO_SIGNALS = "this output carries no health signals (ndctl list without --dimms --health --media-errors)"
+
+
+def assess(namespace: Record, region: Record | None, bus: Record | None,
+           dimms: typing.Mapping[str, Record] | None) -> Health:
+    """The namespace's health from the records around it; ``dimms`` None: none were listed."""
+    if region is None and bus is None and dimms is None:
+        return Health(notes=(NO_SIGNALS,)) if not namespace.get("badblock_count") else _badblocks_only(namespace)
+    unhealthy: list[str] = []
+    unknown: list[str] = [str(u) for u in namespace.get("unreadable", ())]
+    notes: list[str] = []
+    count = namespace.get("badblock_count")
+    if isinstance(count, int) and count > 0:
+        unhealthy.append(f"{count} bad block{'s' if count != 1 else ''} (media errors)")
+    if bus is not None:
+        unknown += [str(u) for u in bus.get("unreadable", ())]
+        if bus.get("scrub_state") == "active":
+            unknown.append(f"an address range scrub is in progress on {bus.get('dev', 'its bus')} "
+                           "(media errors not yet known)")
+    if region is not None:
+        _region(region, bus, dimms, unhealthy, unknown, notes)
+    if unhealthy:
+        return Health(UNHEALTHY, _unique(unhealthy), _unique(notes))
+    if unknown:
+        return Health(UNKNOWN, _unique(unknown), _unique(notes))
+    return Health(OK, (), _unique(notes))
+
+
+def _badblocks_only(namespace: Record) -> Health:
+    count = namespace["badblock_count"]
+    return Health(UNHEALTHY, (f"{count} bad block{'s' if count != 1 else ''} (media errors)",))
+
+
+def _region(region: Record, bus: Record | None, dimms: typing.Mapping[str, Record] | None,
+            unhealthy: list[str], unknown: list[str], notes: list[str]) -> None:
+    name = region.get("dev", "its region")
+    unknown += [str(u) for u in region.get("unreadable", ())]
+    mappings = [str(m.get("dimm")) for m in region.get("mappings") or () if isinstance(m, dict)]
+    # A DIMM that failed to arm makes the kernel mark its region read-only: said once, by the
+    # DIMM, as ndctl (which does not print read_only) says it.
+    unarmed = any((dimms or {}).get(d, {}).get("flag_failed_arm") is True for d in mappings)
+    if region.get("read_only") is True and not unarmed:
+        unhealthy.append(f"{name} is read-only")
+    provider = (bus or {}).get("provider")
+    if not mappings:
+        if dimms is not None:
+            notes.append(f"{name} has no DIMMs ({provider or 'legacy'} memory): no DIMM health signals")
+        return
+    for dimm_name in mappings:
+        dimm = (dimms or {}).get(dimm_name)
+        if dimm is None:
+            if dimms is not None:
+                unknown.append(f"DIMM {dimm_name} of {name} was not listed")
+            continue
+        _dimm(dimm_name, dimm, provider, unhealthy, unknown, notes)
+
+
+def _dimm(name: str, dimm: Record, provider: str | None, unhealthy: list[str], unknown: list[str],
+          notes: list[str]) -> None:
+    unknown += [str(u) for u in dimm.get("unreadable", ())]
+    unhealthy += [f"DIMM {name} {why}" for flag, why in FAILED.items() if dimm.get(flag) is True]
+    if dimm.get("flag_smart_event") is True:
+        notes.append(f"DIMM {name} signals a health event")
+    health = dimm.get("health")
+    if isinstance(health, dict):
+        _dimm_health(name, health, unhealthy, notes)
+    elif provider == "CXL":
+        notes.append(f"{name} is a CXL memory device: it has no NFIT flags; 'cxl list -H' shows its health")
+    else:
+        notes.append(f"DIMM {name} reports no health ('ndctl list -H' needs a health DSM and /dev/{name})")
+
+
+def _dimm_health(name: str, health: Record, unhealthy: list[str], notes: list[str]) -> None:
+    state = health.get("health_state")
+    if state in BAD_HEALTH:
+        unhealthy.append(f"DIMM {name} health is {state}")
+    elif isinstance(state, str) and state != "ok":
+        notes.append(f"DIMM {name} health is {state}")
+    if health.get("shutdown_state") == "dirty":
+        count = health.get("shutdown_count")
+        notes.append(f"DIMM {name} had a dirty shutdown" + (f" ({count} in all)" if isinstance(count, int) else ""))
+    alarms = sorted(k.removeprefix("alarm_") for k, v in health.items() if k.startswith("alarm_") and v is True)
+    if alarms:
+        notes.append(f"DIMM {name} alarms: {', '.join(alarms)}")
+
+
+def _unique(items: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
