@@ -237,6 +237,43 @@ def bench_agent_cpu(work: pathlib.Path, placement: Placement, admin: Client, cyc
     return result
 
 
+def bench_agent_reserved(work: pathlib.Path, placement: Placement, admin: Client, cycles: int) -> dict[str, float]:
+    """The agent's steady cycle while units are reserved: a remap reservation for a guest's whole
+    life (a namespace moved to another class while that class's guest may hold it), then a
+    configured namespace withdrawn (destroyed). Baseline: 1 request, the steady cycle."""
+    from oslo_config import cfg
+
+    from pmem_placement import conf as conf_mod
+    from pmem_placement.agent.cycle import Agent
+
+    host = Host(work, placement, admin, ["ns_0", "ns_1", "ns_2"], "4GB:ns_0,SMALL:ns_1|ns_2")
+
+    def agent() -> Agent:
+        conf = cfg.ConfigOpts()
+        conf_mod.register_opts(conf)
+        conf(["--config-file", host.config])
+        return Agent(conf)
+
+    def per_cycle(a: Agent, ok: bool) -> float:
+        assert a.cycle() is ok  # the cycle that writes
+        with counted(placement) as cost:
+            for _ in range(cycles):
+                assert a.cycle() is ok
+        return float(cost["requests"]) / cycles
+
+    per_cycle(agent(), True)
+    child = next(p["uuid"] for p in admin.tree(host.root_uuid) if p["uuid"] != host.root_uuid)
+    body = {"allocations": {child: {"resources": {"CUSTOM_PMEM_NAMESPACE_SMALL": 1}}}, "consumer_generation": None,
+            "project_id": str(uuid.uuid4()), "user_id": str(uuid.uuid4()), "consumer_type": "OTHER"}
+    placement.http.put(f"{placement.url}/allocations/{uuid.uuid4()}", json=body,
+                       headers={"X-Auth-Token": TOKEN, "OpenStack-API-Version": "placement 1.39"}).raise_for_status()
+    host.configure("4GB:ns_0|ns_1,SMALL:ns_2")  # ns_1 moves while SMALL's guest may hold it
+    remap = per_cycle(agent(), True)
+    (host.dir / "ndctl.json").write_text(ndctl_json(["ns_0", "ns_1"]))  # ns_2 destroyed, still configured
+    withdrawn = per_cycle(agent(), False)
+    return {"agent_steady_requests_remap_reserved": remap, "agent_steady_requests_withdrawn": withdrawn}
+
+
 def _memory_kb(pid: int, field: str, path: str = "status") -> int:
     for line in pathlib.Path(f"/proc/{pid}/{path}").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -342,6 +379,10 @@ def render(results: dict[str, typing.Any]) -> str:
         row("requests, one-shot steady run (full read)", req["steady_requests"], f"== {t['steady_requests']}",
             req["steady_requests"] == t["steady_requests"]),
         row("requests, agent steady cycle", agent["agent_steady_requests"], "== 1", agent["agent_steady_requests"] == 1),
+        row("requests, agent steady cycle, remap reserved", agent["agent_steady_requests_remap_reserved"], "== 1",
+            agent["agent_steady_requests_remap_reserved"] == 1),
+        row("requests, agent steady cycle, one withdrawn", agent["agent_steady_requests_withdrawn"], "== 1",
+            agent["agent_steady_requests_withdrawn"] == 1),
         row("requests, one-shot remap one namespace", req["remap_requests"], f"<= {t['remap_requests']}",
             req["remap_requests"] <= t["remap_requests"]),
         row("one-shot first sync, seconds", wall["one_shot_first_sync_seconds"], "", True, "{:.3f}"),
@@ -389,6 +430,7 @@ def main() -> int:
             results["growth"] = bench_growth(work, placement, admin, args.quick)
             results["wall"] = bench_wall(work, placement, admin, runs=3 if args.quick else 7)
             results["agent"] = {**bench_agent_cpu(work, placement, admin, cycles=100),
+                                **bench_agent_reserved(work, placement, admin, cycles=20),
                                 **bench_agent_memory(work, placement, admin)}
             results["fleet"] = bench_fleet(work, placement, admin, (20,) if args.quick else (100, 1000))
         finally:

@@ -253,7 +253,10 @@ class Reconciler:
         child = cache.child
         if reads.child_known(child, seen, generation, full):
             assert child is not None
-            return dataclasses.replace(child, usages=None)
+            # With the usages read at this generation, if any: a new allocation would have moved
+            # it; one deleted may not have, so they are at least today's (released late, at the
+            # next full read: never offered too early).
+            return child
         inv_gen, inventories = self.client.inventories(seen.uuid)
         traits_gen, traits = self.client.traits(seen.uuid)
         if inv_gen != traits_gen:
@@ -335,7 +338,7 @@ class Reconciler:
             if seen.stale:
                 cache.others = {}  # older providers were written: look at them again
         current = seen.current
-        cache.child = dataclasses.replace(current, usages=None) if current is not None else None
+        cache.child = current  # its usages, when read, hold at its generation: a conflict would have stopped us
         cache.holders = plan_mod.holders(goal.previous, goal.assignment,
                                          current.usages if current is not None else {})
         cache.uuids = remap.uuids_to_remember(cache.uuids, goal.uuids, seen.recreated, cache.holders)

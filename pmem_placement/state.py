@@ -4,8 +4,10 @@
 and a one-shot on the same host never interleave their writes. ``state.json`` remembers the
 compute node's uuid and the PMEM provider exactly as last read or written, with its generation:
 when Placement still reports that generation, nothing on the provider has changed (every change
-to inventory, traits or allocations bumps it), so a run with nothing to do costs one request.
-Usages are not remembered: deleting an allocation does not bump the generation. The other
+to inventory, traits or new allocations bumps it), so a run with nothing to do costs one request.
+Usages are remembered with the generation they were read at: deleting an allocation does not bump
+it, so at that generation they are at least today's (a reservation they keep is released late, at
+the next full read, never too early). The other
 providers of the tree are remembered with their generation and their PMEM classes (fencing).
 A generation proves nothing once Placement's history forks (a database restored from a backup),
 so ``verified_at`` says when the agent last read everything in full; the one-shot never trusts
@@ -77,7 +79,7 @@ class Cache:
 
 
 def _current_to_json(cur: Current) -> dict[str, typing.Any]:
-    return {
+    data = {
         "uuid": cur.identity.uuid,
         "name": cur.identity.name,
         "parent_uuid": cur.identity.parent_uuid,
@@ -85,6 +87,9 @@ def _current_to_json(cur: Current) -> dict[str, typing.Any]:
         "inventories": {rc: inv.as_dict() for rc, inv in cur.inventories.items()},
         "traits": sorted(cur.traits),
     }
+    if cur.usages is not None:
+        data["usages"] = dict(sorted(cur.usages.items()))
+    return data
 
 
 def _current_from_json(data: dict[str, typing.Any]) -> Current:
@@ -93,6 +98,7 @@ def _current_from_json(data: dict[str, typing.Any]) -> Current:
         generation=int(data["generation"]),
         inventories={rc: Inventory.from_api(rec) for rc, rec in data["inventories"].items()},
         traits=frozenset(data["traits"]),
+        usages=None if data.get("usages") is None else {str(rc): int(n) for rc, n in data["usages"].items()},
     )
 
 

@@ -234,7 +234,8 @@ def test_the_agent_request_counts_of_docs_request_economy(node, admin, placement
 
     assert cost({A4GB: 1, SMALL: 2}) == 9  # first sync
     assert cost({A4GB: 1, SMALL: 2}) == 1  # steady
-    assert cost({A4GB: 2, SMALL: 1}) == 4  # remap: the tree, the usages, the root (it offers more), the write
+    # remap: the tree, the root (it offers more), the write; the usages are known at this generation
+    assert cost({A4GB: 2, SMALL: 1}) == 3
     assert cost({A4GB: 2, SMALL: 1}) == 1
     assert cost({A4GB: 2, SMALL: 1}, advance=600) == 5  # the full read, no write
     assert cost({A4GB: 2, SMALL: 1}) == 1
@@ -262,6 +263,38 @@ def test_the_agent_corrects_a_forked_history_within_verify_interval(node, admin,
     now[0] += 60
     assert reconciler.run(lambda: spec, trust_cache=True).ops == []
     assert sent() == 1  # the steady cycle is one request again
+
+
+def test_a_reservation_in_place_costs_the_agent_one_request_per_steady_cycle(node, admin, placement):
+    """A remap reservation lasts a guest's whole life: its usages are re-read when the provider's
+    generation moves (new allocations move it) and at each full read, never on every cycle. A
+    consumer deleted without moving the generation is seen at the next full read: the reservation
+    is released within verify_interval, late, which never offers too much."""
+    now = [1000.0]
+    client, reconciler = agent_reconciler(placement, node, now)
+
+    def cost(classes, namespaces, advance=10):
+        now[0] += advance
+        sent = requests_sent_by(client)
+        spec = HostSpec(node.name, None, classes, frozenset({MANAGED}), namespaces)
+        reconciler.run(lambda: spec, trust_cache=True)
+        return sent()
+
+    cost({A4GB: 1, SMALL: 1}, {A4GB: ("ns_0",), SMALL: ("ns_1",)})
+    root, child = admin.root_uuid(node.name), admin.child_uuid(node.name)
+    consumer = admin.consume(child, {SMALL: 1})
+    cost({A4GB: 1, SMALL: 1}, {A4GB: ("ns_0",), SMALL: ("ns_1",)})  # the generation moved: looked at once
+    remapped = ({A4GB: 2}, {A4GB: ("ns_0", "ns_1")})  # ns_1 joins 4GB while SMALL's guest may hold it
+    assert cost(*remapped) > 1
+    assert pmem_view(admin, root)[f"{node.name}:pmem"] == {A4GB: (2, 1, 0), SMALL: (1, 1, 1)}
+    assert [cost(*remapped) for _ in range(3)] == [1, 1, 1]
+    admin.free(consumer)  # DELETE /allocations: Placement does not move the provider's generation
+    assert cost(*remapped) == 1
+    assert pmem_view(admin, root)[f"{node.name}:pmem"] == {A4GB: (2, 1, 0), SMALL: (1, 1, 0)}  # released late
+    cost(*remapped, advance=600)  # the full read: released
+    assert pmem_view(admin, root)[f"{node.name}:pmem"] == {A4GB: (2, 0, 0)}
+    assert_truthful(admin, root, 2)
+    assert cost(*remapped) == 1
 
 
 # 6. Discovery runs under the lock.
