@@ -94,6 +94,8 @@ class Seen:
     fence: str | None
     failsafe: plan_mod.FailSafe | None = None
     recreated: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+    held_back: list[str] = dataclasses.field(default_factory=list)
+    """Classes whose offer the plan would raise, kept as they are while namespaces are withdrawn."""
 
     def may_be_held(self, cache: Cache) -> bool:
         """Whether a consumer may hold a namespace of this host (the memory then matters)."""

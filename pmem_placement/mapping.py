@@ -155,7 +155,8 @@ class Resolution:
         return found
 
 
-def _missing(name: str, where: str, by_name: dict[str, list[Namespace]], namespaces: list[Namespace]) -> str:
+def _missing(name: str, where: str, by_name: dict[str, list[Namespace]], namespaces: list[Namespace],
+             configured: typing.AbstractSet[str] = frozenset()) -> str:
     unnamed = {key: ns for ns in namespaces if not ns.name for key in (ns.dev, ns.chardev) if key}
     named = {key: ns for ns in namespaces if ns.name for key in (ns.dev, ns.chardev) if key}
     if name in unnamed:
@@ -164,19 +165,20 @@ def _missing(name: str, where: str, by_name: dict[str, list[Namespace]], namespa
                 "(this destroys its data) and configure that name")
     if name in named:
         return f"{where} is the device of namespace {named[name].name!r}: namespaces are given by name, use {named[name].name!r}"
-    close = difflib.get_close_matches(name, sorted(by_name), n=1, cutoff=0.6)
+    # A near miss, but not a namespace the mapping already names elsewhere.
+    close = difflib.get_close_matches(name, sorted(set(by_name) - configured), n=1, cutoff=0.6)
     hint = f": did you mean {close[0]!r}?" if close else ""
     return f"{where} is not on this host{hint}"
 
 
-def _verdict(label: Label, name: str, by_name: dict[str, list[Namespace]],
-             namespaces: list[Namespace]) -> tuple[Namespace | None, Withdrawn | None]:
+def _verdict(label: Label, name: str, by_name: dict[str, list[Namespace]], namespaces: list[Namespace],
+             configured: typing.AbstractSet[str]) -> tuple[Namespace | None, Withdrawn | None]:
     """The namespace a configured name stands for, and why it is not offered (None: it is)."""
     matches = by_name.get(name, [])
     rc = label.resource_class
     where = f"namespace {name!r} (label {label.label!r})"
     if not matches:
-        message = _missing(name, where, by_name, namespaces)
+        message = _missing(name, where, by_name, namespaces, configured)
         return None, Withdrawn(name, rc, message, f"{name} {message.removeprefix(where + ' ').split(':')[0]}")
     if len(matches) > 1:
         devs = ", ".join(ns.dev for ns in matches)
@@ -204,10 +206,11 @@ def resolve(labels: list[Label], namespaces: list[Namespace], unhealthy: str = "
     offered: dict[str, tuple[Namespace, ...]] = {}
     withdrawn: list[Withdrawn] = []
     anyway: list[Withdrawn] = []
+    named = {name for label in labels for name in label.namespace_names}
     for label in labels:
         mine = []
         for name in label.namespace_names:
-            found, why = _verdict(label, name, by_name, namespaces)
+            found, why = _verdict(label, name, by_name, namespaces, named)
             if why is not None and why.unhealthy and unhealthy == "offer":
                 anyway.append(why)
                 why = None

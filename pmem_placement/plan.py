@@ -321,15 +321,20 @@ def lowering_only(ops: typing.Iterable[Operation]) -> list[Operation]:
     return kept
 
 
-def offers_more(ops: typing.Iterable[Operation]) -> bool:
-    """Whether the operations would let Placement offer more PMEM than before: a new provider,
-    or a class whose free units (total - reserved) grow."""
+def raised(ops: typing.Iterable[Operation]) -> list[str]:
+    """The classes whose free units (total - reserved) the operations would raise, or create."""
+    found: set[str] = set()
     for op in ops:
-        if isinstance(op, CreateProvider):
-            return True
         if isinstance(op, SetInventories):
             for rc, inv in op.after.items():
                 old = op.before.get(rc)
                 if inv.total - inv.reserved > (old.total - old.reserved if old else 0):
-                    return True
-    return False
+                    found.add(rc)
+    return sorted(found)
+
+
+def offers_more(ops: typing.Iterable[Operation]) -> bool:
+    """Whether the operations would let Placement offer more PMEM than before: a new provider,
+    or a class whose free units (total - reserved) grow."""
+    ops = list(ops)
+    return any(isinstance(op, CreateProvider) for op in ops) or bool(raised(ops))

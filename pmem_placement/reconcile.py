@@ -77,7 +77,11 @@ class Outcome:
         return self.foreign_writes >= 2
 
 
-WITHDRAWN = " (their units are withdrawn; nothing else changes until the mapping matches the host)"
+def withdrawn_message(problems: typing.Sequence[str], held_back: typing.Sequence[str]) -> str:
+    """The error of a run with configured namespaces that are not offered."""
+    also = f"; {', '.join(held_back)} {'is' if len(held_back) == 1 else 'are'} held back too" if held_back else ""
+    return (f"{mapping.OPTION}: " + "; ".join(problems) + f" (their units are withdrawn{also}; nothing else "
+            "changes until each is back and healthy, or dropped from [pmem]namespaces)")
 
 
 def another_writer_warning(host: str, outcome: "Outcome") -> str:
@@ -88,6 +92,14 @@ def another_writer_warning(host: str, outcome: "Outcome") -> str:
         "nova's [DEFAULT]host), or two writers run on this host with different mappings (two "
         "agents, or the agent and a one-shot with other configuration files): stop the other writer"
     )
+
+
+def _held_back(report: typing.Mapping[str, typing.Mapping[str, typing.Any]],
+               held_back: typing.Collection[str]) -> dict[str, typing.Mapping[str, typing.Any]]:
+    """The namespaces' report, those of a class held back marked not offered, saying why."""
+    why = "held back: its class is not offered more while other configured namespaces are withdrawn"
+    return {name: {**entry, "offered": False, "why": why} if entry["offered"] and entry["resource_class"] in held_back
+            else entry for name, entry in report.items()}
 
 
 class Reconciler:
@@ -306,8 +318,9 @@ class Reconciler:
     def _plan(self, seen: "Seen", goal: "Goal", cache: Cache, full: bool) -> list[plan_mod.Operation]:
         ops = plan_mod.plan(seen.current, goal.want, seen.stale, seen.fence, goal.previous, seen.failsafe,
                             seen.recreated)
-        if goal.problems:
-            return plan_mod.lowering_only(ops)  # the mapping does not match the host: never offer more
+        if goal.problems:  # the mapping does not match the host: never offer more
+            seen.held_back = plan_mod.raised(ops)
+            return plan_mod.lowering_only(ops)
         if full or not plan_mod.offers_more(ops):
             return ops
         # Never offer more on the word of remembered generations: a forked history may have
@@ -347,9 +360,9 @@ class Reconciler:
     def _outcome(seen: "Seen", ops: list[plan_mod.Operation], cache: Cache, dry_run: bool,
                  aside: list[str], spec: HostSpec) -> Outcome:
         outcome = Outcome(seen.ident, ops, seen.current, cache.foreign_writes, seen.failsafe, seen.recreated,
-                          spec.warnings, spec.report)
+                          spec.warnings, _held_back(spec.report, seen.held_back))
         if spec.problems:
-            raise NamespacesWithdrawn(f"{mapping.OPTION}: " + "; ".join(spec.problems) + WITHDRAWN, outcome)
+            raise NamespacesWithdrawn(withdrawn_message(spec.problems, seen.held_back), outcome)
         if seen.fence is not None:
             name = seen.current.identity.name if seen.current is not None else seen.ident.name
             raise Fenced(fence_mod.message(seen.fence, name, seen.current is not None, bool(ops), dry_run,

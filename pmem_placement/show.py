@@ -28,12 +28,17 @@ def namespace_rows(labels: list[mapping.Label], namespaces: list[Namespace],
                    unhealthy: str = "reserve") -> list[NamespaceRow]:
     """``unhealthy``: [pmem]unhealthy, which decides whether a configured unhealthy namespace is used."""
     by_name = {name: label for label in labels for name in label.namespace_names}
+    carriers: dict[str, list[str]] = {}
+    for ns in namespaces:
+        carriers.setdefault(ns.name or "", []).append(ns.dev)
     rows = []
     for ns in sorted(namespaces, key=lambda n: n.dev):
         label = by_name.get(ns.name or "")
         by_device = _by_device(ns, by_name) if label is None else None
         if by_device:
             status = by_device
+        elif label is not None and len(carriers[ns.name or ""]) > 1:
+            status = f"withdrawn: ambiguous: {', '.join(sorted(carriers[ns.name or '']))} all carry its name"
         elif ns.problem:
             status = f"not usable: {ns.problem}"
         elif label is None:

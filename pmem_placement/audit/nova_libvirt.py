@@ -33,6 +33,8 @@ import typing
 
 import os_resource_classes
 
+from pmem_placement.discover import ndctl_json
+
 # nova/privsep/libvirt.py get_pmem_namespaces
 NDCTL_ARGV = ("list", "-X")
 OPTION = "[libvirt]pmem_namespaces"
@@ -96,8 +98,9 @@ def _unreadable(record: dict[str, typing.Any], align_known: bool) -> str | None:
 
 
 def as_listed_by_nova(text: str) -> str:
-    """ndctl output with every mode and idle namespaces (``-N -i -X``, [pmem]namespaces_file)
-    reduced to what ``ndctl list -X`` prints on ndctl v62 and later: enabled devdax namespaces."""
+    """ndctl output with every mode and idle namespaces ([pmem]namespaces_file: discovery's call,
+    nested under buses and regions, or the flat ``-N -i -X``) reduced to what ``ndctl list -X``
+    prints on ndctl v62 and later: a flat array of the enabled devdax namespaces."""
     if not text.strip():
         return ""
     try:
@@ -109,10 +112,10 @@ def as_listed_by_nova(text: str) -> str:
         return not isinstance(record, dict) or (
             record.get("mode") == "devdax" and record.get("state") != "disabled")
 
-    if isinstance(data, list):
-        kept = [r for r in data if listed(r)]
-        return json.dumps(kept) if kept else ""
-    return text if listed(data) else ""
+    if isinstance(data, dict) and not ndctl_json.is_container(data):
+        return text if listed(data) else ""  # a bare namespace object (ndctl v61)
+    kept = [r for r in ndctl_json.namespace_records(data) if listed(r)]
+    return json.dumps(kept) if kept else ""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -31,10 +31,13 @@ def rows(result: runner.Result) -> list[dict[str, typing.Any]]:
             status = f"not usable: {ns.problem}"
         elif entry is None:
             status = f"not in {OPTION}"
+        elif ns.health.state != "ok":
+            status = f"in {OPTION}, but {ns.health.summary} (namespace_unhealthy)"
         else:
             status = f"in {OPTION}"
         out.append({"dev": ns.dev, "name": ns.name, "mode": ns.mode, "size": ns.size, "chardev": ns.chardev,
-                    "numa_node": ns.numa_node, "label": entry.label if entry else None,
+                    "numa_node": ns.numa_node, "health": ns.health.state, "health_reasons": list(ns.health.reasons),
+                    "label": entry.label if entry else None,
                     "resource_class": entry.resource_class if entry else None, "status": status})
     return out
 

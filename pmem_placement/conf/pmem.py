@@ -35,9 +35,10 @@ pmem_opts = [
         "discovery",
         default="ndctl",
         choices=[
-            ("ndctl", "run '<ndctl_path> list --namespaces --idle --device-dax'"),
+            ("ndctl", "run '<ndctl_path> list --buses --dimms --regions --namespaces --idle --device-dax "
+             "--health --media-errors --verbose'"),
             ("sysfs", "read /sys/bus/nd/devices under sysfs_root, without ndctl"),
-            ("file", "read ndctl list JSON from namespaces_file"),
+            ("file", "read that call's JSON from namespaces_file"),
         ],
         help="How to discover the namespaces present on this host.",
     ),
@@ -55,7 +56,10 @@ pmem_opts = [
     ),
     cfg.StrOpt(
         "namespaces_file",
-        help="With discovery = file: a file holding the JSON printed by 'ndctl list -N -i -X'.",
+        help="With discovery = file: a file holding the JSON printed by 'ndctl list --buses --dimms "
+        "--regions --namespaces --idle --device-dax --health --media-errors --verbose' (what discovery = "
+        "ndctl runs). The flat 'ndctl list -N -i -X' is read too, but carries no health signals. An "
+        "empty file is what ndctl prints with no nd bus: a discovery error.",
     ),
     cfg.StrOpt(
         "sysfs_root",

@@ -42,6 +42,9 @@ def assess(namespace: Record, region: Record | None, bus: Record | None,
     count = namespace.get("badblock_count")
     if isinstance(count, int) and count > 0:
         unhealthy.append(f"{count} bad block{'s' if count != 1 else ''} (media errors)")
+    elif region is not None and _unplaced_badblocks(namespace, region):
+        unknown.append(f"{region.get('dev', 'its region')} has {region['badblock_count']} bad blocks and which "
+                       "namespaces they are in is not known (ndctl must read the ranges as root)")
     if bus is not None:
         unknown += [str(u) for u in bus.get("unreadable", ())]
         if bus.get("scrub_state") == "active":
@@ -49,11 +52,24 @@ def assess(namespace: Record, region: Record | None, bus: Record | None,
                            "(media errors not yet known)")
     if region is not None:
         _region(region, bus, dimms, unhealthy, unknown, notes)
+    else:
+        notes.append("this output does not list the regions (ndctl list without --regions): no DIMM signals")
     if unhealthy:
         return Health(UNHEALTHY, _unique(unhealthy), _unique(notes))
     if unknown:
         return Health(UNKNOWN, _unique(unknown), _unique(notes))
     return Health(OK, (), _unique(notes))
+
+
+def _unplaced_badblocks(namespace: Record, region: Record) -> bool:
+    """Bad blocks in the region that ndctl could not place: run as another user than root, it
+    cannot read the namespaces' ranges and prints the region's count alone. Root's output is
+    told by the dax region's ``align``, which only root can read."""
+    count = region.get("badblock_count")
+    if not isinstance(count, int) or count <= 0:
+        return False
+    daxregion = namespace.get("daxregion")
+    return not (isinstance(daxregion, dict) and "align" in daxregion)
 
 
 def _badblocks_only(namespace: Record) -> Health:
@@ -72,15 +88,16 @@ def _region(region: Record, bus: Record | None, dimms: typing.Mapping[str, Recor
     if region.get("read_only") is True and not unarmed:
         unhealthy.append(f"{name} is read-only")
     provider = (bus or {}).get("provider")
+    if dimms is None:
+        notes.append("this output does not list the DIMMs (ndctl list without --dimms): no DIMM signals")
+        return
     if not mappings:
-        if dimms is not None:
-            notes.append(f"{name} has no DIMMs ({provider or 'legacy'} memory): no DIMM health signals")
+        notes.append(f"{name} has no DIMMs ({provider or 'legacy'} memory): no DIMM health signals")
         return
     for dimm_name in mappings:
-        dimm = (dimms or {}).get(dimm_name)
+        dimm = dimms.get(dimm_name)
         if dimm is None:
-            if dimms is not None:
-                unknown.append(f"DIMM {dimm_name} of {name} was not listed")
+            unknown.append(f"DIMM {dimm_name} of {name} was not listed")
             continue
         _dimm(dimm_name, dimm, provider, unhealthy, unknown, notes)
 

@@ -77,6 +77,31 @@ class _Walk:
                 self.visit(children, bus, region)
 
 
+def is_container(obj: typing.Mapping[str, object]) -> bool:
+    """Whether an object of ndctl's output holds others (a bus, a region, the top of -D -R)."""
+    return any(key in obj for key in _CONTAINER_KEYS)
+
+
+def namespace_records(data: object) -> list[Record]:
+    """Every namespace record of ndctl's output, whatever its shape, as printed (non-objects kept:
+    nova would fail on them too)."""
+    found: list[Record] = []
+
+    def visit(obj: object) -> None:
+        if isinstance(obj, list):
+            for item in obj:
+                visit(item)
+        elif isinstance(obj, dict) and is_container(obj) and not str(obj.get("dev", "")).startswith("namespace"):
+            for key in _CONTAINER_KEYS:
+                if key != "dimms" and isinstance(obj.get(key), list | dict):
+                    visit(obj[key])
+        else:
+            found.append(obj)  # type: ignore[arg-type]
+
+    visit(data)
+    return found
+
+
 def from_records(data: object, source: str = "ndctl") -> list[Namespace]:
     """Turn decoded ndctl JSON (list, bare object or nested containers) into namespaces."""
     walk = _Walk(source)

@@ -35,7 +35,7 @@ def test_a_problem_is_warned_once_and_its_end_is_logged(node, admin, caplog):
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == ["[pmem]namespaces: namespace 'ns_2' (namespace0.2, label 'SMALL') is not usable: "
                         "its dax device dax0.2 is in system-ram mode, not devdax (their units are withdrawn; "
-                        "nothing else changes until the mapping matches the host)"]
+                        "nothing else changes until each is back and healthy, or dropped from [pmem]namespaces)"]
     # Its unit was withdrawn by the first of them, said once at INFO like any change.
     changes = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
     assert changes == [f"~ inventory {SMALL}: reserved 0 -> 1 (1 withdrawn: ns_2 is not usable: "

@@ -253,8 +253,9 @@ def test_unusable_namespace_says_why(node):
     assert result.err.strip() == (
         "pmem-placement: error: [pmem]namespaces: namespace 'ns_1' (namespace0.1, label 'SMALL') is not "
         "usable: its dax device dax0.1 is in system-ram mode, not devdax; namespace 'ns_2' (namespace0.2, "
-        "label 'SMALL') is not usable: its mode is fsdax, not devdax (their units are withdrawn; nothing else "
-        "changes until the mapping matches the host)"
+        "label 'SMALL') is not usable: its mode is fsdax, not devdax (their units are withdrawn; "
+        "CUSTOM_PMEM_NAMESPACE_4GB is held back too; nothing else changes until each is back and healthy, or "
+        "dropped from [pmem]namespaces)"
     )
 
 

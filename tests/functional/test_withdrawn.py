@@ -195,3 +195,48 @@ def test_show_marks_an_unhealthy_namespace_in_text(node):
     [row] = [line for line in out.splitlines() if "ns_2" in line]
     assert "ACPI.NFIT" in row and " unhealthy " in row
     assert row.endswith("withdrawn: unhealthy: DIMM nmem1 failed to arm (it cannot keep writes across a power loss)")
+
+
+def test_a_class_healthy_again_is_held_back_while_another_is_withdrawn_and_says_so(node, admin):
+    # A's namespace had media errors (withdrawn); it is clean again just as B's DIMM fails to arm.
+    node.configure(pmem={"namespaces": "4GB:ns_0,SMALL:ns_2"})
+    node.namespaces_file.write_text(host_with())
+    assert node.run("reconcile").status == 0
+    node.namespaces_file.write_text(host_with(gone=["ns_0"]))
+    assert node.run("reconcile").status == 2
+    assert classes(admin, node) == {BIG: (1, 1, 0), SMALL: (1, 0, 0)}
+    node.namespaces_file.write_text(host_with({"nmem1": {"flag_failed_arm": True}}))
+    result = node.run("reconcile")
+    # Only lowering while a namespace is withdrawn: 4GB is not raised back, and the run says so.
+    assert result.status == 2 and classes(admin, node) == {BIG: (1, 1, 0), SMALL: (1, 1, 0)}
+    assert f"(their units are withdrawn; {BIG} is held back too; nothing else changes" in one_line(result)
+    agent = node.agent()
+    assert not agent.cycle()
+    ns_0 = agent.status.namespaces["ns_0"]
+    assert ns_0["offered"] is False and ns_0["why"].startswith("held back") and ns_0["health"] == "ok"
+    node.namespaces_file.write_text(host_with())
+    assert node.run("reconcile").status == 0
+    assert classes(admin, node) == {BIG: (1, 0, 0), SMALL: (1, 0, 0)}
+
+
+def test_show_marks_an_ambiguous_name_as_reconcile_does(node):
+    records = json.loads(host_with())
+    records[0]["regions"][1]["namespaces"][0]["name"] = "ns_1"  # two namespaces named ns_1
+    node.namespaces_file.write_text(json.dumps(records))
+    rows = {r["dev"]: r["status"] for r in json.loads(node.run("show", "--offline", "--format", "json").out)["namespaces"]}
+    assert rows["namespace0.1"] == rows["namespace1.0"] == "withdrawn: ambiguous: namespace0.1, namespace1.0 all carry its name"
+    assert "namespace name 'ns_1' (label 'SMALL') is ambiguous" in node.run("reconcile").err
+
+
+def test_audit_reports_a_namespace_nova_hands_out_on_a_dimm_that_failed_to_arm(nova):
+    # nova's host: ns_0 (4GB) and ns_1 on region0, ns_2 on region1 whose DIMM failed to arm;
+    # the namespaces file is discovery's combined call, as [pmem]namespaces_file now takes it.
+    nova.namespaces_file.write_text(host_with({"nmem1": {"flag_failed_arm": True}}))
+    result, data = nova.audit()
+    assert result.status == 1
+    assert [(f["kind"], f["namespace"]) for f in data["findings"]] == [("namespace_unhealthy", "ns_2")]
+    assert "nova hands it to guests, but unhealthy: DIMM nmem1 failed to arm" in data["findings"][0]["message"]
+    nova.audit_mode()
+    shown = json.loads(nova.run("show", "--format", "json").out)
+    [row] = [r for r in shown["namespaces"] if r["name"] == "ns_2"]
+    assert row["health"] == "unhealthy" and "namespace_unhealthy" in row["status"]

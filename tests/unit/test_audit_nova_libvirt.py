@@ -23,6 +23,18 @@ def test_every_mode_listing_reduced_to_what_list_x_prints():
     assert nl.as_listed_by_nova("") == ""
 
 
+@pytest.mark.parametrize("capture, names", [
+    ("nfit-combined-root.json", {"ns_a", "ns_b"}),
+    ("two-buses-combined.json", {"nv_0", "cxl_0"}),
+    ("two-buses-DRN.json", {"nv_0", "cxl_0"}),
+    ("cxl-after-destroy-and-system-ram.json", {"cxl_1"}),  # cxl_0 destroyed; cxl_1 listed, its device disabled
+])
+def test_discoverys_nested_listing_reduced_to_what_list_x_prints(capture, names):
+    # [pmem]namespaces_file holds discovery's call (buses, DIMMs, regions): nova's view is the same.
+    text = (helpers.DATA / "kernel" / capture).read_text()
+    assert nl.read_ndctl(nl.as_listed_by_nova(text)).names == names
+
+
 def _without(path):
     records = json.loads(LIST_X)
     target = records[2]  # namespace0.1, "6GB"

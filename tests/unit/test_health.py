@@ -239,3 +239,34 @@ def test_sysfs_a_health_attribute_that_cannot_be_read_is_not_known(sys_root, mon
     ns = health_by_name(sys_root)["ns_small"]
     assert ns.state == UNKNOWN
     assert ns.reasons == (f"DIMM nmem0: cannot read {flags}: Input/output error",)
+
+
+def test_bad_blocks_ndctl_could_not_place_leave_health_not_known():
+    # As another user than root (the shipped unit's), ndctl cannot read the namespaces' ranges: it
+    # prints the region's badblock_count alone. Never offered on a guess.
+    data = json.loads((helpers.DATA / "kernel" / "nfit-combined-nonroot.json").read_text())
+    region1 = next(r for bus in data for r in bus["regions"] if r["dev"] == "region1")
+    region1.update(badblock_count=8, badblocks=[{"offset": 1024, "length": 8, "dimms": ["nmem1"]}])
+    found = {ns.name: ns.health for ns in ndctl_json.parse(json.dumps(data))}
+    assert found["ns_b"].state == UNKNOWN
+    assert found["ns_b"].reasons == ("region1 has 8 bad blocks and which namespaces they are in is not known "
+                                     "(ndctl must read the ranges as root)",)
+    assert found["ns_a"].state == OK
+    # As root, ndctl places them: a namespace without a count of its own is clean.
+    root = json.loads((helpers.DATA / "kernel" / "nfit-combined-root.json").read_text())
+    next(r for bus in root for r in bus["regions"] if r["dev"] == "region1").update(badblock_count=8)
+    assert {ns.name: ns.health.state for ns in ndctl_json.parse(json.dumps(root))}["ns_b"] == OK
+
+
+def test_an_output_without_dimms_or_regions_says_which_signals_it_lacks():
+    [bus] = helpers.combined({"region0": [helpers.devdax("ns_a", "namespace0.0")]})
+    without_dimms = dict(bus)
+    del without_dimms["dimms"]
+    [ns] = ndctl_json.parse(json.dumps([without_dimms]))
+    assert ns.health.state == OK
+    assert ns.health.notes == ("this output does not list the DIMMs (ndctl list without --dimms): no DIMM signals",)
+    no_regions = {"provider": "ACPI.NFIT", "dev": "ndbus0", "dimms": bus["dimms"],
+                  "namespaces": bus["regions"][0]["namespaces"]}
+    [ns] = ndctl_json.parse(json.dumps([no_regions]))
+    assert ns.health.notes == ("this output does not list the regions (ndctl list without --regions): no DIMM "
+                               "signals",)
