@@ -94,6 +94,8 @@ class Seen:
     fence: str | None
     failsafe: plan_mod.FailSafe | None = None
     recreated: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+    usages_read: bool = False
+    """Whether today's provider's usages were read by this attempt (not remembered)."""
     held_back: list[str] = dataclasses.field(default_factory=list)
     """Classes whose offer the plan would raise, kept as they are while namespaces are withdrawn."""
 

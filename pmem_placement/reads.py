@@ -35,8 +35,12 @@ def usages_needed(current: Current | None, want: Desired | None, stale: bool,
     """Whether today's provider's usages must be read before planning: in a full read, and
     when the plan needs them (``plan.needs_usages``), except while fenced (fencing closes every
     class whatever is in use)."""
-    if current is None or current.usages is not None:
+    if current is None:
         return False
+    if current.usages is not None:
+        # Remembered at this generation: at least today's, which only the count-based rule for
+        # older providers' units cannot take (it places them within what each class leaves free).
+        return stale and fence is None
     return full or (fence is None and plan_mod.needs_usages(current, want, stale, previous))
 
 

@@ -212,6 +212,7 @@ class Reconciler:
             unknown = goal.previous is None and goal.assignment is not None
             pmem, usages = self._allocations(seen.current)
             seen.current = dataclasses.replace(seen.current, usages=usages)
+            seen.usages_read = True
             consumers = remap.failsafe_consumers(pmem, cache.failsafe, unknown)
             cache.failsafe_why = why if unknown else cache.failsafe_why
             cache.failsafe = consumers or None
@@ -259,6 +260,7 @@ class Reconciler:
         if reads.usages_needed(seen.current, goal.want, bool(seen.stale), goal.previous, seen.fence, full):
             assert seen.current is not None
             seen.current = self._read_usages(seen.current)
+            seen.usages_read = True
         return seen
 
     def _read_child(self, seen: Identity, generation: int, cache: Cache, full: bool) -> Current:
@@ -352,8 +354,10 @@ class Reconciler:
                 cache.others = {}  # older providers were written: look at them again
         current = seen.current
         cache.child = current  # its usages, when read, hold at its generation: a conflict would have stopped us
+        # The memory forgets what a class held only on usages read now, never on remembered ones.
+        fresh = current is None or seen.usages_read or any(isinstance(op, plan_mod.CreateProvider) for op in ops)
         cache.holders = plan_mod.holders(goal.previous, goal.assignment,
-                                         current.usages if current is not None else {})
+                                         (current.usages if current is not None else {}) if fresh else None)
         cache.uuids = remap.uuids_to_remember(cache.uuids, goal.uuids, seen.recreated, cache.holders)
 
     @staticmethod

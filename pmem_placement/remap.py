@@ -84,7 +84,7 @@ def reservations(
     pool = sum(max(0, used.get(rc, 0) - total) for rc, total in totals.items() if rc not in known)
     for rc, units in sorted(held_elsewhere.items()):
         if rc in totals:
-            take = min(units, free[rc] - reserved[rc])
+            take = max(0, min(units, free[rc] - reserved[rc]))
             reserved[rc] += take
             units -= take
         pool += units
@@ -94,7 +94,7 @@ def reservations(
         return (-(old.reserved if old and not old.retiring else 0), -(totals[rc] - (old.total if old else 0)), rc)
 
     for rc in sorted(totals, key=order):
-        take = min(pool, free[rc] - reserved[rc])
+        take = max(0, min(pool, free[rc] - reserved[rc]))
         reserved[rc] += take
         pool -= take
     return reserved
@@ -131,9 +131,10 @@ def remapped(totals: typing.Mapping[str, int], used: typing.Mapping[str, int],
              unusable: typing.Mapping[str, int] | None = None) -> dict[str, int]:
     """The part of the remap rule that is known by name: a class D that took namespaces from a
     class C in use reserves min(units in use on C, namespaces it took from C), summed over C,
-    within its free usable units."""
-    free = _free(totals, used, unusable)
-    return {d: min(free[d], sum(min(used.get(c, 0), len(ns)) for c, ns in by_class.items()))
+    within its usable namespaces. Not within what D's own consumers leave free: they may leave
+    without moving the provider's generation, and then the units they freed must stay reserved."""
+    usable = _free(totals, {}, unusable)
+    return {d: min(usable[d], sum(min(used.get(c, 0), len(ns)) for c, ns in by_class.items()))
             for d, by_class in took.items() if d in totals}
 
 

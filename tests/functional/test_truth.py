@@ -297,6 +297,36 @@ def test_a_reservation_in_place_costs_the_agent_one_request_per_steady_cycle(nod
     assert cost(*remapped) == 1
 
 
+def test_a_swap_stays_reserved_when_the_class_s_own_guest_leaves_unseen(node, admin, placement):
+    """Found by review: 4GB and SMALL swap a namespace while each has a guest. 4GB's own guest
+    leaving by DELETE /allocations does not move the generation, so the agent keeps the usages it
+    remembers; 4GB's reservation for SMALL's guest must not have been capped by them."""
+    now = [1000.0]
+    client, reconciler = agent_reconciler(placement, node, now)
+
+    def cycle(classes, namespaces):
+        now[0] += 10
+        reconciler.run(lambda: HostSpec(node.name, None, classes, frozenset({MANAGED}), namespaces), trust_cache=True)
+
+    before = ({A4GB: 1, SMALL: 2}, {A4GB: ("ns_0",), SMALL: ("ns_1", "ns_2")})
+    swapped = ({A4GB: 1, SMALL: 2}, {A4GB: ("ns_1",), SMALL: ("ns_0", "ns_2")})
+    cycle(*before)
+    root, child = admin.root_uuid(node.name), admin.child_uuid(node.name)
+    admin.consume(child, {SMALL: 1})  # may hold ns_1 or ns_2
+    guest_4gb = admin.consume(child, {A4GB: 1})  # holds ns_0
+    cycle(*before)
+    cycle(*swapped)
+    assert pmem_view(admin, root)[f"{node.name}:pmem"][A4GB] == (1, 1, 1)
+    admin.free(guest_4gb)
+    for _ in range(3):
+        cycle(*swapped)
+        assert pmem_view(admin, root)[f"{node.name}:pmem"][A4GB] == (1, 1, 0)  # ns_1: SMALL's guest may hold it
+    resp = admin.session.put(f"{admin.url}/allocations/{uuid.uuid4()}", json={
+        "allocations": {child: {"resources": {A4GB: 1}}}, "consumer_generation": None, "consumer_type": "INSTANCE",
+        "project_id": str(uuid.uuid4()), "user_id": str(uuid.uuid4())})
+    assert resp.status_code == 409, resp.text  # nothing of 4GB to give
+
+
 # 6. Discovery runs under the lock.
 
 def test_the_last_writer_wrote_from_the_newest_discovery(node, admin):
