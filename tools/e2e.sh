@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The end-to-end suite: Debian's own kernel under QEMU (TCG, no KVM needed) with emulated NVDIMMs,
-# real ndctl, daxctl and sysfs, this checkout's own commands run in the guest, and a real
-# openstack-placement on the host's loopback. See docs/e2e.md.
+# The end-to-end suite: Debian's own kernel under QEMU (TCG, no KVM needed) with emulated NVDIMMs
+# (a CXL memory device for the last scenario), real ndctl, daxctl, cxl and sysfs, this checkout's
+# own commands run in the guest, and a real openstack-placement on the host's loopback. See docs/e2e.md.
 #
 # Installs what it needs when missing (Debian 12, as root): qemu-system-x86, ndctl, daxctl,
 # busybox-static, cpio, kmod, python3-venv, and downloads the kernel package into $PMEM_E2E_CACHE

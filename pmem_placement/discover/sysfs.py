@@ -121,9 +121,9 @@ def _namespace(devices_dir: str, dev: str, region: Record) -> Record:
         value = _read(os.path.join(path, attr))
         if value:
             record[key] = value
-    for key in ("size", "numa_node"):
+    for key in ("size", "numa_node", "target_node"):  # target_node: as ndctl --verbose prints it
         number = _int(os.path.join(path, key))
-        if number is not None and not (key == "numa_node" and number < 0):
+        if number is not None and not (key != "size" and number < 0):
             record[key] = number
     _badblocks(path, record, region)
     if holder:

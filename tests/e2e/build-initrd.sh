@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the end-to-end guest: Debian's own kernel (its package, unpacked, never installed) and a
-# busybox initrd with the libnvdimm/dax, 9p and virtio-net modules, ndctl and daxctl.
+# busybox initrd with the libnvdimm/dax, CXL, 9p and virtio-net modules, ndctl, daxctl and cxl.
 # Usage: build-initrd.sh CACHE_DIR OUT_DIR   -> OUT_DIR/vmlinuz, OUT_DIR/initrd.gz
 # The kernel package is downloaded and unpacked once into CACHE_DIR, under a lock (runs may share
 # the cache); OUT_DIR belongs to one run, and its initrd is built every time (seconds).
@@ -35,12 +35,12 @@ R=$(mktemp -d "$OUT/initrd.XXXXXX")
 trap 'rm -rf "$R"' EXIT
 mkdir -p "$R"/{bin,sbin,proc,sys,dev,tmp,etc,run,lib/modules/$KV/kernel}
 cp /bin/busybox "$R/bin/busybox"
-for b in ndctl daxctl modprobe; do
-    p=$(command -v $b)
+for b in ndctl daxctl cxl modprobe; do
+    p=$(command -v $b) || { echo "$b is not installed (Debian: cxl comes with the ndctl package)" >&2; exit 1; }
     cp "$p" "$R/bin/"
     for l in $(ldd "$p" | grep -o '/[^ ]*'); do mkdir -p "$R$(dirname "$l")"; cp -L "$l" "$R$l"; done
 done
-for d in drivers/nvdimm drivers/dax drivers/acpi/nfit drivers/virtio fs/9p net/9p fs/netfs fs/fscache \
+for d in drivers/nvdimm drivers/dax drivers/acpi/nfit drivers/cxl drivers/virtio fs/9p net/9p fs/netfs fs/fscache \
          drivers/net/virtio_net.ko drivers/net/net_failover.ko net/core/failover.ko; do
     mkdir -p "$R/lib/modules/$KV/kernel/$(dirname $d)"
     cp -r "$M/kernel/$d" "$R/lib/modules/$KV/kernel/$d"

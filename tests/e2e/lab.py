@@ -23,9 +23,11 @@ PP = os.path.join(CHECKOUT, ".venv", "bin", "pmem-placement")
 AGENT = os.path.join(CHECKOUT, ".venv", "bin", "pmem-placement-agent")
 NOBODY = "65534"
 PMEM_PREFIX = "CUSTOM_PMEM_NAMESPACE_"
-# What must be the same whichever backend discovered a namespace. numa_node is not here: ndctl
-# prints it only with -v, which pmem-placement does not pass (see tests/unit/test_kernel_captures.py).
-AGREED_FIELDS = ("dev", "name", "mode", "size", "chardev", "status")
+# What must be the same whichever backend discovered a namespace (``show --format json``'s keys).
+# Not align (ndctl run without root does not print it, sysfs always has it) nor health_notes (what
+# each backend says about the signals it cannot read).
+AGREED_FIELDS = ("dev", "name", "mode", "size", "chardev", "numa_node", "target_node", "region", "bus_provider",
+                 "health", "health_reasons", "status")
 ADMIN_TIMEOUT = 60  # seconds for one request of the host's own to Placement
 
 
@@ -101,6 +103,24 @@ class Admin:
     def allocations(self, consumer: str) -> dict[str, typing.Any]:
         return self.call("GET", f"/allocations/{consumer}")["allocations"]
 
+    def held(self, consumer: str) -> dict[str, dict[str, int]]:
+        """Provider uuid -> what ``consumer`` holds there (without the providers' generations)."""
+        return {rp: alloc["resources"] for rp, alloc in self.allocations(consumer).items()}
+
+    def set_inventory(self, rp_uuid: str, rc: str, total: int | None) -> None:
+        """Add or change (``total``) or remove (None) one class of a provider's inventory, the rest
+        kept: as nova's resource tracker reports its own PMEM classes on the compute node."""
+        current = self.call("GET", f"/resource_providers/{rp_uuid}/inventories")
+        inventories = current["inventories"]
+        if total is None:
+            inventories.pop(rc, None)
+        else:
+            self.call("PUT", f"/resource_classes/{rc}")
+            inventories[rc] = {"total": total, "max_unit": total}
+        self.call("PUT", f"/resource_providers/{rp_uuid}/inventories",
+                  {"resource_provider_generation": current["resource_provider_generation"],
+                   "inventories": inventories})
+
 
 @dataclasses.dataclass
 class Run:
@@ -138,10 +158,20 @@ class Lab:
         self.host = host
         self.root_uuid = root_uuid
         self.captures: dict[str, str] = {}
+        self.keep_captures = False
+        """Whether the captures are written at the end (run.py --save-captures): the costly ones
+        (``capture_sysfs``) are taken only then."""
+        self.state_dir: str | None = None
+        """When set, every configuration's [agent]state_dir: one memory for the host's runs (see
+        ``config``)."""
 
     # -- the guest, as root outside the chroot (ndctl, daxctl, busybox) ------------------------
     def sh(self, script: str, timeout: float = 300) -> machine.Result:
-        return self.guest.run(script, timeout)
+        result = self.guest.run(script, timeout)
+        # What each guest command cost, for the docs' figures and a slow run's post-mortem.
+        with open(os.path.join(self.guest.work, "commands.log"), "a") as f:
+            f.write(f"{result.seconds:6.1f} s  exit {result.rc:3d}  {' '.join(script.split())[:300]}\n")
+        return result
 
     def ok(self, script: str) -> str:
         result = self.sh(script)
@@ -166,11 +196,15 @@ class Lab:
         """Write a configuration file into the exchange directory; its path in the chroot.
 
         ``groups``: option group -> {option: value}, added to or replacing the defaults.
+        Each configuration has its own state directory in the guest's /run (gone at a reboot),
+        unless ``state_dir`` is set: a state directory the runs share, as the runs on a real host
+        share /var/lib/pmem-placement. A state directory that does not know what each class had
+        while consumers hold PMEM starts the fail-safe (docs/guarantees.md), which withholds units.
         """
         options: dict[str, dict[str, str]] = {
             "DEFAULT": {"host": self.host},
             "pmem": {"namespaces": namespaces, "discovery": discovery},
-            "agent": {"state_dir": f"/run/state-{name}"},
+            "agent": {"state_dir": self.state_dir or f"/run/state-{name}"},
             "placement": {"auth_type": "admin_token", "endpoint": machine.PLACEMENT_IN_GUEST,
                           "token": TOKEN, "timeout": "30"},
         }
@@ -230,8 +264,14 @@ class Lab:
     def shows_agree(self, name: str, namespaces: str, user: str | None = None) -> list[dict[str, typing.Any]]:
         """``show --format json`` with both discoveries: the same namespaces, field by field."""
         by_ndctl, by_sysfs = self.both(name, namespaces, "show", "--format", "json", user=user)
+        return self.compare_shows(by_ndctl, by_sysfs)
+
+    @staticmethod
+    def compare_shows(by_ndctl: Run, by_sysfs: Run) -> list[dict[str, typing.Any]]:
+        """Two ``show --format json`` runs, by ndctl and by sysfs: their AGREED_FIELDS, the same."""
+        by_ndctl.expect(0)
+        by_sysfs.expect(0)
         a, b = by_ndctl.json["namespaces"], by_sysfs.json["namespaces"]
-        check(by_ndctl.rc == by_sysfs.rc, f"show: ndctl exits {by_ndctl.rc}, sysfs {by_sysfs.rc}")
         view = [{k: ns[k] for k in AGREED_FIELDS} for ns in a]
         other = [{k: ns[k] for k in AGREED_FIELDS} for ns in b]
         check(view == other, f"show: ndctl and sysfs disagree: {_diff(view, other)}")
@@ -270,6 +310,12 @@ class Lab:
     def capture(self, name: str, text: str) -> None:
         """Keep a real output for tests/e2e/captured/ (written at the end of the run)."""
         self.captures[name] = text
+
+    def capture_sysfs(self, name: str) -> None:
+        """A sysfs dump for tests/e2e/captured/, taken only when the captures are kept: the dump
+        script costs 20 to 40 s under TCG."""
+        if self.keep_captures:
+            self.capture(name, self.sysfs_dump())
 
 
 def _diff(a: list[dict[str, typing.Any]], b: list[dict[str, typing.Any]]) -> str:

@@ -1,4 +1,4 @@
-"""The end-to-end guest: a real kernel under QEMU (TCG) with emulated NVDIMMs.
+"""The end-to-end guest: a real kernel under QEMU (TCG) with emulated NVDIMMs or a CXL memory device.
 
 The host's ``/`` is shared read-only over 9p (the guest chroots into it to run the checkout's own
 console scripts), an exchange directory read-write. The guest's /init runs, in order, the shell
@@ -34,8 +34,36 @@ class Result:
         return f"exit {self.rc}{': ' + tail if tail else ''}"
 
 
+KINDS = ("nfit", "cxl")
+CXL_PMEM_SIZE = "512M"  # the type-3 device's persistent capacity
+CXL_LSA_SIZE = "256M"  # its label storage area (the size the kernel-lab recipe was measured with)
+CXL_WINDOW_SIZE = "4G"  # the fixed memory window the CXL region is carved from
+
+
 class Machine:
-    def __init__(self, work: str, kernel: str, initrd: str, placement_port: int) -> None:
+    """One guest. ``kind`` is "nfit" (``pc,nvdimm=on``, two 1 GiB NVDIMMs with label areas: region0,
+    region1) or "cxl" (``q35,cxl=on``, one file-backed CXL type-3 persistent memory device with a label
+    storage area, behind one host bridge and root port, with a fixed memory window: no region until
+    ``cxl create-region``). Backing files live in ``work`` and are kept across reboots.
+
+    What the CXL machine does not keep (Linux 6.1, QEMU 7.2, measured): the region is gone after a
+    reboot and must be created again; ``cxl create-region`` gives it a new uuid, so the namespace
+    labels kept in the label storage area are not found (made again by hand through sysfs with the
+    old uuid, the nd region sees them but does not enable). Data written through the memory window
+    is not kept even within a boot (reads give zeros, the backing file stays empty): a devdax
+    namespace comes back ``raw`` after ``ndctl disable-namespace``/``enable-namespace``. Memory such a
+    device gives the system (``daxctl reconfigure-device -m system-ram``, which needs a namespace of
+    256M or more) is therefore memory that forgets what is written to it.
+
+    ``unarmed`` (NFIT only): indexes of the NVDIMMs booted with ``unarmed=on`` (their region is
+    read-only, ``nmemN/nfit/flags`` says ``not_armed``); takes effect at the next boot or reboot.
+    """
+
+    def __init__(self, work: str, kernel: str, initrd: str, placement_port: int, kind: str = "nfit") -> None:
+        if kind not in KINDS:
+            raise ValueError(f"kind {kind!r}: not one of {', '.join(KINDS)}")
+        self.kind = kind
+        self.unarmed: set[int] = set()
         self.work = work
         self.xchg = os.path.join(work, "xchg")
         os.makedirs(self.xchg)
@@ -59,24 +87,68 @@ class Machine:
         relay = shlex.join([sys.executable, os.path.join(HERE, "relay.py"), "127.0.0.1", str(self.port)])
         if "," in relay:
             raise BootError(f"the relay command may not contain a comma (QEMU option syntax): {relay}")
+        if self.kind == "cxl":
+            if self.unarmed:
+                raise BootError("unarmed applies to NVDIMMs: the CXL machine has none")
+            argv = self._cxl_argv()
+        else:
+            argv = self._nfit_argv()
+        netdev = ["-netdev", f"user,id=net0,restrict=on,guestfwd=tcp:10.0.2.100:8778-cmd:{relay}"]
+        # The NIC comes last in both kinds' lists: the netdev goes just before it.
+        argv[-2:-2] = netdev
+        argv += [
+            "-kernel", self.kernel, "-initrd", self.initrd,
+            "-append", "console=ttyS0 loglevel=1 panic=-1",
+            "-display", "none", "-monitor", "none", "-serial", f"file:{self.console}", "-no-reboot",
+        ]
+        return argv
+
+    def _backing_file(self, name: str, size: int) -> str:
+        """A sparse backing file in the working directory, made once and kept across reboots (the
+        NVDIMMs' label areas and namespaces, the CXL label storage area). Named ``*.img``: run.py
+        does not keep those of a failed run."""
+        path = os.path.join(self.work, name)
+        if not os.path.exists(path):
+            with open(path, "wb") as f:
+                f.truncate(size)
+        return path
+
+    def _nfit_argv(self) -> list[str]:
         argv = ["qemu-system-x86_64", "-accel", "tcg", "-machine", "pc,nvdimm=on", "-cpu", "max",
                 "-smp", "2", "-m", "2G,slots=4,maxmem=8G"]
         # Two DIMMs with label areas: two regions where named namespaces can be carved.
         for i in range(2):
-            img = os.path.join(self.work, f"nvdimm{i}.img")
-            if not os.path.exists(img):  # kept across reboots: the label areas hold the namespaces
-                with open(img, "wb") as f:
-                    f.truncate(1024 ** 3)
+            img = self._backing_file(f"nvdimm{i}.img", 1024 ** 3)
+            unarmed = ",unarmed=on" if i in self.unarmed else ""
             argv += ["-object", f"memory-backend-file,id=mem{i},share=on,mem-path={img},size=1G,align=16M",
-                     "-device", f"nvdimm,id=nvdimm{i},memdev=mem{i},label-size=128K"]
+                     "-device", f"nvdimm,id=nvdimm{i},memdev=mem{i},label-size=128K{unarmed}"]
         argv += [
             "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
             "-virtfs", f"local,path={self.xchg},mount_tag=xchg,security_model=none,multidevs=remap",
-            "-netdev", f"user,id=net0,restrict=on,guestfwd=tcp:10.0.2.100:8778-cmd:{relay}",
             "-device", "virtio-net-pci,netdev=net0",
-            "-kernel", self.kernel, "-initrd", self.initrd,
-            "-append", "console=ttyS0 loglevel=1 panic=-1",
-            "-display", "none", "-monitor", "none", "-serial", f"file:{self.console}", "-no-reboot",
+        ]
+        return argv
+
+    def _cxl_argv(self) -> list[str]:
+        pmem = self._backing_file("cxl-pmem0.img", _bytes(CXL_PMEM_SIZE))
+        lsa = self._backing_file("cxl-lsa0.img", _bytes(CXL_LSA_SIZE))
+        argv = ["qemu-system-x86_64", "-accel", "tcg", "-machine", "q35,cxl=on", "-cpu", "max",
+                "-smp", "2", "-m", "2G,slots=4,maxmem=8G",
+                # QEMU 7.2 names the persistent backend memdev= (later QEMUs: persistent-memdev=).
+                "-object", f"memory-backend-file,id=cxl-mem0,share=on,mem-path={pmem},size={CXL_PMEM_SIZE}",
+                "-object", f"memory-backend-file,id=cxl-lsa0,share=on,mem-path={lsa},size={CXL_LSA_SIZE}",
+                "-device", "pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1",
+                "-device", "cxl-rp,port=0,bus=cxl.1,id=root_port13,chassis=0,slot=2",
+                "-device", "cxl-type3,bus=root_port13,memdev=cxl-mem0,lsa=cxl-lsa0,id=cxl-pmem0",
+                "-M", f"cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size={CXL_WINDOW_SIZE}"]
+        # Every other PCI device on the root bus: left to itself, QEMU plugs them into the CXL host
+        # bridge ("PCI: Only PCI/PCIe bridges can be plugged into pxb-cxl").
+        argv += [
+            "-fsdev", "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap",
+            "-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot,bus=pcie.0",
+            "-fsdev", f"local,id=xchg,path={self.xchg},security_model=none,multidevs=remap",
+            "-device", "virtio-9p-pci,fsdev=xchg,mount_tag=xchg,bus=pcie.0",
+            "-device", "virtio-net-pci,netdev=net0,bus=pcie.0",
         ]
         return argv
 
@@ -186,7 +258,8 @@ class Machine:
         self.n = 0
 
     def reboot(self, timeout: float) -> float:
-        """Power off and boot again with the same NVDIMM backing files; seconds to ready."""
+        """Power off and boot again with the same backing files (and the current ``unarmed``);
+        seconds to ready."""
         self.poweroff()
         return self.boot(timeout)
 
@@ -194,6 +267,10 @@ class Machine:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+def _bytes(size: str) -> int:
+    return int(size[:-1]) * 1024 ** "KMGT".index(size[-1]) * 1024
 
 
 def _last_lines(text: str, n: int = 3) -> str:

@@ -8,6 +8,7 @@ the scenario running is cut short and the remaining ones fail, one line each.
 """
 
 import argparse
+import logging
 import os
 import shutil
 import sys
@@ -92,6 +93,10 @@ def _work_dir(work: str | None) -> str:
 
 
 def _run(args: argparse.Namespace, work: str, started: float, report: Report) -> None:
+    # Placement's own warnings (e.g. a provider over capacity, which a scenario makes on purpose)
+    # go to a file: the output is one line per scenario.
+    logging.basicConfig(filename=os.path.join(work, "placement.log"), level=logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
     placement = EmbeddedPlacement(work)
     placement.start()
     guest = machine.Machine(work, args.kernel, args.initrd, placement.port)
@@ -106,6 +111,7 @@ def _run(args: argparse.Namespace, work: str, started: float, report: Report) ->
         print(f"# guest ready in {seconds:.0f} s (console: {guest.console})", flush=True)
         admin = lab_mod.Admin(placement.url)
         lab = lab_mod.Lab(guest, admin, HOST, admin.create_compute_node(HOST))
+        lab.keep_captures = args.save_captures
         selected = scenarios.SCENARIOS
         if args.only:
             last = max(i for i, (name, _) in enumerate(selected) if name in args.only)

@@ -11,6 +11,10 @@ import time
 import typing
 import uuid
 
+from pmem_placement.discover import ndctl as product_ndctl
+from pmem_placement.discover import ndctl_json
+from pmem_placement.errors import PmemPlacementError
+from tests.e2e import machine
 from tests.e2e.lab import AGENT
 from tests.e2e.lab import NOBODY
 from tests.e2e.lab import PP
@@ -24,14 +28,37 @@ MANAGED = "CUSTOM_PMEM_PLACEMENT_MANAGED"
 FIRST = "4GB:ns_0,SMALL:ns_1|ns_2"
 WITH_NS_3 = "4GB:ns_0|ns_3,SMALL:ns_1|ns_2"
 WITHOUT_NS_2 = "4GB:ns_0|ns_3,SMALL:ns_1"
-NDCTL_ARGV = "list --namespaces --idle --device-dax"  # what pmem-placement runs
+WITH_NS_4 = "4GB:ns_0|ns_3,SMALL:ns_1|ns_4"
+SMALL = "CUSTOM_PMEM_NAMESPACE_SMALL"
+FOUR_GB = "CUSTOM_PMEM_NAMESPACE_4GB"
+NDCTL_ARGV = " ".join(product_ndctl.ARGV)  # what pmem-placement runs: namespaces nested in buses and regions
+FLAT_ARGV = "list --namespaces --idle --device-dax"  # namespaces (and their daxregion) at the top level
+WITHDRAWN = "(their units are withdrawn"  # and then why nothing else changes, until when
+FAILED_ARM = "DIMM nmem1 failed to arm (it cannot keep writes across a power loss)"
+AGENT_INTERVAL = 5
 
 
-def create(lab: Lab, region: str, mode: str, size: str, name: str | None = None) -> str:
-    """``ndctl create-namespace``; returns the new namespace's device."""
+def create(lab: Lab, region: str | None, mode: str, size: str, name: str | None = None) -> str:
+    """``ndctl create-namespace`` (in ``region``, or where there is room); the new namespace's device."""
     named = f" -n {quote(name)}" if name else ""
-    out = lab.ok(f"ndctl create-namespace -r {region} -m {mode} -s {size}{named}")
+    where = f" -r {region}" if region else ""
+    out = lab.ok(f"ndctl create-namespace{where} -m {mode} -s {size}{named}")
     return str(json.loads(out)["dev"])
+
+
+def chardev_of(lab: Lab, dev: str) -> str:
+    """The dax device of namespace ``dev``."""
+    [ns] = lab.ndctl_json(f"list -n {dev} -X")
+    return str(ns["daxregion"]["devices"][0]["chardev"])
+
+
+def _apart_from_reserved(snapshot: dict[str, typing.Any], rp_uuid: str, rc: str) -> dict[str, typing.Any]:
+    """``Admin.snapshot`` without ``rp_uuid``'s generations and ``rc``'s reserved: what must stay."""
+    out = dict(snapshot)
+    name, _, inventories, traits, usages = out[rp_uuid]
+    kept = {k: ({**v, "reserved": None} if k == rc else v) for k, v in inventories["inventories"].items()}
+    out[rp_uuid] = (name, kept, traits, usages)
+    return out
 
 
 def first_sync(lab: Lab) -> None:
@@ -75,12 +102,11 @@ def unusable_namespaces_are_refused(lab: Lab) -> None:
     lab.ok(f"ndctl disable-namespace {disabled}")
     lab.capture("ndctl-list-disabled", lab.ok(f"ndctl {NDCTL_ARGV}"))
     ram = create(lab, "region0", "devdax", "256M", "ram_0")
-    [ram_ns] = lab.ndctl_json(f"list -n {ram} -X")
-    chardev = ram_ns["daxregion"]["devices"][0]["chardev"]
+    chardev = chardev_of(lab, ram)
     lab.ok(f"daxctl reconfigure-device --mode=system-ram {chardev}")
     lab.capture("ndctl-list-system-ram", lab.ok(f"ndctl {NDCTL_ARGV}"))
     lab.capture("daxctl-list-system-ram", lab.ok(f"daxctl list -d {chardev}"))
-    lab.capture("sysfs-dump-refused", lab.sysfs_dump())
+    lab.capture_sysfs("sysfs-dump-refused")
 
     expected = {
         "dis_0": "is not usable: it is disabled",
@@ -90,7 +116,6 @@ def unusable_namespaces_are_refused(lab: Lab) -> None:
     }
     # show names each namespace's own problem; reconcile, for one given by its device, says how to name it.
     shown = {**expected, unnamed: "it has no name"}
-    view = lab.shows_agree("refused-show", FIRST + ",BAD:" + "|".join(expected))
     before = lab.admin.snapshot(lab.root_uuid)
     commands = {}
     for i, name in enumerate(expected):
@@ -104,6 +129,7 @@ def unusable_namespaces_are_refused(lab: Lab) -> None:
         line = run.error_line()
         check(repr(name) in line and expected[name] in line, f"{label}: {line!r}, expected {expected[name]!r}")
     check(lab.admin.snapshot(lab.root_uuid) == before, "a refused configuration wrote to Placement")
+    view = lab.shows_agree("refused-show", FIRST + ",BAD:" + "|".join(expected))
     verdicts = {ns["dev"] if ns["dev"] == unnamed else ns["name"]: ns["status"] for ns in view}
     for key, reason in shown.items():
         want = reason.removeprefix("is ")
@@ -112,17 +138,38 @@ def unusable_namespaces_are_refused(lab: Lab) -> None:
 
 
 def non_root(lab: Lab) -> None:
-    # ndctl as an unprivileged user: the same namespaces, only daxregion.align is missing.
-    as_root = lab.ok(f"ndctl {NDCTL_ARGV}")
-    as_nobody = lab.ok(lab.product(["ndctl", *NDCTL_ARGV.split()], user=NOBODY))
+    # ndctl as an unprivileged user: the same namespaces, only daxregion.align is missing. Looked
+    # for in a flat listing, where each namespace is a top-level record.
+    as_root = lab.ok(f"ndctl {FLAT_ARGV}")
+    as_nobody = lab.ok(lab.product(["ndctl", *FLAT_ARGV.split()], user=NOBODY))
     lab.capture("ndctl-list-root", as_root)
     lab.capture("ndctl-list-nonroot", as_nobody)
     aligns = [["align" in ns.get("daxregion", {}) for ns in json.loads(out) if "daxregion" in ns]
               for out in (as_root, as_nobody)]
-    check(all(aligns[0]) and not any(aligns[1]), f"daxregion.align as root, as nobody: {aligns}")
+    check(aligns[0] and all(aligns[0]) and not any(aligns[1]), f"daxregion.align as root, as nobody: {aligns}")
+    # pmem-placement's own call (buses, DIMMs, regions, health): the same namespaces and health
+    # verdicts as root and as nobody, by the product's parser.
+    as_root = lab.ok(f"ndctl {NDCTL_ARGV}")
+    as_nobody = lab.ok(lab.product(["ndctl", *product_ndctl.ARGV], user=NOBODY))
+    lab.capture("ndctl-combined-root", as_root)
+    lab.capture("ndctl-combined-nonroot", as_nobody)
+    verdicts = [_verdicts(out, who) for out, who in ((as_root, "root"), (as_nobody, "nobody"))]
+    check(verdicts[0] == verdicts[1], f"ndctl's combined call as root and as nobody differ: {verdicts}")
+    names = {v[0] for v in verdicts[0].values()}
+    check({"ns_0", "ns_1", "ns_2"} <= names, f"ndctl's combined call: namespaces {sorted(map(str, names))}")
+    check(all(v[-2] == "ok" for v in verdicts[0].values()), f"ndctl's combined call: health {verdicts[0]}")
     root_view = lab.shows_agree("root", FIRST)
     nobody_view = lab.shows_agree("nobody", FIRST, user=NOBODY)
     check(root_view == nobody_view, "show as root and as an unprivileged user differ")
+
+
+def _verdicts(text: str, who: str) -> dict[str, tuple[typing.Any, ...]]:
+    """dev -> (name, mode, size, chardev, health, health reasons), as pmem-placement parses ``text``."""
+    try:
+        found = ndctl_json.parse(text, need_bus=True)
+    except PmemPlacementError as exc:
+        raise Failed(f"ndctl's combined call as {who}: {exc}") from None
+    return {ns.dev: (ns.name, ns.mode, ns.size, ns.chardev, ns.health.state, ns.health.reasons) for ns in found}
 
 
 def ndctl_missing_or_hanging(lab: Lab) -> None:
@@ -165,17 +212,40 @@ def _elapsed(run: Run) -> float:
     return end - start
 
 
-def agent_with_real_signals(lab: Lab) -> None:
-    interval = 5
-    agent_options: dict[str, typing.Any] = {
-        "agent": {"interval": str(interval), "initial_jitter": "0", "max_backoff": str(interval),
-                  "status_file": "/run/xchg/agent-status.json"},
-    }
-    # Configuration management already names ns_3; the operator creates it while the agent runs.
-    conf = lab.config("agent", "ndctl", WITH_NS_3, **agent_options)
+AGENT_OPTIONS: dict[str, typing.Any] = {
+    "agent": {"interval": str(AGENT_INTERVAL), "initial_jitter": "0", "max_backoff": str(AGENT_INTERVAL),
+              "status_file": "/run/xchg/agent-status.json"},
+}
+
+
+def start_agent(lab: Lab, conf: str) -> None:
+    """``pmem-placement-agent`` in the background: its log, pid and exit status in the exchange directory."""
     agent = lab.product([AGENT, "--config-file", conf])
     lab.ok(f"( {agent} > /xchg/agent.log 2>&1 & echo $! > /xchg/agent.pid; wait $!; echo $? > /xchg/agent.rc ) "
            "> /dev/null 2>&1 &")
+
+
+def stop_agent(lab: Lab, capture: str) -> str:
+    """SIGTERM: the agent exits 0 without a traceback; returns its log."""
+    lab.ok("kill -TERM $(cat /xchg/agent.pid)")
+    stopped = time.monotonic()
+    while not lab.guest.file("agent.rc").strip():
+        check(time.monotonic() - stopped < 120, "SIGTERM: the agent did not exit")
+        time.sleep(1)
+    log = lab.guest.file("agent.log")
+    lab.capture(capture, log)
+    rc = int(lab.guest.file("agent.rc"))
+    check(rc == 0, f"SIGTERM: the agent exited {rc}")
+    check("Traceback" not in log, "a traceback in the agent's log")
+    return log
+
+
+def agent_with_real_signals(lab: Lab) -> None:
+    interval = AGENT_INTERVAL
+    agent_options = AGENT_OPTIONS
+    # Configuration management already names ns_3; the operator creates it while the agent runs.
+    conf = lab.config("agent", "ndctl", WITH_NS_3, **agent_options)
+    start_agent(lab, conf)
     status = wait_for(lab, 180, "the agent's first cycle", lambda s: s.get("cycles", 0) >= 1)
     check(status["state"] == "error" and "ns_3" in (status["last_error"] or {}).get("message", ""),
           f"agent before ns_3 exists: {status}")
@@ -202,16 +272,7 @@ def agent_with_real_signals(lab: Lab) -> None:
     check(lab.sh("kill -0 $(cat /xchg/agent.pid)").rc == 0, "the agent is gone after SIGHUP")
 
     # SIGTERM: exits 0.
-    lab.ok("kill -TERM $(cat /xchg/agent.pid)")
-    stopped = time.monotonic()
-    while not lab.guest.file("agent.rc").strip():
-        check(time.monotonic() - stopped < 120, "SIGTERM: the agent did not exit")
-        time.sleep(1)
-    log = lab.guest.file("agent.log")
-    lab.capture("agent.log", log)
-    rc = int(lab.guest.file("agent.rc"))
-    check(rc == 0, f"SIGTERM: the agent exited {rc}")
-    check("Traceback" not in log, "a traceback in the agent's log")
+    log = stop_agent(lab, "agent.log")
     # One warning when the problem starts (not one per cycle), one line per change applied.
     warnings = [line for line in log.splitlines() if " WARNING " in line and "'ns_3'" in line]
     check(len(warnings) == 1, f"expected one warning naming ns_3 in the agent's log, found {len(warnings)}")
@@ -235,36 +296,50 @@ def wait_for(lab: Lab, timeout: float, what: str,
 
 
 def destroyed_while_allocated(lab: Lab) -> None:
+    # From here on consumers hold PMEM: the host's runs share one state directory that survives
+    # reboots (in the exchange directory), as /var/lib/pmem-placement does on a real host, and it
+    # learns what each class has before the first allocation (a new one would start the fail-safe).
+    lab.state_dir = "/run/xchg/state"
+    rec = lab.pp("reconcile (ndctl)", lab.config("host-ndctl", "ndctl", WITH_NS_3), "reconcile", "--format", "json")
+    rec.expect(0)
     rp = lab.provider()["uuid"]
     consumer = str(uuid.uuid4())
-    lab.admin.allocate(consumer, rp, {"CUSTOM_PMEM_NAMESPACE_SMALL": 1})
+    lab.admin.allocate(consumer, rp, {SMALL: 1})
     lab.ok(f"ndctl destroy-namespace -f {lab.dev_of('ns_2')}")
     lab.capture("ndctl-list-destroyed", lab.ok(f"ndctl {NDCTL_ARGV}"))
-    lab.capture("sysfs-dump-destroyed", lab.sysfs_dump())
+    lab.capture_sysfs("sysfs-dump-destroyed")
 
-    # Still configured: a configuration error naming it, nothing written, the allocation kept.
-    # (Until the operator acts, Placement still offers the destroyed namespace's unit: exit 2
-    # writes nothing, by design. The invariant is checked once the configuration is corrected.)
-    allocated = lab.admin.allocations(consumer)
+    # Still configured: its unit is withdrawn (reserved), nothing else changes, exit 2 naming it,
+    # the allocation kept. ndctl first; then sysfs finds the same and has nothing left to write.
+    allocated = lab.admin.held(consumer)
     before = lab.admin.snapshot(lab.root_uuid)
-    by_ndctl, by_sysfs = lab.both("destroyed", WITH_NS_3, "reconcile")
-    for run in (by_ndctl, by_sysfs):
-        line = run.expect(2).error_line()
-        check("namespace 'ns_2' (label 'SMALL') is not on this host" in line, f"{run.label}: {line!r}")
-    check(lab.admin.snapshot(lab.root_uuid) == before, "a missing namespace led to a write")
-    check(lab.admin.allocations(consumer) == allocated, f"the allocation changed: {lab.admin.allocations(consumer)}")
-    # The documented window: until the operator fixes the mapping, Placement keeps offering ns_2's unit.
-    small = lab.classes()["CUSTOM_PMEM_NAMESPACE_SMALL"]
-    check(small["total"] == 2 and small["used"] == 1, f"SMALL while ns_2 is destroyed and configured: {small}")
+    named = "namespace 'ns_2' (label 'SMALL') is not on this host"
+    rec = lab.pp("reconcile (ndctl)", lab.config("destroyed-ndctl", "ndctl", WITH_NS_3), "reconcile")
+    line = rec.expect(2).error_line()
+    check(named in line and WITHDRAWN in line, f"{rec.label}: {line!r}")
+    check(f"inventory {SMALL}: reserved 0 -> 1 (1 withdrawn: ns_2 is not on this host" in rec.result.out,
+          f"{rec.label}: stdout {rec.result.out!r}")
+    small = lab.classes()[SMALL]
+    check(small == {"total": 2, "reserved": 1, "used": 1}, f"SMALL while ns_2 is destroyed and configured: {small}")
+    after = lab.admin.snapshot(lab.root_uuid)
+    check(_apart_from_reserved(after, rp, SMALL) == _apart_from_reserved(before, rp, SMALL),
+          "withdrawing ns_2 changed more than SMALL's reserved")
+    check(lab.admin.held(consumer) == allocated, f"the allocation changed: {lab.admin.held(consumer)}")
+    lab.invariant(usable_configured=3)
+    rec = lab.pp("reconcile (sysfs)", lab.config("destroyed-sysfs", "sysfs", WITH_NS_3), "reconcile", "--format", "json")
+    line = rec.expect(2).error_line()
+    check(named in line, f"{rec.label}: {line!r}")
+    check(rec.json["status"] == "error" and (rec.json["error"] or {}).get("type") == "ConfigError",
+          f"{rec.label}: status {rec.json['status']}, error {rec.json['error']}")
+    check(lab.admin.snapshot(lab.root_uuid) == after, "a second run with ns_2 destroyed wrote to Placement")
 
     # The operator drops it from the configuration: the class shrinks below nothing it holds.
     rec = lab.pp("reconcile (ndctl)", lab.config("dropped-ndctl", "ndctl", WITHOUT_NS_2), "reconcile", "--format", "json")
     rec.expect(0)
-    small = lab.classes()["CUSTOM_PMEM_NAMESPACE_SMALL"]
+    small = lab.classes()[SMALL]
     check(small["total"] == 1 and small["used"] == 1, f"SMALL after ns_2 was destroyed: {small}")
-    allocations = lab.admin.allocations(consumer)
-    check(list(allocations) == [rp] and allocations[rp]["resources"] == {"CUSTOM_PMEM_NAMESPACE_SMALL": 1},
-          f"the allocation changed: {allocations}")
+    allocations = lab.admin.held(consumer)
+    check(allocations == {rp: {SMALL: 1}}, f"the allocation changed: {allocations}")
     lab.invariant(usable_configured=3)
     rec = lab.pp("reconcile (sysfs)", lab.config("dropped-sysfs", "sysfs", WITHOUT_NS_2), "reconcile", "--format", "json")
     check(rec.expect(0).json["status"] == "in_sync", f"reconcile (sysfs): {rec.json['changes']}")
@@ -274,17 +349,176 @@ def after_a_reboot(lab: Lab) -> None:
     # The label areas keep the namespaces across a reboot; disabling a namespace and onlining a
     # dax device as system RAM do not persist. Placement needs no write, the allocation stays.
     lab.guest.reboot(300)
-    view = lab.shows_agree("rebooted", WITHOUT_NS_2)
-    status = {ns["name"]: ns["status"] for ns in view if ns["name"]}
-    check(status == {"ns_0": "used", "ns_1": "used", "ns_3": "used", "fs_0": "not usable: its mode is fsdax, not devdax",
-                     "dis_0": "not in [pmem]namespaces", "ram_0": "not in [pmem]namespaces"},
-          f"after the reboot: {status}")
     before = lab.admin.snapshot(lab.root_uuid)
     by_ndctl, by_sysfs = lab.both("rebooted", WITHOUT_NS_2, "reconcile", "--format", "json")
     for run in (by_ndctl, by_sysfs):
         check(run.expect(0).json["status"] == "in_sync", f"{run.label}: {run.json['changes']}")
     check(lab.admin.snapshot(lab.root_uuid) == before, "a reconcile after the reboot wrote to Placement")
     lab.invariant(usable_configured=3)
+    view = lab.shows_agree("rebooted", WITHOUT_NS_2)
+    status = {ns["name"]: ns["status"] for ns in view if ns["name"]}
+    check(status == {"ns_0": "used", "ns_1": "used", "ns_3": "used", "fs_0": "not usable: its mode is fsdax, not devdax",
+                     "dis_0": "not in [pmem]namespaces", "ram_0": "not in [pmem]namespaces"},
+          f"after the reboot: {status}")
+
+
+def not_armed_dimm_withdrawn(lab: Lab) -> None:
+    # ns_4 made and offered while its DIMM is armed; booted again with that DIMM not armed, its
+    # region is read-only and its namespace still an enabled devdax one: unhealthy, its unit
+    # withdrawn (reserved) until [pmem]unhealthy = offer offers it all the same.
+    create(lab, "region1", "devdax", "128M", "ns_4")
+    rec = lab.pp("reconcile (ndctl)", lab.config("armed-ndctl", "ndctl", WITH_NS_4), "reconcile", "--format", "json")
+    check(rec.expect(0).json["status"] == "changed", f"{rec.label}: status {rec.json['status']}")
+    check(lab.totals() == {"4GB": 2, "SMALL": 2}, f"with ns_4: totals {lab.totals()}")
+
+    lab.guest.unarmed = {1}
+    lab.guest.reboot(300)
+    lab.capture("ndctl-combined-unarmed", lab.ok(f"ndctl {NDCTL_ARGV}"))
+    lab.capture_sysfs("sysfs-dump-unarmed")
+    read_only = lab.ok("cat /sys/bus/nd/devices/region1/read_only").strip()
+    check(read_only == "1", f"region1 of the DIMM booted not armed: read_only {read_only!r}")
+    dev = lab.dev_of("ns_4")
+
+    # sysfs first: it withdraws ns_4's unit; ndctl then finds the same and nothing to write.
+    rp = lab.provider()["uuid"]
+    named = f"namespace 'ns_4' ({dev}, label 'SMALL') is unhealthy: {FAILED_ARM}"
+    before = lab.admin.snapshot(lab.root_uuid)
+    reserve = {d: lab.config(f"unarmed-{d}", d, WITH_NS_4) for d in ("ndctl", "sysfs")}
+    rec = lab.pp("reconcile (sysfs)", reserve["sysfs"], "reconcile")
+    line = rec.expect(2).error_line()
+    check(named in line and "[pmem]unhealthy = offer" in line and WITHDRAWN in line, f"{rec.label}: {line!r}")
+    check(f"inventory {SMALL}: reserved 0 -> 1 (1 withdrawn: ns_4 is unhealthy: {FAILED_ARM}" in rec.result.out,
+          f"{rec.label}: stdout {rec.result.out!r}")
+    classes = lab.classes()
+    check(classes[SMALL] == {"total": 2, "reserved": 1, "used": 1} and
+          classes[FOUR_GB] == {"total": 2, "reserved": 0, "used": 0}, f"with ns_4 unhealthy: {classes}")
+    after = lab.admin.snapshot(lab.root_uuid)
+    check(_apart_from_reserved(after, rp, SMALL) == _apart_from_reserved(before, rp, SMALL),
+          "withdrawing ns_4 changed more than SMALL's reserved")
+    lab.invariant(usable_configured=3)
+    rec = lab.pp("reconcile (ndctl)", reserve["ndctl"], "reconcile", "--format", "json")
+    line = rec.expect(2).error_line()
+    check(named in line, f"{rec.label}: {line!r}")
+    check(rec.json["status"] == "error" and (rec.json["error"] or {}).get("type") == "ConfigError",
+          f"{rec.label}: status {rec.json['status']}, error {rec.json['error']}")
+    check(lab.admin.snapshot(lab.root_uuid) == after, "a second run with ns_4 unhealthy wrote to Placement")
+
+    # [pmem]unhealthy = offer, for one run: offered, with a warning; the next normal run withdraws it again.
+    offer = lab.config("unarmed-offer", "ndctl", WITH_NS_4, pmem={"unhealthy": "offer"})
+    rec = lab.pp("reconcile (ndctl, unhealthy = offer)", offer, "reconcile", "--format", "json")
+    check(rec.expect(0).json["status"] == "changed", f"{rec.label}: status {rec.json['status']}")
+    check("'ns_4'" in rec.result.err and "offered all the same" in rec.result.err,
+          f"{rec.label}: no warning naming ns_4 on stderr: {rec.result.err!r}")
+    small = lab.classes()[SMALL]
+    check(small == {"total": 2, "reserved": 0, "used": 1}, f"SMALL with [pmem]unhealthy = offer: {small}")
+    rec = lab.pp("reconcile (sysfs)", reserve["sysfs"], "reconcile")
+    check(named in rec.expect(2).error_line(), f"{rec.label}: {rec.error_line()!r}")
+    small = lab.classes()[SMALL]
+    check(small == {"total": 2, "reserved": 1, "used": 1}, f"SMALL back to [pmem]unhealthy = reserve: {small}")
+
+    # show, with both discoveries: ns_4 unhealthy and withdrawn, the others ok.
+    view = lab.shows_agree("unarmed", WITH_NS_4)
+    rows = {ns["name"]: ns for ns in view if ns["name"] in ("ns_0", "ns_1", "ns_3", "ns_4")}
+    health = {name: row["health"] for name, row in rows.items()}
+    check(health == {"ns_0": "ok", "ns_1": "ok", "ns_3": "ok", "ns_4": "unhealthy"}, f"show: health {health}")
+    check(rows["ns_4"]["health_reasons"] == [FAILED_ARM], f"show: ns_4's health reasons {rows['ns_4']['health_reasons']}")
+    check(rows["ns_4"]["status"].startswith("withdrawn: unhealthy: DIMM nmem1 failed to arm"),
+          f"show: ns_4's status {rows['ns_4']['status']!r}")
+
+
+CXL_HOST = "e2e-cxl"
+CXL = "CUSTOM_PMEM_NAMESPACE_CXL"
+CXL_MAP = "CXL:cxl_0|cxl_1"
+
+
+def cxl_end_to_end(lab: Lab) -> None:
+    # The NVDIMM guest is powered off (the CPUs are for one guest at a time): a CXL machine, in
+    # the same Placement as another compute node, powered off at the end. The last scenario.
+    nfit = lab.guest
+    nfit.poweroff()
+    guest = machine.Machine(os.path.join(nfit.work, "cxl"), nfit.kernel, nfit.initrd, nfit.port, kind="cxl")
+    guest.deadline = nfit.deadline
+    try:
+        try:
+            guest.boot(300)
+        except machine.BootError as exc:
+            raise Failed(f"the CXL guest did not boot: {exc} (console: {guest.console})") from None
+        cxl = Lab(guest, lab.admin, CXL_HOST, lab.admin.create_compute_node(CXL_HOST))
+        cxl.captures, cxl.keep_captures = lab.captures, lab.keep_captures
+        _cxl(cxl)
+    finally:
+        guest.poweroff()
+
+
+def _cxl(lab: Lab) -> None:
+    lab.ok("cxl create-region -m -t pmem -d decoder0.0 -w 1 mem0")
+    create(lab, None, "devdax", "128M", "cxl_0")
+    create(lab, None, "devdax", "256M", "cxl_1")  # 256M: room for one memory block as system RAM
+    lab.capture("cxl-ndctl-combined", lab.ok(f"ndctl {NDCTL_ARGV}"))
+    lab.capture("cxl-list-M-H", lab.ok("cxl list -M -H"))
+    lab.capture_sysfs("cxl-sysfs-dump")
+
+    # nova reports the same namespaces on the compute node ([libvirt]pmem_namespaces): the audit
+    # finds nothing wrong, while show with both discoveries sees them alike.
+    lab.admin.set_inventory(lab.root_uuid, CXL, 2)
+    nova_conf = lab.guest.write("nova.conf", f"[libvirt]\npmem_namespaces = {CXL_MAP}\n")
+    confs = {d: lab.config(f"cxl-{d}", d, CXL_MAP) for d in ("ndctl", "sysfs")}
+    runs = lab.parallel({
+        "show (ndctl)": lab.product([PP, "--config-file", confs["ndctl"], "show", "--format", "json"]),
+        "show (sysfs)": lab.product([PP, "--config-file", confs["sysfs"], "show", "--format", "json"]),
+        "audit": lab.product([PP, "--config-file", confs["ndctl"], "audit", "--format", "json",
+                              "--nova-config", nova_conf]),
+    })
+    view = lab.compare_shows(runs["show (ndctl)"], runs["show (sysfs)"])
+    rows = {ns["name"]: ns for ns in view if ns["name"]}
+    check(sorted(rows) == ["cxl_0", "cxl_1"], f"show: namespaces {sorted(rows)}")
+    for name, row in rows.items():
+        seen = {k: row[k] for k in ("bus_provider", "numa_node", "target_node", "health")}
+        check(seen == {"bus_provider": "CXL", "numa_node": 0, "target_node": 1, "health": "ok"}, f"show: {name}: {seen}")
+    audit = runs["audit"].expect(0).json
+    check(audit["status"] == "ok" and audit["findings"] == [], f"audit: {audit['status']}, findings {audit['findings']}")
+    lab.admin.set_inventory(lab.root_uuid, CXL, None)
+
+    rec = lab.pp("reconcile (ndctl)", confs["ndctl"], "reconcile", "--format", "json")
+    check(rec.expect(0).json["status"] == "changed", f"{rec.label}: status {rec.json['status']}")
+    check(lab.totals() == {"CXL": 2}, f"totals {lab.totals()}")
+
+    # The agent starts while sysfs finds Placement in sync: neither writes.
+    before = lab.admin.snapshot(lab.root_uuid)
+    start_agent(lab, lab.config("cxl-agent", "ndctl", CXL_MAP, **AGENT_OPTIONS))
+    rec = lab.pp("reconcile (sysfs)", confs["sysfs"], "reconcile", "--format", "json")
+    check(rec.expect(0).json["status"] == "in_sync", f"{rec.label}: {rec.json['changes']}")
+    status = wait_for(lab, 180, "the agent's first cycle", lambda s: s.get("cycles", 0) >= 1)
+    check(status["state"] == "in_sync", f"the agent's first cycle: {status['state']}, {status['last_error']}")
+    offered = {name: (ns["resource_class"], ns["offered"], ns["health"]) for name, ns in status["namespaces"].items()}
+    check(offered == {"cxl_0": (CXL, True, "ok"), "cxl_1": (CXL, True, "ok")}, f"the agent's status: {offered}")
+    stop_agent(lab, "cxl-agent.log")
+    check(lab.admin.snapshot(lab.root_uuid) == before, "sysfs or the agent wrote to Placement in sync")
+
+    # A unit allocated; cxl_0 destroyed, cxl_1's dax device onlined as system RAM: both withdrawn.
+    rp = lab.provider()["uuid"]
+    consumer = str(uuid.uuid4())
+    lab.admin.allocate(consumer, rp, {CXL: 1})
+    allocated = lab.admin.held(consumer)
+    lab.ok(f"ndctl destroy-namespace -f {lab.dev_of('cxl_0')}")
+    ram = chardev_of(lab, lab.dev_of("cxl_1"))
+    lab.ok(f"daxctl reconfigure-device --mode=system-ram {ram}")
+    lab.capture("cxl-ndctl-combined-withdrawn", lab.ok(f"ndctl {NDCTL_ARGV}"))
+    expected = ("namespace 'cxl_0' (label 'CXL') is not on this host",
+                f"is not usable: its dax device {ram} is in system-ram mode, not devdax")
+    rec = lab.pp("reconcile (ndctl)", confs["ndctl"], "reconcile")
+    line = rec.expect(2).error_line()
+    check(all(e in line for e in expected) and "'cxl_1'" in line, f"{rec.label}: {line!r}")
+    cxl = lab.classes()[CXL]
+    check(cxl == {"total": 2, "reserved": 2, "used": 1}, f"CXL with both namespaces withdrawn: {cxl}")
+    check(lab.admin.held(consumer) == allocated, f"the allocation changed: {lab.admin.held(consumer)}")
+    after = lab.admin.snapshot(lab.root_uuid)
+    rec = lab.pp("reconcile (sysfs)", confs["sysfs"], "reconcile", "--format", "json")
+    line = rec.expect(2).error_line()
+    check(all(e in line for e in expected) and "'cxl_1'" in line, f"{rec.label}: {line!r}")
+    check(rec.json["status"] == "error" and (rec.json["error"] or {}).get("type") == "ConfigError",
+          f"{rec.label}: status {rec.json['status']}, error {rec.json['error']}")
+    check(lab.admin.snapshot(lab.root_uuid) == after, "a second run with both CXL namespaces withdrawn wrote")
 
 
 SCENARIOS: list[tuple[str, typing.Callable[[Lab], None]]] = [
@@ -295,4 +529,6 @@ SCENARIOS: list[tuple[str, typing.Callable[[Lab], None]]] = [
     ("agent-with-real-signals", agent_with_real_signals),
     ("destroyed-while-allocated", destroyed_while_allocated),
     ("after-a-reboot", after_a_reboot),
+    ("not-armed-dimm-withdrawn", not_armed_dimm_withdrawn),
+    ("cxl-end-to-end", cxl_end_to_end),
 ]

@@ -182,3 +182,10 @@ def test_no_nd_bus_prints_nothing_which_is_a_discovery_error():
 
     with pytest.raises(DiscoveryError, match="no nd bus on this host"):
         ndctl_json.parse("", source="ndctl", need_bus=True)
+
+
+def test_sysfs_reads_every_namespaces_target_node_as_ndctl_verbose_prints_it(tmp_path):
+    # Seen by the end-to-end suite: fsdax and disabled namespaces have no dax device, but their
+    # own target_node (ndctl --verbose prints it): both discoveries must say 0.
+    by_sysfs = {ns.name: ns.target_node for ns in from_sysfs("sysfs-dump-refused.txt", tmp_path) if ns.name}
+    assert by_sysfs["fs_0"] == by_sysfs["dis_0"] == by_sysfs["ns_0"] == 0
