@@ -228,13 +228,19 @@ def resolve(labels: list[Label], namespaces: list[Namespace], unhealthy: str = "
 
 def mixed(resolution: Resolution) -> list[str]:
     """Classes whose namespaces differ in size or alignment: a guest cannot know which it gets."""
+    return mixed_classes(resolution.configured, resolution.present)
+
+
+def mixed_classes(configured: typing.Mapping[str, typing.Sequence[str]],
+                  present: typing.Mapping[str, Namespace]) -> list[str]:
+    """``mixed`` for any mapping of classes to names (ours, or nova's [libvirt]pmem_namespaces)."""
     found = []
-    for rc, names in sorted(resolution.configured.items()):
-        present = [resolution.present[n] for n in names if n in resolution.present]
+    for rc, names in sorted(configured.items()):
+        here = [present[n] for n in names if n in present]
         for what, value in (("sizes", lambda ns: ns.size), ("alignments", lambda ns: ns.align)):
-            values = {value(ns) for ns in present if value(ns) is not None}
+            values = {value(ns) for ns in here if value(ns) is not None}
             if len(values) > 1:
-                each = ", ".join(f"{ns.name} {value(ns)}" for ns in present if value(ns) is not None)
+                each = ", ".join(f"{ns.name} {value(ns)}" for ns in here if value(ns) is not None)
                 found.append(f"{rc} holds namespaces of different {what} ({each}): a guest cannot know which it "
                              "gets; give each size its own label")
     return found

@@ -110,6 +110,19 @@ def audit(conf: cfg.ConfigOpts, client_factory: typing.Callable[[], Client],
     return Result(conf.host, compute_node, found, None, config, namespaces, placement)
 
 
+def mixed(result: Result) -> list[str]:
+    """nova's classes whose namespaces differ in size or alignment (``mapping.mixed_classes``)."""
+    if result.config is None:
+        return []
+    configured: dict[str, list[str]] = {}
+    for entry in result.config.entries:
+        configured.setdefault(entry.resource_class, []).extend(entry.names)
+    named: dict[str, list[Namespace]] = {}
+    for ns in result.namespaces:
+        named.setdefault(ns.name or "", []).append(ns)
+    return mapping.mixed_classes(configured, {n: nss[0] for n, nss in named.items() if n and len(nss) == 1})
+
+
 def as_json(result: Result) -> str:
     error = result.error
     return json.dumps({

@@ -4,6 +4,7 @@ Exit statuses: 0 no findings, 1 findings, 2 the audit could not be made (configu
 discovery, or Placement could not be read). Never writes to Placement.
 """
 
+import logging
 import typing
 
 from oslo_config import cfg
@@ -13,6 +14,8 @@ from pmem_placement.cmd.command import emit
 from pmem_placement.cmd.command import fail
 from pmem_placement.errors import ConfigError
 from pmem_placement.errors import PmemPlacementError
+
+LOG = logging.getLogger(__name__)
 
 DESCRIPTION = ("Compare nova's [libvirt]pmem_namespaces with this host's namespaces and with the "
                "compute node's PMEM inventory in Placement, and report every way nova's inventory is "
@@ -46,6 +49,8 @@ def run(conf: cfg.ConfigOpts) -> int:
     files = args.nova_config or list(conf.pmem.nova_config)
     dirs = args.nova_config_dir or list(conf.pmem.nova_config_dir)
     result = runner.audit(conf, lambda: wiring.client(conf, conf.os_cloud), files, dirs)
+    for warning in runner.mixed(result):
+        LOG.warning("%s", warning)
     if args.format == "json":
         emit(runner.as_json(result))
     elif result.error is None:

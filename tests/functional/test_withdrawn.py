@@ -240,3 +240,12 @@ def test_audit_reports_a_namespace_nova_hands_out_on_a_dimm_that_failed_to_arm(n
     shown = json.loads(nova.run("show", "--format", "json").out)
     [row] = [r for r in shown["namespaces"] if r["name"] == "ns_2"]
     assert row["health"] == "unhealthy" and "namespace_unhealthy" in row["status"]
+
+
+def test_audit_warns_when_one_of_novas_classes_holds_namespaces_of_different_sizes(nova):
+    records = json.loads(host_with())
+    records[0]["regions"][1]["namespaces"][0]["size"] = 123731968  # ns_2, SMALL with ns_1
+    nova.namespaces_file.write_text(json.dumps(records))
+    result, _ = nova.audit()
+    assert f"{SMALL} holds namespaces of different sizes (ns_1 262144000, ns_2 123731968): a guest cannot know " \
+           "which it gets" in result.err
