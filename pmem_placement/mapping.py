@@ -246,11 +246,6 @@ def mixed_classes(configured: typing.Mapping[str, typing.Sequence[str]],
     return found
 
 
-def problems(labels: list[Label], namespaces: list[Namespace], unhealthy: str = "reserve") -> list[str]:
-    """Every reason a configured namespace is not offered, all at once, with a hint for each."""
-    return resolve(labels, namespaces, unhealthy).problems
-
-
 def traits(values: list[str]) -> frozenset[str]:
     """The PMEM provider's traits: the managed marker plus [pmem]traits, validated."""
     result = {MANAGED_TRAIT}

@@ -54,7 +54,7 @@ def namespace_rows(labels: list[mapping.Label], namespaces: list[Namespace],
 
 def _by_device(ns: Namespace, by_name: dict[str, mapping.Label]) -> str | None:
     """Why a namespace configured by its device name, not its name, is not used (as
-    ``mapping.problems`` says too); None when it is not."""
+    ``mapping.resolve`` says too); None when it is not."""
     for key in (ns.dev, ns.chardev):
         if key and key in by_name:
             where = f"given by its device name {key!r} (label {by_name[key].label!r}): "

@@ -126,4 +126,4 @@ def test_a_label_written_as_the_class_name_is_refused(label):
     ],
 )
 def test_problems_are_all_reported_at_once_with_hints(value, problems):
-    assert mapping.problems(mapping.parse(value), HOST + [ns(None, "namespace2.0")]) == problems
+    assert mapping.resolve(mapping.parse(value), HOST + [ns(None, "namespace2.0")]).problems == problems
