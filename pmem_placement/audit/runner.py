@@ -51,11 +51,12 @@ def discover(conf: cfg.ConfigOpts) -> tuple[list[Namespace], nova_libvirt.NovaHo
     """The host's namespaces (as [pmem]discovery finds them) and the host as nova reads it."""
     pmem = conf.pmem
     if pmem.discovery == "ndctl":
+        from pmem_placement.discover import command
         from pmem_placement.discover import ndctl
-        from pmem_placement.discover import ndctl_json
 
-        namespaces = ndctl_json.parse(ndctl.run(pmem.ndctl_path, pmem.ndctl_timeout), source="ndctl")
-        novas = ndctl.run(pmem.ndctl_path, pmem.ndctl_timeout, arguments=nova_libvirt.NDCTL_ARGV)
+        namespaces = ndctl.discover(pmem.ndctl_path, pmem.ndctl_timeout, pmem.cxl_path, pmem.sysfs_root,
+                                     need_bus=False)
+        novas = command.run(pmem.ndctl_path, pmem.ndctl_timeout, nova_libvirt.NDCTL_ARGV)
         # Without root ndctl omits daxregion.align; nova runs it as root (privsep).
         return namespaces, nova_libvirt.read_ndctl(novas, align_known=os.geteuid() == 0)
     if pmem.discovery == "file":

@@ -52,7 +52,17 @@ pmem_opts = [
         "ndctl_timeout",
         default=30,
         min=1,
-        help="Seconds to wait for ndctl before discovery fails (and nothing is written).",
+        help="Seconds to wait for ndctl before discovery fails (and nothing is written), and for cxl "
+        "before the health of namespaces on a CXL bus is not known.",
+    ),
+    cfg.StrOpt(
+        "cxl_path",
+        default="cxl",
+        help="ndctl's cxl executable: an absolute path, or a name looked up in PATH. When a namespace "
+        "is on a CXL bus, discovery (ndctl or sysfs) runs '<cxl_path> list --memdevs --health' "
+        "without a shell to read its CXL memory devices' health. Not installed: those namespaces "
+        "are offered, with a note that their health is not read; failing or hanging: their health "
+        "is not known, and they are withdrawn unless [pmem]unhealthy = offer.",
     ),
     cfg.StrOpt(
         "namespaces_file",
@@ -64,7 +74,8 @@ pmem_opts = [
     cfg.StrOpt(
         "sysfs_root",
         default="/sys",
-        help="With discovery = sysfs: where sysfs is mounted.",
+        help="Where sysfs is mounted: discovery = sysfs reads the namespaces there; both discoveries read "
+        "there which CXL memory device an nd DIMM is (its cxl/id, Linux 6.2 and later).",
     ),
     cfg.StrOpt(
         "root_provider_uuid",

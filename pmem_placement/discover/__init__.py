@@ -15,11 +15,11 @@ def discover(conf: cfg.ConfigOpts) -> list[Namespace]:
     if conf.pmem.discovery == "ndctl":
         from pmem_placement.discover import ndctl
 
-        return ndctl.discover(conf.pmem.ndctl_path, conf.pmem.ndctl_timeout)
+        return ndctl.discover(conf.pmem.ndctl_path, conf.pmem.ndctl_timeout, conf.pmem.cxl_path, conf.pmem.sysfs_root)
     if conf.pmem.discovery == "sysfs":
         from pmem_placement.discover import sysfs
 
-        return sysfs.discover(conf.pmem.sysfs_root)
+        return sysfs.discover(conf.pmem.sysfs_root, conf.pmem.cxl_path, conf.pmem.ndctl_timeout)
     from pmem_placement.discover import file
 
     return file.discover(conf.pmem.namespaces_file)

@@ -3,9 +3,10 @@
 Input is what ``ndctl list --buses --dimms --regions --namespaces --health --media-errors``
 prints (the sysfs backend builds the same records): the namespace's region (``read_only``, which
 only sysfs gives; ``mappings`` to its DIMMs), the DIMMs' NFIT flags and health, the bus's address
-range scrub state and the namespace's ``badblock_count``. A signal the device does not provide
-(no health DSM, a CXL memory device without NFIT flags, e820 memory without DIMMs) leaves the
-namespace healthy with a note; a signal that could not be read (the backends record it under
+range scrub state and the namespace's ``badblock_count``; for a CXL memory device, what ``cxl
+list --memdevs --health`` prints (``discover.cxl`` adds it to its nd DIMM). A signal the device
+does not provide (no health DSM, a CXL device that does not answer Get Health Info, e820 memory
+without DIMMs) leaves the namespace healthy with a note; a signal that could not be read (the backends record it under
 ``unreadable``) or a scrub in progress makes its health not known.
 """
 
@@ -28,6 +29,18 @@ FAILED = {
     "flag_failed_flush": "failed to flush at the last shutdown",
 }
 BAD_HEALTH = ("critical", "fatal")
+# A CXL memory device's media states (Get Health Info, as 'cxl list --health' prints them) that
+# mean it cannot keep data, or soon will not.
+CXL_LOST = {
+    "media_persistence_lost": "has lost write persistence",
+    "media_data_lost": "has lost its data",
+    "media_powerloss_persistence_loss": "lost write persistence at a power loss",
+    "media_shutdown_persistence_loss": "lost write persistence at a shutdown",
+    "media_powerloss_data_loss": "lost its data at a power loss",
+    "media_shutdown_data_loss": "lost its data at a shutdown",
+    "media_persistence_loss_imminent": "is about to lose write persistence",
+    "media_data_loss_imminent": "is about to lose its data",
+}
 NO_SIGNALS = "this output carries no health signals (ndctl list without --dimms --health --media-errors)"
 
 
@@ -99,10 +112,10 @@ def _region(region: Record, bus: Record | None, dimms: typing.Mapping[str, Recor
         if dimm is None:
             unknown.append(f"DIMM {dimm_name} of {name} was not listed")
             continue
-        _dimm(dimm_name, dimm, provider, unhealthy, unknown, notes)
+        _dimm(dimm_name, dimm, bus, unhealthy, unknown, notes)
 
 
-def _dimm(name: str, dimm: Record, provider: str | None, unhealthy: list[str], unknown: list[str],
+def _dimm(name: str, dimm: Record, bus: Record | None, unhealthy: list[str], unknown: list[str],
           notes: list[str]) -> None:
     unknown += [str(u) for u in dimm.get("unreadable", ())]
     unhealthy += [f"DIMM {name} {why}" for flag, why in FAILED.items() if dimm.get(flag) is True]
@@ -111,8 +124,8 @@ def _dimm(name: str, dimm: Record, provider: str | None, unhealthy: list[str], u
     health = dimm.get("health")
     if isinstance(health, dict):
         _dimm_health(name, health, unhealthy, notes)
-    elif provider == "CXL":
-        notes.append(f"{name} is a CXL memory device: it has no NFIT flags; 'cxl list -H' shows its health")
+    elif (bus or {}).get("provider") == "CXL":
+        _cxl(name, dimm, bus or {}, unhealthy, unknown, notes)
     else:
         notes.append(f"DIMM {name} reports no health ('ndctl list -H' needs a health DSM and /dev/{name})")
 
@@ -129,6 +142,58 @@ def _dimm_health(name: str, health: Record, unhealthy: list[str], notes: list[st
     alarms = sorted(k.removeprefix("alarm_") for k, v in health.items() if k.startswith("alarm_") and v is True)
     if alarms:
         notes.append(f"DIMM {name} alarms: {', '.join(alarms)}")
+
+
+def _cxl(name: str, dimm: Record, bus: Record, unhealthy: list[str], unknown: list[str],
+         notes: list[str]) -> None:
+    """An nd DIMM of a CXL bus: its CXL memory device's health (``discover.cxl`` adds it)."""
+    memdev = dimm.get("cxl")
+    if isinstance(memdev, dict):
+        _cxl_health(f"{name} (CXL {memdev.get('memdev', 'memory device')})", memdev, unhealthy, unknown, notes)
+    elif bus.get("cxl_error"):
+        unknown.append(f"the health of the CXL memory device under {name} could not be read: {bus['cxl_error']}")
+    elif bus.get("cxl_missing"):
+        notes.append(f"{name} is a CXL memory device whose health is not read: {bus['cxl_missing']}")
+    elif isinstance(bus.get("cxl_unplaced"), list):
+        # Not matched (no cxl/id before Linux 6.2): any device's bad health may be this one's.
+        bad: list[str] = []
+        their_notes: list[str] = []
+        for memdev in bus["cxl_unplaced"]:
+            if isinstance(memdev, dict):
+                _cxl_health(f"CXL {memdev.get('memdev', 'memory device')}", memdev, bad, bad, their_notes)
+        notes.extend(their_notes)
+        if bad:
+            unknown.append(f"{'; '.join(bad)}, and whether {name} is on it is not known (the kernel gives "
+                           f"{name} no cxl/id before Linux 6.2)")
+        else:
+            notes.append(f"{name} is not matched to its CXL memory device (the kernel gives it no cxl/id before "
+                         "Linux 6.2); none of this host's CXL memory devices reports bad health")
+    else:
+        notes.append(f"{name} is a CXL memory device: this output does not carry its health "
+                     "('cxl list --memdevs --health')")
+
+
+def _cxl_health(label: str, memdev: Record, unhealthy: list[str], unknown: list[str], notes: list[str]) -> None:
+    health = memdev.get("health")
+    if not isinstance(health, dict):
+        notes.append(f"{label} reports no health ('cxl list --health': the device did not answer Get Health "
+                     f"Info, or /dev/cxl/{memdev.get('memdev', 'memN')} can be opened by root only)")
+        return
+    lost = [f"{label} {why}" for key, why in CXL_LOST.items() if health.get(key) is True]
+    if lost:
+        unhealthy += lost
+    elif health.get("media_not_ready") is True:
+        unknown.append(f"{label} media is not ready")
+    elif health.get("media_normal") is False:
+        unhealthy.append(f"{label} media is not normal")
+    if health.get("hw_replacement_needed") is True:
+        unhealthy.append(f"{label} needs replacement")
+    for key, what in (("maintenance_needed", "needs maintenance"), ("performance_degraded", "is degraded")):
+        if health.get(key) is True:
+            notes.append(f"{label} {what}")
+    shutdowns = health.get("dirty_shutdowns")
+    if isinstance(shutdowns, int) and not isinstance(shutdowns, bool) and shutdowns > 0:
+        notes.append(f"{label} had {shutdowns} dirty shutdown{'s' if shutdowns != 1 else ''}")
 
 
 def _unique(items: list[str]) -> tuple[str, ...]:

@@ -1,110 +1,25 @@
-"""Run ndctl. The only place this project starts a process.
+"""Discover namespaces with ndctl.
 
-Fixed argument list, no shell, the executable resolved to an absolute path, a timeout that
-kills ndctl's whole process group, and output read through pipes up to a size limit (no
-temporary files: discovery must work without a writable directory). One call lists
-everything discovery needs: ``--idle`` includes disabled namespaces, ``--namespaces
+One call lists everything discovery needs: ``--idle`` includes disabled namespaces, ``--namespaces
 --device-dax`` lists every mode (so a configured namespace that cannot be used is reported with
 the reason why, rather than as missing), ``--buses --dimms --regions`` put each namespace in its
 region, bus and DIMMs, ``--health --media-errors`` add the DIMMs' health and the namespaces' bad
-blocks, ``--verbose`` the namespaces' NUMA node.
+blocks, ``--verbose`` the namespaces' NUMA node. With a CXL bus listed, ``cxl`` adds its memory
+devices' health (``discover.cxl``).
 """
 
-import contextlib
-import os
-import selectors
-import shutil
-import signal
-import subprocess
-import time
-
+from pmem_placement.discover import command
+from pmem_placement.discover import cxl
 from pmem_placement.discover import ndctl_json
 from pmem_placement.discover.model import Namespace
-from pmem_placement.errors import DiscoveryError
 
 ARGV = ("list", "--buses", "--dimms", "--regions", "--namespaces", "--idle", "--device-dax", "--health",
         "--media-errors", "--verbose")
-# A host with a thousand namespaces prints about a megabyte.
-MAX_OUTPUT = 64 * 1024 * 1024
 
 
-def resolve(ndctl_path: str) -> str:
-    """The absolute path of the ndctl executable ([pmem]ndctl_path)."""
-    found = shutil.which(ndctl_path)
-    if found is None:
-        raise DiscoveryError(
-            f"[pmem]ndctl_path: {ndctl_path!r} is not an executable (install ndctl, or set "
-            "ndctl_path, or use [pmem]discovery = sysfs)"
-        )
-    return os.path.abspath(found)
-
-
-def run(ndctl_path: str, timeout: float, arguments: tuple[str, ...] = ARGV) -> str:
-    """Run ``ndctl list`` (``arguments``: our fixed arguments, or the audit's copy of nova's) and return
-    its standard output.
-
-    ndctl runs in its own process group, killed whole when the timeout expires (a wrapper's
-    children must not keep it alive). Its output is read through pipes, not temporary files, so
-    discovery needs no writable directory (a hardened or freshly booted host may have none);
-    at most MAX_OUTPUT bytes are kept, so a runaway ndctl cannot fill memory: more is an error.
-    """
-    argv = [resolve(ndctl_path), *arguments]
-    try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, shell=False, start_new_session=True)
-    except OSError as exc:
-        raise DiscoveryError(f"cannot run {argv[0]}: {exc.strerror or exc}") from exc
-    try:
-        deadline = time.monotonic() + timeout
-        out, out_size, err = _read_until_closed(proc, deadline, timeout)
-        returncode = proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired as exc:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        raise DiscoveryError(f"{' '.join(argv)} did not finish within {timeout:g} s ([pmem]ndctl_timeout)") from exc
-    finally:
-        for pipe in (proc.stdout, proc.stderr):
-            if pipe is not None:
-                pipe.close()
-    if returncode != 0:
-        lines = err.decode("utf-8", "replace").strip().splitlines()
-        detail = f": {lines[-1]}" if lines else ""
-        raise DiscoveryError(f"{' '.join(argv)} exited with status {returncode}{detail}")
-    if out_size > MAX_OUTPUT:
-        raise DiscoveryError(f"{argv[0]} printed {out_size} bytes, more than the {MAX_OUTPUT} accepted")
-    return out.decode("utf-8", "replace")
-
-
-def _read_until_closed(proc: "subprocess.Popen[bytes]", deadline: float,
-                       timeout: float) -> tuple[bytes, int, bytes]:
-    """Read stdout and stderr until both close or ``deadline`` passes (TimeoutExpired).
-
-    Keeps at most MAX_OUTPUT bytes of each and counts the rest, so the caller can say how much
-    was printed.
-    """
-    assert proc.stdout is not None and proc.stderr is not None
-    kept: dict[int, bytearray] = {proc.stdout.fileno(): bytearray(), proc.stderr.fileno(): bytearray()}
-    sizes = dict.fromkeys(kept, 0)
-    with selectors.DefaultSelector() as selector:
-        for fd in kept:
-            selector.register(fd, selectors.EVENT_READ)
-        while selector.get_map():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise subprocess.TimeoutExpired(proc.args, timeout)
-            for key, _ in selector.select(remaining):
-                chunk = os.read(key.fd, 65536)
-                if not chunk:
-                    selector.unregister(key.fd)
-                    continue
-                sizes[key.fd] += len(chunk)
-                room = MAX_OUTPUT - len(kept[key.fd])
-                if room > 0:
-                    kept[key.fd] += chunk[:room]
-    out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
-    return bytes(kept[out_fd]), sizes[out_fd], bytes(kept[err_fd])
-
-
-def discover(ndctl_path: str, timeout: float) -> list[Namespace]:
-    return ndctl_json.parse(run(ndctl_path, timeout), source="ndctl", need_bus=True)
+def discover(ndctl_path: str, timeout: float, cxl_path: str = "cxl", sysfs_root: str = "/sys",
+             need_bus: bool = True) -> list[Namespace]:
+    """The host's namespaces, with the health of the CXL devices under those on a CXL bus."""
+    data = ndctl_json.decode(command.run(ndctl_path, timeout, ARGV), source="ndctl", need_bus=need_bus)
+    cxl.annotate(data, cxl_path, timeout, sysfs_root)
+    return ndctl_json.from_records(data, source="ndctl")

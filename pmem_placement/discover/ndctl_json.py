@@ -26,15 +26,19 @@ Record = dict[str, typing.Any]
 def parse(text: str, source: str = "ndctl", need_bus: bool = False) -> list[Namespace]:
     """Parse ndctl's JSON text. Empty output means no namespaces (ndctl prints nothing, not []);
     with ``need_bus`` (the output of a call with --buses), it means no nd bus at all."""
+    return from_records(decode(text, source, need_bus), source)
+
+
+def decode(text: str, source: str = "ndctl", need_bus: bool = False) -> object:
+    """ndctl's JSON text as records (``[]`` for empty output; see ``parse``)."""
     if not text.strip():
         if need_bus:
             raise DiscoveryError(no_bus(source))
         return []
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise ParseError(f"{source} output is not valid JSON: {exc}") from exc
-    return from_records(data, source)
 
 
 def no_bus(source: str) -> str:

@@ -27,6 +27,7 @@ import errno
 import os
 import re
 
+from pmem_placement.discover import cxl
 from pmem_placement.discover import ndctl_json
 from pmem_placement.discover.model import Namespace
 from pmem_placement.errors import DiscoveryError
@@ -259,5 +260,9 @@ def records(sysfs_root: str) -> list[Record]:
     return list(buses.values()) + ([orphans] if orphans["regions"] or orphans["dimms"] else [])
 
 
-def discover(sysfs_root: str) -> list[Namespace]:
-    return ndctl_json.from_records(records(sysfs_root), source="sysfs")
+def discover(sysfs_root: str, cxl_path: str = "cxl", timeout: float = 30) -> list[Namespace]:
+    """The host's namespaces, with the health of the CXL devices under those on a CXL bus (``cxl``
+    runs then: sysfs does not show a CXL device's health)."""
+    data = records(sysfs_root)
+    cxl.annotate(data, cxl_path, timeout, sysfs_root)
+    return ndctl_json.from_records(data, source="sysfs")

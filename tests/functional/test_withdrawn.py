@@ -100,6 +100,28 @@ def test_a_namespace_on_a_dimm_that_failed_to_arm_is_withdrawn_until_it_is_healt
     assert classes(admin, node) == {BIG: (1, 0, 0), SMALL: (2, 0, 0)}
 
 
+def test_a_namespace_on_a_cxl_device_that_lost_its_data_is_withdrawn_while_it_is_held(node, admin):
+    """A CXL bus: the nd DIMM carries its CXL device's record ('cxl list --memdevs --health', added by
+    discovery; shaped as ndctl's documentation prints it). A guest holds the namespace; Placement
+    keeps the allocation and offers no unit of that device."""
+    good = {"memdev": "mem1", "serial": 9, "health": {"media_normal": True, "media_data_lost": False}}
+    node.namespaces_file.write_text(host_with({"nmem1": {"cxl": good}}, provider="CXL"))
+    assert node.run("reconcile").status == 0
+    child, guest = admin.guest_on(node.name, {SMALL: 1})
+    lost = {"memdev": "mem1", "serial": 9, "health": {"media_normal": False, "media_data_lost": True,
+                                                      "dirty_shutdowns": 1}}
+    node.namespaces_file.write_text(host_with({"nmem1": {"cxl": lost}}, provider="CXL"))
+    result = node.run("reconcile")
+    assert result.status == 2
+    assert ("namespace 'ns_2' (namespace1.0, label 'SMALL') is unhealthy: nmem1 (CXL mem1) has lost its data"
+            in one_line(result))
+    assert classes(admin, node) == {BIG: (1, 0, 0), SMALL: (2, 1, 1)}
+    assert admin.allocations(guest)[child]["resources"] == {SMALL: 1}
+    shown = json.loads(node.run("show", "--offline", "--format", "json").out)
+    [row] = [r for r in shown["namespaces"] if r["name"] == "ns_2"]
+    assert row["health_notes"] == ["nmem1 (CXL mem1) had 1 dirty shutdown"]
+
+
 def test_media_errors_and_a_critical_health_withdraw_and_the_reasons_add_up(node, admin):
     node.namespaces_file.write_text(host_with({"nmem1": {"health": {"health_state": "critical"}}},
                                               ns_1={"badblock_count": 2}))

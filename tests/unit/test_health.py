@@ -101,11 +101,12 @@ def test_a_region_without_dimms_is_healthy_with_a_note():
     assert found["ns_a"].health.notes == ("region0 has no DIMMs (e820 memory): no DIMM health signals",)
 
 
-def test_a_cxl_memory_device_without_nfit_flags_is_healthy_with_a_note():
+def test_a_cxl_memory_device_without_its_cxl_record_is_healthy_with_a_note():
+    # A namespaces_file of ndctl's output alone: the CXL device's health is not in it.
     found = parsed({"region0": [helpers.devdax("cxl_0", "namespace0.0")]}, provider="CXL")
     assert found["cxl_0"].health.state == OK and found["cxl_0"].bus_provider == "CXL"
-    assert found["cxl_0"].health.notes == ("nmem0 is a CXL memory device: it has no NFIT flags; 'cxl list -H' "
-                                           "shows its health",)
+    assert found["cxl_0"].health.notes == ("nmem0 is a CXL memory device: this output does not carry its health "
+                                           "('cxl list --memdevs --health')",)
 
 
 def test_the_flat_listing_of_old_carries_no_health_and_is_accepted():

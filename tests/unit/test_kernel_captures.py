@@ -152,8 +152,8 @@ def test_cxl_namespaces_are_reported_like_any_other():
     for ns in found.values():
         assert ns.usable and ns.bus_provider == "CXL" and ns.target_node == 1
         assert ns.health.state == "ok"
-        assert ns.health.notes == ("nmem0 is a CXL memory device: it has no NFIT flags; 'cxl list -H' shows its "
-                                   "health",)
+        assert ns.health.notes == ("nmem0 is a CXL memory device: this output does not carry its health "
+                                   "('cxl list --memdevs --health')",)
     assert {rc: len(nss) for rc, nss in resolve("CXL:cxl_0|cxl_1", list(found.values())).offered.items()} == \
         {"CUSTOM_PMEM_NAMESPACE_CXL": 2}
 

@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from pmem_placement.discover import command
 from pmem_placement.discover import ndctl
 from pmem_placement.discover import ndctl_json
 from pmem_placement.errors import DiscoveryError
@@ -30,7 +31,7 @@ def test_runs_the_fixed_argv_without_a_shell(tmp_path):
 def test_name_is_resolved_in_path_to_an_absolute_executable(tmp_path, monkeypatch):
     stub(tmp_path, "true")
     monkeypatch.setenv("PATH", str(tmp_path))
-    assert ndctl.resolve("ndctl") == str(tmp_path / "ndctl")
+    assert command.resolve("ndctl") == str(tmp_path / "ndctl")
 
 
 def test_missing_ndctl(tmp_path):
@@ -61,7 +62,7 @@ def test_timeout_kills_the_whole_process_group(tmp_path):
 
 
 def test_huge_output_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(ndctl, "MAX_OUTPUT", 1000)
+    monkeypatch.setattr(command, "MAX_OUTPUT", 1000)
     path = stub(tmp_path, "head -c 5000 /dev/zero")
     with pytest.raises(DiscoveryError, match="printed 5000 bytes, more than the 1000 accepted"):
         ndctl.discover(path, timeout=10)
