@@ -60,8 +60,9 @@ pmem_opts = [
         default="cxl",
         help="ndctl's cxl executable: an absolute path, or a name looked up in PATH. When a namespace "
         "is on a CXL bus, discovery (ndctl or sysfs) runs '<cxl_path> list --memdevs --health' "
-        "without a shell to read its CXL memory devices' health. Not installed: those namespaces "
-        "are offered, with a note that their health is not read; failing or hanging: their health "
+        "without a shell to read its CXL memory devices' health. The default name not found in "
+        "PATH (not installed): those namespaces are offered, with a note that their health is not "
+        "read; a path set here that is not an executable, or a cxl that fails or hangs: their health "
         "is not known, and they are withdrawn unless [pmem]unhealthy = offer.",
     ),
     cfg.StrOpt(

@@ -7,12 +7,13 @@ module runs that call (only when a CXL bus is listed) and puts what it prints in
 ndctl-shaped records before they are parsed, so that ``health.assess`` judges it for every
 backend:
 
-- each nd DIMM of a CXL bus whose CXL device is known gets that device's record as ``cxl``. The
-  device is known by its serial: Linux 6.2 and later give the nd DIMM ``cxl/id``, which ``cxl
-  list`` prints as the device's ``serial``; older kernels link them nowhere;
-- each CXL bus gets ``cxl_unplaced``, the devices that no nd DIMM was matched to (their
-  health, if it is bad, then makes the health of that bus's unmatched DIMMs not known), and
-  ``cxl_error`` when ``cxl`` could not be run or read.
+- each nd DIMM of a CXL bus gets its ``cxl/id`` as ``cxl_id`` (Linux 6.2 and later: the serial
+  of its CXL device, which ``cxl list`` prints as ``serial``; older kernels link them nowhere),
+  and the record of the one device of that serial as ``cxl``;
+- each CXL bus gets ``cxl_unplaced``, the devices that no nd DIMM was matched to (any bad health
+  among them, or none listed at all, makes the health of that bus's unmatched DIMMs not known),
+  ``cxl_missing`` when ``cxl`` is not installed (the default name not found in PATH) and
+  ``cxl_error`` when it could not be run or read.
 
 ``[pmem]discovery = file`` takes these keys as they are in the file.
 """
@@ -25,6 +26,9 @@ from pmem_placement.discover import command
 from pmem_placement.errors import DiscoveryError
 
 ARGV = ("list", "--memdevs", "--health")
+DEFAULT_PATH = "cxl"
+# What cxl list prints beside memory devices (with other listing options): not devices.
+_NOT_DEVICES = ("region", "decoder", "port", "endpoint", "bus", "position")
 Record = dict[str, typing.Any]
 
 
@@ -36,50 +40,60 @@ def annotate(data: object, cxl_path: str, timeout: float, sysfs_root: str = "/sy
     try:
         memdevs = parse(command.run(cxl_path, timeout, ARGV, option="cxl_path"))
     except command.NotInstalled as exc:
-        _mark(buses, "cxl_missing", str(exc))
+        # Not installed where it is looked for by default: health is not read, and said so. A
+        # path set on purpose that is not there is a mistake: health is not known.
+        _mark(buses, "cxl_missing" if cxl_path == DEFAULT_PATH else "cxl_error", str(exc))
         return
     except DiscoveryError as exc:
         _mark(buses, "cxl_error", str(exc))
         return
-    by_serial: dict[str, list[Record]] = {}
+    by_serial: dict[int, list[Record]] = {}
     for memdev in memdevs:
-        if isinstance(memdev.get("serial"), int) and not isinstance(memdev.get("serial"), bool):
-            by_serial.setdefault(str(memdev["serial"]), []).append(memdev)
-    placed: set[str] = set()
+        serial = memdev.get("serial")
+        if isinstance(serial, int) and not isinstance(serial, bool):
+            by_serial.setdefault(serial % 2**64, []).append(memdev)
+    placed: set[int] = set()
     for bus in buses:
         for dimm in _dimms(bus):
-            serial = _read(os.path.join(sysfs_root, "bus", "nd", "devices", str(dimm.get("dev")), "cxl", "id"))
-            match = by_serial.get(serial or "", [])
+            serial = _serial(os.path.join(sysfs_root, "bus", "nd", "devices", str(dimm.get("dev")), "cxl", "id"))
+            if serial is None:
+                continue
+            dimm["cxl_id"] = serial
+            match = by_serial.get(serial, [])
             if len(match) == 1:  # two devices of one serial (an emulator's 0) are matched to neither
                 dimm["cxl"] = match[0]
-                placed.add(str(match[0].get("memdev")))
-    unplaced = [memdev for memdev in memdevs if str(memdev.get("memdev")) not in placed]
+                placed.add(id(match[0]))
+    unplaced = [memdev for memdev in memdevs if id(memdev) not in placed]
     for bus in buses:
         bus["cxl_unplaced"] = unplaced
 
 
 def parse(text: str) -> list[Record]:
     """The memory device records of ``cxl list``'s output, whatever its shape: a bare array of
-    devices, or an array of ``{"memdevs": [...]}``, ``{"regions": [...]}`` objects."""
+    devices or one device, ``{"memdevs": [...]}`` objects beside ``{"regions": [...]}``, or
+    devices under a bus or port (``"memdevs:root0"``). Anything else in a device list is an error."""
     if not text.strip():
         return []
     try:
         data = json.loads(text)
     except (ValueError, RecursionError) as exc:
-        raise DiscoveryError(f"cxl output is not valid JSON: {exc}") from exc
+        raise DiscoveryError(f"[pmem]cxl_path: what cxl list printed is not valid JSON: {exc}") from exc
     found: list[Record] = []
 
     def visit(obj: object) -> None:
         if isinstance(obj, list):
             for item in obj:
                 visit(item)
-        elif isinstance(obj, dict):
-            if isinstance(obj.get("memdev"), str) and "position" not in obj:  # not a region's mapping
-                found.append(obj)
-            elif isinstance(obj.get("memdevs"), list):
-                visit(obj["memdevs"])
-        else:
-            raise DiscoveryError(f"cxl output has {type(obj).__name__} where an object was expected")
+            return
+        if not isinstance(obj, dict):
+            raise DiscoveryError(f"[pmem]cxl_path: cxl list printed {type(obj).__name__} where a memory "
+                                 "device was expected")
+        lists = [key for key in obj if key == "memdevs" or key.startswith("memdevs:")]
+        if lists:
+            for key in lists:
+                visit(obj[key])
+        elif not any(key.startswith(_NOT_DEVICES) for key in obj):
+            found.append(obj)
 
     visit(data)
     return found
@@ -101,9 +115,11 @@ def _dimms(bus: Record) -> list[Record]:
     return [d for d in dimms if isinstance(d, dict)] if isinstance(dimms, list) else []
 
 
-def _read(path: str) -> str | None:
+def _serial(path: str) -> int | None:
+    """The serial in an nd DIMM's ``cxl/id`` (Linux 6.2 and later; printed signed by some
+    kernels: taken modulo 2**64, as cxl list prints it unsigned)."""
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read().strip()
-    except OSError:
+            return int(f.read().strip()) % 2**64
+    except (OSError, ValueError):
         return None

@@ -149,35 +149,58 @@ def _cxl(name: str, dimm: Record, bus: Record, unhealthy: list[str], unknown: li
     """An nd DIMM of a CXL bus: its CXL memory device's health (``discover.cxl`` adds it)."""
     memdev = dimm.get("cxl")
     if isinstance(memdev, dict):
-        _cxl_health(f"{name} (CXL {memdev.get('memdev', 'memory device')})", memdev, unhealthy, unknown, notes)
+        _cxl_health(f"{name} (CXL {_memdev_name(memdev)})", memdev, unhealthy, unknown, notes)
     elif bus.get("cxl_error"):
         unknown.append(f"the health of the CXL memory device under {name} could not be read: {bus['cxl_error']}")
     elif bus.get("cxl_missing"):
         notes.append(f"{name} is a CXL memory device whose health is not read: {bus['cxl_missing']}")
     elif isinstance(bus.get("cxl_unplaced"), list):
-        # Not matched (no cxl/id before Linux 6.2): any device's bad health may be this one's.
-        bad: list[str] = []
-        their_notes: list[str] = []
-        for memdev in bus["cxl_unplaced"]:
-            if isinstance(memdev, dict):
-                _cxl_health(f"CXL {memdev.get('memdev', 'memory device')}", memdev, bad, bad, their_notes)
-        notes.extend(their_notes)
-        if bad:
-            unknown.append(f"{'; '.join(bad)}, and whether {name} is on it is not known (the kernel gives "
-                           f"{name} no cxl/id before Linux 6.2)")
-        else:
-            notes.append(f"{name} is not matched to its CXL memory device (the kernel gives it no cxl/id before "
-                         "Linux 6.2); none of this host's CXL memory devices reports bad health")
+        _unmatched(name, dimm, bus["cxl_unplaced"], unknown, notes)
     else:
         notes.append(f"{name} is a CXL memory device: this output does not carry its health "
                      "('cxl list --memdevs --health')")
 
 
+def _unmatched(name: str, dimm: Record, unplaced: list[typing.Any], unknown: list[str], notes: list[str]) -> None:
+    """An nd DIMM of a CXL bus matched to no device: any device's bad health may be its own."""
+    serial = dimm.get("cxl_id")
+    why = (f"the kernel gives {name} no cxl/id before Linux 6.2" if serial is None
+           else f"no single device cxl lists has the serial of {name}'s cxl/id, {serial}")
+    if not unplaced:
+        unknown.append(f"cxl lists no CXL memory device for {name} ({why})")
+        return
+    bad: list[str] = []
+    their_notes: list[str] = []
+    for memdev in unplaced:
+        if isinstance(memdev, dict):
+            _cxl_health(f"CXL {_memdev_name(memdev)}", memdev, bad, bad, their_notes)
+    notes.extend(their_notes)
+    if bad:
+        unknown.append(f"{'; '.join(bad)}, and whether {name} is on it is not known ({why})")
+    else:
+        notes.append(f"{name} is not matched to its CXL memory device ({why}); none of this host's CXL memory "
+                     "devices reports bad health")
+
+
+def _memdev_name(memdev: Record) -> str:
+    name = memdev.get("memdev")
+    return name if isinstance(name, str) else "memory device" + (f" of serial {memdev['serial']}"
+                                                                 if "serial" in memdev else " without a name")
+
+
 def _cxl_health(label: str, memdev: Record, unhealthy: list[str], unknown: list[str], notes: list[str]) -> None:
     health = memdev.get("health")
-    if not isinstance(health, dict):
+    if health is None:
         notes.append(f"{label} reports no health ('cxl list --health': the device did not answer Get Health "
                      f"Info, or /dev/cxl/{memdev.get('memdev', 'memN')} can be opened by root only)")
+        return
+    # cxl prints JSON booleans and integers: anything else was not understood, so not known.
+    odd = sorted(k for k in (*CXL_LOST, "media_normal", "media_not_ready", "hw_replacement_needed")
+                 if isinstance(health, dict) and k in health and not isinstance(health[k], bool))
+    if not isinstance(health, dict) or not isinstance(health.get("media_normal"), bool) or odd:
+        what = "no media_normal" if isinstance(health, dict) and "media_normal" not in health else (
+            f"{', '.join(odd)} not true or false" if odd else "media_normal not true or false")
+        unknown.append(f"{label} health is not understood ({what if isinstance(health, dict) else 'not an object'})")
         return
     lost = [f"{label} {why}" for key, why in CXL_LOST.items() if health.get(key) is True]
     if lost:

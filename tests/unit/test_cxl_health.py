@@ -48,8 +48,8 @@ class Host:
         self.calls = tmp_path / "cxl-calls"
         (tmp_path / "ndctl.json").write_text(ndctl_output)
         (tmp_path / "cxl.json").write_text(cxl_output)
-        self.ndctl = self._stub("ndctl", f"cat {tmp_path / 'ndctl.json'}")
-        self.cxl = self._stub("cxl", cxl_body or f'printf "%s\\n" "$@" >> {self.calls}; cat {tmp_path / "cxl.json"}')
+        self.ndctl = self._stub("ndctl", f"/bin/cat {tmp_path / 'ndctl.json'}")
+        self.cxl = self._stub("cxl", cxl_body or f'printf "%s\\n" "$@" >> {self.calls}; /bin/cat {tmp_path / "cxl.json"}')
         self.sysfs = tmp_path / "sys"
         for nmem, serial in (cxl_ids or {}).items():
             (self.sysfs / "bus" / "nd" / "devices" / nmem / "cxl").mkdir(parents=True)
@@ -81,7 +81,7 @@ def test_the_real_kernels_output_has_no_health_and_no_link_so_the_namespaces_are
         assert ns.health.notes == (
             "CXL mem0 reports no health ('cxl list --health': the device did not answer Get Health Info, or "
             "/dev/cxl/mem0 can be opened by root only)",
-            "nmem0 is not matched to its CXL memory device (the kernel gives it no cxl/id before Linux 6.2); "
+            "nmem0 is not matched to its CXL memory device (the kernel gives nmem0 no cxl/id before Linux 6.2); "
             "none of this host's CXL memory devices reports bad health")
     assert host.calls.read_text().split() == ["list", "--memdevs", "--health"]
 
@@ -138,25 +138,69 @@ def test_a_bad_device_that_cannot_be_placed_leaves_every_unmatched_namespace_not
     cxl = json.dumps([memdev("mem0", serials[0], GOOD), memdev("mem1", serials[1], dict(GOOD, media_data_lost=True))])
     found = Host(tmp_path, two_devices(), cxl, cxl_ids=cxl_ids).discover()
     for ns, nmem in ((found["cxl_0"], "nmem0"), (found["cxl_1"], "nmem1")):
+        why = (f"no single device cxl lists has the serial of {nmem}'s cxl/id, 0" if cxl_ids
+               else f"the kernel gives {nmem} no cxl/id before Linux 6.2")
         assert ns.health.state == UNKNOWN
-        assert ns.health.reasons == (f"CXL mem1 has lost its data, and whether {nmem} is on it is not known (the "
-                                     f"kernel gives {nmem} no cxl/id before Linux 6.2)",)
+        assert ns.health.reasons == (f"CXL mem1 has lost its data, and whether {nmem} is on it is not known ({why})",)
 
 
-def test_without_cxl_installed_the_namespaces_are_offered_with_a_note(tmp_path):
+def test_without_cxl_installed_the_namespaces_are_offered_with_a_note(tmp_path, monkeypatch):
     host = Host(tmp_path, two_devices(), "[]")
-    (tmp_path / "cxl").unlink()
-    found = host.discover()
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    found = {ns.name: ns for ns in ndctl.discover(host.ndctl, 30, "cxl", str(host.sysfs))}
     assert found["cxl_0"].health.state == OK
     assert found["cxl_0"].health.notes == (
-        f"nmem0 is a CXL memory device whose health is not read: [pmem]cxl_path: '{tmp_path / 'cxl'}' is not an "
+        "nmem0 is a CXL memory device whose health is not read: [pmem]cxl_path: 'cxl' is not an "
         "executable (install ndctl's cxl tool (Debian and Ubuntu: in the package ndctl; RHEL and Fedora: cxl-cli), "
         "or set cxl_path)",)
 
 
+def test_a_cxl_path_set_on_purpose_that_is_not_there_leaves_the_health_not_known(tmp_path):
+    """Guards: a mistyped [pmem]cxl_path read as 'not installed' and offered the namespaces."""
+    host = Host(tmp_path, two_devices(), "[]")
+    (tmp_path / "cxl").unlink()
+    health = host.discover()["cxl_0"].health
+    assert health.state == UNKNOWN
+    assert health.reasons == (f"the health of the CXL memory device under nmem0 could not be read: [pmem]cxl_path: "
+                              f"'{tmp_path / 'cxl'}' is not an executable (install ndctl's cxl tool (Debian and "
+                              "Ubuntu: in the package ndctl; RHEL and Fedora: cxl-cli), or set cxl_path)",)
+
+
+@pytest.mark.parametrize("cxl_output, reason", [
+    ("[]", "cxl lists no CXL memory device for nmem0 (no single device cxl lists has the serial of nmem0's "
+     "cxl/id, 7)"),
+    (json.dumps([{"serial": 5, "health": dict(GOOD, media_data_lost=True)}]),
+     "CXL memory device of serial 5 has lost its data, and whether nmem0 is on it is not known (no single device "
+     "cxl lists has the serial of nmem0's cxl/id, 7)"),
+    (json.dumps([{"bus": "root0", "memdevs:root0": [memdev("mem0", 5, dict(GOOD, media_data_lost=True))]}]),
+     "CXL mem0 has lost its data, and whether nmem0 is on it is not known (no single device cxl lists has the "
+     "serial of nmem0's cxl/id, 7)"),
+    (json.dumps([memdev("mem0", 7, dict(GOOD, media_data_lost="true"))]),
+     "nmem0 (CXL mem0) health is not understood (media_data_lost not true or false)"),
+    (json.dumps([memdev("mem0", 7, {})]), "nmem0 (CXL mem0) health is not understood (no media_normal)"),
+    (json.dumps([memdev("mem0", 7, dict(GOOD, media_normal=0))]),
+     "nmem0 (CXL mem0) health is not understood (media_normal not true or false)"),
+    (json.dumps([memdev("mem0", 7, "bad")]), "nmem0 (CXL mem0) health is not understood (not an object)"),
+], ids=["no devices", "a device without a name", "devices under a bus", "a string for a flag",
+        "an empty health", "a number for media_normal", "a health that is no object"])
+def test_what_cxl_prints_that_is_not_understood_is_never_taken_for_good_health(tmp_path, cxl_output, reason):
+    """Guards (found by review): a bad device without a 'memdev' name, devices under a bus, or
+    flags of another type read as healthy."""
+    nfit_like = json.dumps(helpers.combined({"region0": [helpers.devdax("cxl_0", "namespace0.0")]}, provider="CXL"))
+    health = Host(tmp_path, nfit_like, cxl_output, cxl_ids={"nmem0": 7}).discover()["cxl_0"].health
+    assert health.state == UNKNOWN and health.reasons == (reason,)
+
+
+def test_a_serial_the_kernel_prints_signed_matches_the_one_cxl_prints_unsigned(tmp_path):
+    cxl = json.dumps([memdev("mem0", 2**64 - 1, dict(GOOD, media_data_lost=True)), memdev("mem1", 9, GOOD)])
+    found = Host(tmp_path, two_devices(), cxl, cxl_ids={"nmem0": -1, "nmem1": 9}).discover()
+    assert found["cxl_0"].health.reasons == ("nmem0 (CXL mem0) has lost its data",)
+    assert found["cxl_1"].health.state == OK
+
+
 @pytest.mark.parametrize("body, why", [
     ("echo 'libcxl: cxl_new: failed' >&2; exit 3", "exited with status 3: libcxl: cxl_new: failed"),
-    ("echo '[{\"memdev\":'", "cxl output is not valid JSON"),
+    ("echo '[{\"memdev\":'", "[pmem]cxl_path: what cxl list printed is not valid JSON"),
     ("exec sleep 60", "did not finish within 1 s"),
 ], ids=["fails", "garbled", "hangs"])
 def test_a_cxl_that_fails_leaves_the_health_not_known_and_the_namespaces_withdrawn(tmp_path, body, why):
