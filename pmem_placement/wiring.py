@@ -70,6 +70,8 @@ def placement_adapter(conf: cfg.ConfigOpts, os_cloud: str | None = None) -> ks_a
     except ks_exc.auth_plugins.MissingRequiredOptions as exc:
         names = ", ".join(o.dest for o in exc.options)
         raise ConfigError(f"[placement]: auth_type {conf.placement.auth_type!r} needs {names}") from exc
+    if auth is not None:
+        _needed_secrets(conf)
     if auth is None:
         raise ConfigError(
             "[placement]auth_type is not set: pass the file that holds [placement] too (e.g. "
@@ -85,6 +87,22 @@ def placement_adapter(conf: cfg.ConfigOpts, os_cloud: str | None = None) -> ks_a
         silence_insecure_request_warnings()
     session = ks_loading.load_session_from_conf_options(conf, group, auth=auth)
     return ks_loading.load_adapter_from_conf_options(conf, group, session=session, auth=auth)
+
+
+# The secrets an auth plugin cannot authenticate without, although keystoneauth does not mark them
+# required (it would prompt for them): unset, the plugin fails only when it first sends a request.
+NEEDED_SECRETS = ("password", "token", "passcode", "application_credential_secret")
+
+
+def _needed_secrets(conf: cfg.ConfigOpts) -> None:
+    """Refuse an auth plugin whose secret is not set, naming the option (and a misspelt one)."""
+    from pmem_placement.conf import validate
+
+    auth_type = conf.placement.auth_type
+    for opt in ks_loading.get_auth_plugin_conf_options(auth_type):
+        if opt.dest in NEEDED_SECRETS and conf.placement.get(opt.dest) in (None, ""):
+            raise ConfigError(f"[placement]{opt.dest} is not set, and auth_type = {auth_type} needs it"
+                              + validate.misspelt(conf, placement_conf.GROUP, opt.dest))
 
 
 def set_library_logging(conf: cfg.ConfigOpts) -> None:

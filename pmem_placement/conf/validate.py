@@ -145,6 +145,17 @@ def unknown_options(conf: cfg.ConfigOpts) -> list[str]:
     return messages
 
 
+def misspelt(conf: cfg.ConfigOpts, section: str, name: str) -> str:
+    """': [section]nmae in FILE is not an option: did you mean 'name'?' for a written option that
+    is not one and is nearest to ``name``; '' when none is."""
+    for path in reversed(config_files(conf)):
+        written = [o for o in sections(path).get(section, {}) if o != name]
+        close = difflib.get_close_matches(name, written, n=1, cutoff=0.6)
+        if close:
+            return f" ([{section}]{close[0]} in {path} is not an option: did you mean {name!r}?)"
+    return ""
+
+
 def _elsewhere(option: str, valid: dict[str, set[str] | None]) -> str:
     """': did you mean [pmem]namespaces?' for an option of another of our sections written in
     [DEFAULT] (nearly or exactly its name)."""

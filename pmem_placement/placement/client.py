@@ -10,6 +10,7 @@ its own exception. Nothing here retries, logs payloads or decides policy.
 """
 
 import collections
+import functools
 import ssl
 import typing
 import urllib.parse
@@ -56,26 +57,70 @@ def _no_endpoint(exc: BaseException) -> errors.NoEndpoint:
         "or set endpoint_override)")
 
 
-def _transport_error(exc: Exception, method: str, path: str, where: str) -> Exception:
-    """What an exception raised while sending a request means to an operator."""
+def _keystone(adapter: ks_adapter.Adapter) -> str | None:
+    """Keystone's URL ([placement]auth_url) while no token has been had from it: a failure then is
+    Keystone's, not Placement's."""
+    auth = adapter.auth or getattr(adapter.session, "auth", None)
+    url = getattr(auth, "auth_url", None)
+    if url and getattr(auth, "auth_ref", None) is None:
+        return str(url)
+    return None
+
+
+def _transport_error(exc: Exception, method: str, path: str, where: str, keystone: str | None = None) -> Exception:
+    """What an exception raised while sending a request means to an operator; ``keystone``: the
+    URL of the Keystone the request had to authenticate with first, and could not yet."""
     if isinstance(exc, ks_exc.EndpointNotFound):
         return _no_endpoint(exc)
+    at = f" at {keystone}" if keystone else ""
     if isinstance(exc, ks_exc.http.HttpError):
         # Only authentication raises: Placement's own answers are never raised (raise_exc=False).
         if exc.http_status in (401, 403):
             return errors.CredentialsRefused(
-                f"Keystone refused the [placement] credentials with {exc.http_status}: check auth_url, "
+                f"Keystone{at} refused the [placement] credentials with {exc.http_status}: check auth_url, "
                 f"username, password, project and domains: {_one_line(exc)}")
-        return errors.Unavailable(f"authentication for Placement failed: {_one_line(exc)}")
+        return errors.Unavailable(f"authentication for Placement failed: Keystone{at} answered: {_one_line(exc)}")
     if isinstance(exc, ks_exc.SSLError):
+        if keystone:
+            return errors.TlsVerificationFailed(
+                f"TLS with Keystone{at} ([placement]auth_url) failed: {_reason(exc)}; check [placement]cafile")
         return errors.TlsVerificationFailed(
             f"TLS with Placement{where} failed ({method} {path}): {_reason(exc)}; check [placement]cafile")
     if isinstance(exc, ks_exc.ClientException):
-        # Connection refused, timeouts, Keystone unreachable.
+        if keystone:
+            return errors.Unavailable(f"cannot reach Keystone{at} ([placement]auth_url) to authenticate to "
+                                      f"Placement: {_reason(exc)}")
+        # Connection refused, timeouts.
         return errors.Unavailable(f"cannot reach Placement{where} ({method} {path}): {_reason(exc)}")
     # requests raises a bare OSError for a CA bundle, certificate or key it cannot read.
     return errors.CaFileUnreadable(
         f"[placement]: cannot use the TLS files (cafile, certfile, keyfile): {_one_line(exc)}")
+
+
+F = typing.TypeVar("F", bound=typing.Callable[..., typing.Any])
+
+
+def _answer(method: F) -> F:
+    """A method that reads Placement's answers: an answer without what it needs is one error naming
+    the request, not a KeyError."""
+    @functools.wraps(method)
+    def reading(self: "Client", *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
+        try:
+            return method(self, *args, **kwargs)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            what = f"no {exc.args[0]!r}" if isinstance(exc, KeyError) and exc.args else _one_line(exc)
+            raise errors.UnexpectedAnswer(
+                f"Placement's answer to {self._last} is not shaped as Placement's ({what}): is "
+                "[placement]endpoint_override (or the catalog) Placement, with nothing in between that "
+                "changes its answers?") from exc
+    return typing.cast(F, reading)
+
+
+def _always_there(path: str) -> bool:
+    """Whether Placement answers ``path`` whatever it holds (collections, create-if-missing PUTs)."""
+    bare = path.split("?")[0]
+    return bare in ("/", "/resource_providers", "/resource_classes", "/traits") or (
+        bare.count("/") == 2 and bare.startswith(("/resource_classes/", "/traits/")))
 
 
 class Client:
@@ -83,19 +128,17 @@ class Client:
                  on_request: typing.Callable[[], None] | None = None) -> None:
         self._adapter = adapter
         self._on_request = on_request
+        self._last = ""
         self.requests: collections.Counter[str] = collections.Counter()
         """Requests sent, by HTTP method."""
 
     @property
     def endpoint(self) -> str:
+        keystone = _keystone(self._adapter)
         try:
             return str(self._adapter.get_endpoint() or "")
-        except OSError as exc:
-            raise _transport_error(exc, "GET", "/", "") from exc
-        except ks_exc.ClientException as exc:
-            if isinstance(exc, ks_exc.EndpointNotFound):
-                raise _no_endpoint(exc) from exc
-            raise _transport_error(exc, "GET", "/", "") from exc
+        except (ks_exc.ClientException, OSError) as exc:
+            raise _transport_error(exc, "GET", "/", "", keystone) from exc
 
     def _tls_files_problem(self) -> str | None:
         """Why [placement]cafile cannot be used as a CA bundle, if it cannot (read locally)."""
@@ -116,20 +159,23 @@ class Client:
         self.requests[method] += 1
         if self._on_request is not None:
             self._on_request()
+        self._last = f"{method} {path}"
+        keystone = _keystone(self._adapter)
         try:
             resp = self._adapter.request(
                 path, method, json=body, microversion=microversion, raise_exc=False
             )
         except (ks_exc.ClientException, OSError) as exc:
+            keystone = keystone if _keystone(self._adapter) else None  # still no token: Keystone failed
             try:
-                where = f" at {self._adapter.get_endpoint()}"
+                where = "" if keystone else f" at {self._adapter.get_endpoint()}"
             except (ks_exc.ClientException, OSError):
                 where = ""
             if isinstance(exc, ks_exc.SSLError):
                 problem = self._tls_files_problem()
                 if problem:  # a CA file that is not one: the operator's to fix, like a missing one
                     raise errors.CaFileUnreadable(problem) from exc
-            raise _transport_error(exc, method, path, where) from exc
+            raise _transport_error(exc, method, path, where, keystone) from exc
         try:
             data = resp.json() if resp.content else None
         except ValueError:
@@ -137,44 +183,79 @@ class Client:
             if resp.status_code in ok:
                 raise errors.NotJson(
                     f"{method} {resp.url} answered {resp.status_code} with "
-                    f"{resp.headers.get('Content-Type') or 'no Content-Type'}, not Placement's JSON: "
-                    "is [placement]endpoint (or endpoint_override, or the catalog) pointing at Placement?") from None
+                    f"{resp.headers.get('Content-Type') or 'no Content-Type'}, not Placement's JSON"
+                    + self._where_placement_is(resp.url, path)) from None
+        if resp.status_code == 404 and _always_there(path):
+            # Placement never answers 404 for these: the endpoint is not Placement's root.
+            raise errors.NotJson(f"{method} {resp.url} answered 404, which Placement never answers there"
+                                 + self._where_placement_is(resp.url, path))
         if resp.status_code not in ok:
             raise errors.from_response(method, path, resp.status_code, data, resp.text)
         if resp.status_code == 200 and not isinstance(data, dict):
             raise errors.NotJson(
                 f"{method} {resp.url} answered 200 with {resp.headers.get('Content-Type') or 'no Content-Type'} "
-                "and no JSON object, not Placement's answer: is [placement]endpoint (or endpoint_override, "
-                "or the catalog) pointing at Placement?")
+                "and no JSON object, not Placement's answer" + self._where_placement_is(resp.url, path))
         return data
+
+    def _where_placement_is(self, url: str, path: str) -> str:
+        """What to set instead, looked for only once something answered that is not Placement: the
+        endpoint should be the URL Placement answers its version document at. Tries the URL's
+        origin and the endpoint's parents (at most 3 unauthenticated GETs, no retries)."""
+        endpoint = url.split("?")[0].removesuffix(path.split("?")[0])
+        parts = urllib.parse.urlsplit(endpoint)
+        segments = [s for s in parts.path.split("/") if s]
+        candidates = [urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/".join(segments[:i]), "", ""))
+                      for i in range(len(segments) - 1, -1, -1)][:3]
+        found = next((c for c in candidates if self._answers_as_placement(c)), None)
+        said = (f": is [placement]endpoint_override (or endpoint, or the catalog) Placement's root? It "
+                f"should be the URL at which Placement answers its version document, e.g. "
+                f"http://controller:8778 or https://controller/placement (now {endpoint or url})")
+        return said + (f"; {found} answers as Placement" if found else "")
+
+    def _answers_as_placement(self, url: str) -> bool:
+        try:
+            resp = self._adapter.session.request(url.rstrip("/") + "/", "GET", authenticated=False, raise_exc=False,
+                                                 connect_retries=0, status_code_retries=0)
+            data = resp.json()
+        except (ks_exc.ClientException, OSError, ValueError):
+            return False
+        versions = data.get("versions") if isinstance(data, dict) else None
+        return resp.status_code == 200 and isinstance(versions, list) and any(
+            isinstance(v, dict) and "min_version" in v for v in versions)
 
     # Reads
 
+    @_answer
     def provider_by_name(self, name: str) -> dict[str, typing.Any] | None:
         query = urllib.parse.urlencode({"name": name})
         found = self._call("GET", f"/resource_providers?{query}")["resource_providers"]
         return found[0] if found else None
 
+    @_answer
     def tree(self, root_uuid: str) -> list[dict[str, typing.Any]]:
         """Every provider in the tree holding ``root_uuid`` ([] when there is none)."""
         query = urllib.parse.urlencode({"in_tree": root_uuid})
         return list(self._call("GET", f"/resource_providers?{query}")["resource_providers"])
 
+    @_answer
     def inventories(self, uuid: str) -> tuple[int, dict[str, Inventory]]:
         data = self._call("GET", f"/resource_providers/{uuid}/inventories")
         inv = {rc: Inventory.from_api(rec) for rc, rec in data["inventories"].items()}
         return data["resource_provider_generation"], inv
 
+    @_answer
     def traits(self, uuid: str) -> tuple[int, frozenset[str]]:
         data = self._call("GET", f"/resource_providers/{uuid}/traits")
         return data["resource_provider_generation"], frozenset(data["traits"])
 
+    @_answer
     def usages(self, uuid: str) -> tuple[int, dict[str, int]]:
         data = self._call("GET", f"/resource_providers/{uuid}/usages")
         return data["resource_provider_generation"], dict(data["usages"])
 
     # Writes
 
+    @_answer
     def create_provider(self, name: str, uuid: str, parent_uuid: str | None) -> int:
         """Create a provider; its generation (0) is returned."""
         body = {"name": name, "uuid": uuid}
@@ -183,12 +264,15 @@ class Client:
         return int(self._call("POST", "/resource_providers", body)["generation"])
 
     def delete_provider(self, uuid: str) -> None:
-        self._call("DELETE", f"/resource_providers/{uuid}", ok=(204,))
+        """Delete a provider; one already gone (a DELETE replayed after its answer was lost) is deleted."""
+        self._call("DELETE", f"/resource_providers/{uuid}", ok=(204, 404))
 
+    @_answer
     def set_traits(self, uuid: str, generation: int, traits: typing.Iterable[str]) -> int:
         body = {"resource_provider_generation": generation, "traits": sorted(traits)}
         return int(self._call("PUT", f"/resource_providers/{uuid}/traits", body)["resource_provider_generation"])
 
+    @_answer
     def set_inventories(self, uuid: str, generation: int, inventories: typing.Mapping[str, Inventory]) -> int:
         body = {
             "resource_provider_generation": generation,
@@ -197,6 +281,7 @@ class Client:
         data = self._call("PUT", f"/resource_providers/{uuid}/inventories", body)
         return int(data["resource_provider_generation"])
 
+    @_answer
     def ensure_resource_classes(self, names: typing.Sequence[str]) -> None:
         """Create the custom resource classes that do not exist yet."""
         missing = list(names)
@@ -206,6 +291,7 @@ class Client:
         for name in missing:
             self._call("PUT", f"/resource_classes/{name}", ok=(201, 204))
 
+    @_answer
     def ensure_traits(self, names: typing.Sequence[str]) -> None:
         """Create the custom traits that do not exist yet."""
         missing = list(names)
@@ -222,17 +308,20 @@ class Client:
         """Consumer uuid -> the resources it holds from provider ``uuid``."""
         return self.allocations(uuid)[1]
 
+    @_answer
     def allocations(self, uuid: str) -> tuple[int, dict[str, dict[str, int]]]:
         """The provider's generation, and consumer uuid -> the resources it holds from it."""
         data = self._call("GET", f"/resource_providers/{uuid}/allocations")
         return (int(data["resource_provider_generation"]),
                 {consumer: dict(rec["resources"]) for consumer, rec in data["allocations"].items()})
 
+    @_answer
     def consumer_type(self, consumer: str) -> str | None:
         """The consumer's type (``INSTANCE``, ``MIGRATION``, ...): microversion 1.38 carries it."""
         data = self._call("GET", f"/allocations/{consumer}", microversion=CONSUMER_TYPE_MICROVERSION)
         return data.get("consumer_type")
 
+    @_answer
     def rename_provider(self, uuid: str, name: str, parent_uuid: str | None) -> int:
         """Give a provider a new name (its generation does not move; it is returned)."""
         body: dict[str, str] = {"name": name}

@@ -96,6 +96,13 @@ class NotJson(SyncError):
     agent_state = ERROR
 
 
+class UnexpectedAnswer(SyncError):
+    """A success answer without what Placement's answers hold (a key, a type): something between
+    us and Placement changed it, or it is not Placement."""
+
+    agent_state = ERROR
+
+
 REQUIRED_MICROVERSION = "1.26"
 """1.26 allows reserved == total (retiring a class); it also brings nested providers (1.14),
 create-if-missing resource classes (1.7) and error codes (1.23)."""

@@ -19,9 +19,18 @@ class Applied:
         self.status = status
 
 
+class Reshaped:
+    """A fault: Placement answers, then ``change`` rewrites its JSON body (a proxy that alters
+    answers, or something that is not quite Placement)."""
+
+    def __init__(self, change):
+        self.change = change
+
+
 class Faults:
     """WSGI middleware. ``inject(n, fault)`` makes the next n matching requests fail: an int is
-    that status without reaching Placement, a float a delay in seconds, ``Applied`` see there."""
+    that status without reaching Placement, a float a delay in seconds, ``Applied`` and
+    ``Reshaped`` see there."""
 
     def __init__(self):
         self._queue = []
@@ -61,6 +70,14 @@ class Faults:
                 list(app(environ, lambda *args, **kwargs: None))
                 start_response(f"{fault.status} Injected", [("Content-Type", "text/html")])
                 result = [b"<html>answer lost</html>"]
+            elif isinstance(fault, Reshaped):
+                answered = []
+                body = b"".join(app(environ, lambda status, headers, *rest: answered.append((status, headers))))
+                status, headers = answered[0]
+                body = json.dumps(fault.change(json.loads(body))).encode()
+                headers = [(k, str(len(body)) if k.lower() == "content-length" else v) for k, v in headers]
+                start_response(status, headers)
+                result = [body]
             else:
                 result = list(app(environ, start_response))
             if method != "GET":
