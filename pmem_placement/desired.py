@@ -14,6 +14,20 @@ import uuid
 
 
 CHILD_SUFFIX = ":pmem"
+MAX_NAME = 200
+"""Placement's limit on a provider's name."""
+MAX_ROOT_NAME = MAX_NAME - len("-12345678" + CHILD_SUFFIX)
+"""The longest compute node name whose provider's temporary name during a rename,
+``<name>-<uuid8>:pmem``, Placement accepts: 186."""
+
+
+def name_too_long(root_name: str) -> str | None:
+    """Why the compute node's name leaves no room for the PMEM provider's, or None."""
+    if len(root_name) <= MAX_ROOT_NAME:
+        return None
+    return (f"the compute node's name {root_name[:40]}... is {len(root_name)} characters long: the PMEM "
+            f"provider's name (and <name>-<uuid8>{CHILD_SUFFIX} while it is renamed) would exceed "
+            f"Placement's {MAX_NAME}; pmem-placement serves compute node names of up to {MAX_ROOT_NAME}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -104,6 +104,20 @@ class RootProviderNotFound(SyncError):
     """The compute node's resource provider does not exist (yet)."""
 
 
+class ComputeNodeNearMiss(RootProviderNotFound):
+    """No compute node of [DEFAULT]host's name, but one of a nearly equal name (the short name for
+    an FQDN, another case): [DEFAULT]host is likely wrong, which only an operator can tell."""
+
+    agent_state = ERROR
+
+
+class NameTooLong(SyncError):
+    """The compute node was renamed to a name that leaves no room for the PMEM provider's: the
+    provider is kept as it is."""
+
+    agent_state = ERROR
+
+
 class DoubleCounting(SyncError):
     """nova already reports one of our classes on the compute node provider."""
 

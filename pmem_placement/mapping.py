@@ -6,12 +6,12 @@ nova does. Every problem is a ``ConfigError`` that names the option and the offe
 """
 
 import dataclasses
-import difflib
 import re
 import typing
 
 import os_resource_classes
 
+from pmem_placement import near
 from pmem_placement.discover.model import Namespace
 from pmem_placement.errors import ConfigError
 
@@ -166,8 +166,8 @@ def _missing(name: str, where: str, by_name: dict[str, list[Namespace]], namespa
     if name in named:
         return f"{where} is the device of namespace {named[name].name!r}: namespaces are given by name, use {named[name].name!r}"
     # A near miss, but not a namespace the mapping already names elsewhere.
-    close = difflib.get_close_matches(name, sorted(set(by_name) - configured), n=1, cutoff=0.6)
-    hint = f": did you mean {close[0]!r}?" if close else ""
+    close = near.nearest(name, set(by_name) - configured)
+    hint = f": did you mean {close!r}?" if close else ""
     return f"{where} is not on this host{hint}"
 
 

@@ -234,6 +234,8 @@ def show_text(host: str | None, rows: list[NamespaceRow], missing: list[str], vi
     out.append("")
     if offline:
         out.append("Placement: not contacted (--offline)")
+    elif isinstance(error, errors.RootProviderNotFound):
+        out.append(f"Placement: {error}")
     elif error is not None:
         out.append(f"Placement: unavailable ({error})")
     elif view is None:

@@ -5,10 +5,13 @@ provider of its tree and asks ``tree.classify`` whose it is (``show``, ``check``
 ``reconcile`` reads the same tree more sparingly, trusting what it remembers (``reads``).
 """
 
+import socket
 import typing
 
 from pmem_placement import mapping
 from pmem_placement import tree as tree_mod
+from pmem_placement.errors import ComputeNodeNearMiss
+from pmem_placement.errors import ConfigError
 from pmem_placement.errors import RootProviderNotFound
 from pmem_placement.placement.client import Client
 from pmem_placement.tree import Root
@@ -24,10 +27,7 @@ def find_root(client: Client, host: str, root_uuid: str | None, cached_uuid: str
     else:
         record = client.provider_by_name(host)
         if record is None:
-            raise RootProviderNotFound(
-                f"no resource provider named {host!r} in Placement: is nova-compute running "
-                f"there, and is [DEFAULT]host the same as nova's?"
-            )
+            raise _not_found(client, host)
         uuid, from_cache = record["uuid"], False
     tree = client.tree(uuid)
     root = next((p for p in tree if p["uuid"] == uuid), None)
@@ -36,7 +36,36 @@ def find_root(client: Client, host: str, root_uuid: str | None, cached_uuid: str
             # The compute node was replaced or renamed since the last run: look it up again.
             return find_root(client, host, None)
         raise RootProviderNotFound(f"resource provider {uuid} ([pmem]root_provider_uuid) does not exist in Placement")
+    if root_uuid and root.get("root_provider_uuid", uuid) != uuid:
+        real = next((p for p in tree if p["uuid"] == root["root_provider_uuid"]), {})
+        raise ConfigError(
+            f"[pmem]root_provider_uuid = {uuid} is {root['name']!r}, which is not a compute node: it is a provider "
+            f"under {real.get('name', '?')!r} ({root['root_provider_uuid']}): set the compute node's uuid, or unset "
+            "it to find the compute node by [DEFAULT]host")
     return Root(uuid, root["name"], root["generation"], tree)
+
+
+def near_names(host: str) -> list[str]:
+    """The names nova may have registered this host under when it is not ``host``: its short
+    name for an FQDN, the machine's own name for its short name, another case."""
+    short = host.split(".")[0]
+    machine = socket.gethostname()
+    names = [short, host.lower(), short.lower()]
+    if machine.split(".")[0].lower() == short.lower():
+        names += [machine, machine.lower(), machine.split(".")[0]]
+    return [name for name in dict.fromkeys(names) if name and name != host]
+
+
+def _not_found(client: Client, host: str) -> RootProviderNotFound:
+    """No provider named ``host``: the nearest names nova may have used, each looked up by name
+    (never by listing every provider)."""
+    found = [name for name in near_names(host) if client.provider_by_name(name) is not None]
+    if found:
+        return ComputeNodeNearMiss(
+            f"no resource provider named {host!r} in Placement: did you mean {found[0]!r}? Set [DEFAULT]host "
+            "to the name nova-compute registered (nova's own [DEFAULT]host, else the machine's host name)")
+    return RootProviderNotFound(f"no resource provider named {host!r} in Placement: is nova-compute running "
+                                "there, and is [DEFAULT]host the same as nova's?")
 
 
 def pmem_in_tree(client: Client, root: Root, everyone: bool = True) -> tree_mod.PmemInTree:

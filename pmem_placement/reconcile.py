@@ -27,14 +27,17 @@ from pmem_placement.apply import Applier
 from pmem_placement.attempt import Goal
 from pmem_placement.attempt import HostSpec
 from pmem_placement.attempt import Seen
+from pmem_placement import desired as desired_mod
 from pmem_placement.desired import Current
 from pmem_placement.desired import Identity
+from pmem_placement.errors import ConfigError
 from pmem_placement.errors import ConflictsDidNotSettle
 from pmem_placement.errors import Fenced
 from pmem_placement.errors import ForeignProvider
 from pmem_placement.errors import MemoryNotRecorded
 from pmem_placement.errors import NamespacesWithdrawn
 from pmem_placement.errors import NameTaken
+from pmem_placement.errors import NameTooLong
 from pmem_placement.placement import errors as perrors
 from pmem_placement.placement.client import Client
 from pmem_placement.read import find_root
@@ -179,6 +182,11 @@ class Reconciler:
             cache = Cache(self.client.endpoint, spec.lookup, root.uuid)
         goal = Goal.of(spec, root, cache, self.end_failsafe)
         seen = self._read(root, goal, cache, full)
+        too_long = desired_mod.name_too_long(root.name)
+        if too_long:
+            if seen.current is None:
+                raise ConfigError(f"{too_long}: nothing was written")
+            raise NameTooLong(f"{too_long}: {seen.current.identity.name} is kept as it is")
         writer = reads.another_writer(remembered.child if remembered else None, seen.ident.uuid, seen.current)
         cache.foreign_writes = cache.foreign_writes + 1 if writer else 0
         seen.failsafe = self._failsafe(seen, goal, cache, lost or "the state directory did not know them")

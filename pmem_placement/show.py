@@ -10,7 +10,6 @@ from pmem_placement import read
 from pmem_placement import remap
 from pmem_placement import state as state_mod
 from pmem_placement.discover.model import Namespace
-from pmem_placement.errors import RootProviderNotFound
 from pmem_placement.placement.client import Client
 
 
@@ -113,11 +112,9 @@ def failsafe_view(memory: state_mod.Cache | None, view: PlacementView) -> dict[s
 
 
 def placement_view(client: Client, host: str, root_uuid: str | None) -> PlacementView | None:
-    """Placement's view of this host's PMEM provider; None when the compute node is not there."""
-    try:
-        root = read.find_root(client, host, root_uuid)
-    except RootProviderNotFound:
-        return None
+    """Placement's view of this host's PMEM provider (``RootProviderNotFound`` when the compute
+    node is not there)."""
+    root = read.find_root(client, host, root_uuid)
     elsewhere = read.pmem_in_tree(client, root).classes_elsewhere()
     root_pmem = elsewhere.get(root.name, [])
     ident = root.today()

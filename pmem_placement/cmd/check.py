@@ -27,6 +27,7 @@ _LABELS = {Code.SUCCESS: "Success", Code.WARNING: "Warning", Code.FAILURE: "Fail
 def gather(conf: cfg.ConfigOpts) -> list[tuple[str, Result]]:
     from pmem_placement import wiring
     from pmem_placement.conf import validate
+    from pmem_placement import desired
     from pmem_placement import read
 
     results: list[tuple[str, Result]] = []
@@ -58,6 +59,9 @@ def gather(conf: cfg.ConfigOpts) -> list[tuple[str, Result]]:
     try:
         client = wiring.client(conf, conf.os_cloud)
         root = read.find_root(client, conf.host, root_uuid)
+        too_long = desired.name_too_long(root.name)
+        if too_long:
+            raise errors.ConfigError(f"{too_long}: reconcile refuses it")
         found = read.pmem_in_tree(client, root)
         elsewhere, ours_in_tree = found.classes_elsewhere(), found.classes_ours()
         root_name, root_found = root.name, root.uuid

@@ -172,6 +172,9 @@ def _setup(argv: list[str]) -> cfg.ConfigOpts:
         return conf
     from pmem_placement import wiring
 
+    missing = validate_mod.no_files(conf, PROG)
+    if missing:
+        raise errors.ConfigError(missing)
     wiring.set_library_logging(conf)
     wiring.warn_about_unknown_options(conf)
     validate(conf)
@@ -216,10 +219,10 @@ def _requested(argv: list[str]) -> tuple[Command | None, bool]:
 
 def _config_failure(argv: list[str], exc: Exception) -> int:
     cmd, as_json = _requested(argv)
-    if isinstance(exc, cfg.ConfigFileValueError):
+    if isinstance(exc, cfg.Error):
         from pmem_placement.conf import validate as validate_mod
 
-        exc = cfg.ConfigFileValueError(validate_mod.describe(exc))
+        exc = validate_mod.explain(exc)
     if as_json and cmd is not None and cmd.json_error is not None:
         emit(cmd.json_error(None, exc, None))
     return fail(exc, EXIT_CONFIG)
@@ -239,10 +242,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return _BY_NAME[conf.command.name].run(conf)
         except cfg.Error as exc:
-            if isinstance(exc, cfg.ConfigFileValueError):
-                from pmem_placement.conf import validate as validate_mod
+            from pmem_placement.conf import validate as validate_mod
 
-                exc = cfg.ConfigFileValueError(validate_mod.describe(exc))
+            exc = validate_mod.explain(exc)
             cmd = _BY_NAME[conf.command.name]
             if cmd.json_error is not None and getattr(conf.command, "format", None) == "json":
                 emit(cmd.json_error(conf.host, exc, conf.command))

@@ -72,7 +72,8 @@ COMMAND = Command(
     "<state_dir>/agent.pid, or when its next attempt, backoff included, is more than two intervals "
     "overdue). Never writes.",
     exit_statuses=[(0, "shown"),
-                   (1, "Placement could not be read (the host's namespaces are still shown)"),
+                   (1, "Placement could not be read, or has no compute node of [DEFAULT]host (the host's "
+                    "namespaces are still shown)"),
                    (2, "invalid configuration or discovery failed")],
     run=show,
     add_arguments=_show_arguments,

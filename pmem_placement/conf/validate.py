@@ -124,11 +124,15 @@ def unknown_options(conf: cfg.ConfigOpts) -> list[str]:
     valid = _valid_names(auth_type)
     messages = []
     for path, data in parsed:
-        for section, options in data.items():
+        for written, options in data.items():
+            # oslo.config reads [Agent] as [agent] (every section but DEFAULT, in lower case).
+            section = written if written == "DEFAULT" else written.lower()
             if section not in valid:
                 close = difflib.get_close_matches(section, _OURS, n=1, cutoff=0.6)
+                if written.lower() == "default":
+                    close = ["DEFAULT"]
                 if close:
-                    messages.append(f"{path}: section [{section}] is not one of ours and is ignored: "
+                    messages.append(f"{path}: section [{written}] is not one of ours and is ignored: "
                                     f"did you mean [{close[0]}]?")
                 continue
             names = valid[section]
@@ -190,6 +194,30 @@ def invalid_value(conf: cfg.ConfigOpts, section: str, name: str, exc: Exception)
 
 
 _OSLO_VALUE_ERROR = re.compile(r"Value for option (\S+) from LocationInfo\(.*?detail='(.*?)'\) is not valid: (.*)\Z", re.S)
+
+
+def explain(exc: cfg.Error) -> cfg.Error:
+    """oslo.config's error about the files, said with the path and the reason."""
+    if isinstance(exc, cfg.ConfigFileValueError):
+        return cfg.ConfigFileValueError(describe(exc))
+    if isinstance(exc, cfg.ConfigFilesPermissionDeniedError):
+        return cfg.Error(f"cannot read the configuration file {', '.join(exc.config_files)}: permission denied "
+                         "(it holds secrets: run as root, or as a user in its group)")
+    if isinstance(exc, cfg.ConfigFilesNotFoundError):
+        return cfg.Error(f"no such configuration file: {', '.join(exc.config_files)} (--config-file)")
+    if isinstance(exc, cfg.ConfigDirNotFoundError):
+        return cfg.Error(f"no such configuration directory: {exc.config_dir} (--config-dir)")
+    return exc
+
+
+def no_files(conf: cfg.ConfigOpts, project: str) -> str | None:
+    """Why no configuration file was read, when none was: oslo.config reads nothing silently."""
+    if config_files(conf):
+        return None
+    if conf.config_dir:
+        return f"no configuration file: {', '.join(conf.config_dir)} holds no *.conf file"
+    return (f"no configuration file: /etc/{project}/{project}.conf does not exist, and none was given with "
+            "--config-file")
 
 
 def describe(exc: Exception) -> str:

@@ -3,12 +3,19 @@ traceback, the documented exit status, JSON printed, and the same kind in the ag
 Against the real Placement; Keystone is played by requests-mock where one must answer, and is an
 auth_url nothing listens on where none must."""
 
+import contextlib
+import io
 import json
+import os
 import socket
+import subprocess
+import sys
+import uuid
 
 import pytest
 import requests_mock
 
+from pmem_placement.cmd import cli
 from tests.functional.conftest import one_line
 from tests.functional.faults import Applied
 from tests.functional.faults import Reshaped
@@ -160,3 +167,128 @@ def test_an_answer_without_a_key_we_need_is_one_line_naming_the_request(node, fa
     assert "is not shaped as Placement's (no 'resource_providers')" in result.err
     status, error = json_error(node, *command)
     assert status == 1 and error["type"] == "UnexpectedAnswer"
+
+
+@pytest.mark.parametrize("written", ["{name}.example.org", "{upper}"], ids=["fqdn", "case"])
+def test_a_host_name_nova_spells_otherwise_is_answered_with_the_name_it_registered(node, written):
+    """Guards: [DEFAULT]host = compute-1.example.org where nova registered compute-1 read 'no resource
+    provider named ...' with no suggestion, and show exited 0."""
+    registered = node.name
+    node.configure(DEFAULT={"host": written.format(name=registered, upper=registered.upper())})
+    result = node.run("reconcile")
+    assert result.status == 1 and result.writes == []
+    assert f"did you mean {registered!r}? Set [DEFAULT]host to the name nova-compute registered" in one_line(result)
+    # Looked up by name, never by listing every provider.
+    assert all("?name=" in path for method, path in result.requests if path.startswith("/resource_providers?"))
+    show = node.run("show")
+    assert show.status == 1 and "Placement: no resource provider named" in show.out
+    status, error = json_error(node, "show")
+    assert status == 1 and error["type"] == "ComputeNodeNearMiss"
+    agent = node.agent()
+    assert not agent.cycle()
+    assert agent.status.state == "error" and agent.status.last_error["kind"] == "compute_node_near_miss"
+
+
+def test_show_exits_1_when_there_is_no_compute_node_at_all(node):
+    node.configure(DEFAULT={"host": "nowhere-at-all"})
+    result = node.run("show")
+    assert result.status == 1
+    assert "Placement: no resource provider named 'nowhere-at-all' in Placement" in result.out
+
+
+@pytest.mark.parametrize("target", ["bandwidth", "ours"])
+def test_root_provider_uuid_must_name_a_compute_node(node, admin, target):
+    """Guards: pointed at a NIC's bandwidth provider the run created <nic>:pmem under neutron's
+    provider; pointed at our own :pmem provider it claimed that nova reports PMEM itself."""
+    root = admin.root_uuid(node.name)
+    if target == "bandwidth":
+        uuid_ = admin.create_child(root, f"{node.name}:eth0:bw", {"CUSTOM_NET_BW_KILOBIT": {"total": 1000}})
+        name = f"{node.name}:eth0:bw"
+    else:
+        assert node.run("reconcile").status == 0
+        uuid_, name = admin.child_uuid(node.name), f"{node.name}:pmem"
+    before = admin.snapshot(root)
+    node.configure(pmem={"root_provider_uuid": uuid_})
+    result = node.run("reconcile")
+    assert result.status == 2 and result.writes == []
+    assert one_line(result) == (
+        f"pmem-placement: error: [pmem]root_provider_uuid = {uuid_} is {name!r}, which is not a compute node: it "
+        f"is a provider under {node.name!r} ({root}): set the compute node's uuid, or unset it to find the "
+        "compute node by [DEFAULT]host\n")
+    assert admin.snapshot(root) == before
+
+
+def test_a_compute_node_name_with_no_room_for_ours_is_refused_before_anything_is_written(node, admin, placement):
+    """Placement takes names of up to 200 characters; <name>-<uuid8>:pmem needs 14 more."""
+    name = "n" * 178 + uuid.uuid4().hex[:9]  # 187
+    admin.create_compute_node(name)
+    node.configure(DEFAULT={"host": name}, pmem={"namespaces": "NEVER_CREATED_1:ns_0", "traits": "CUSTOM_NEVER_1"})
+    result = node.run("reconcile")
+    assert result.status == 2 and result.writes == []
+    assert "is 187 characters long" in one_line(result)
+    assert "pmem-placement serves compute node names of up to 186: nothing was written" in result.err
+    check = node.run("check")
+    assert check.status == 2 and "is 187 characters long" in check.out
+    ok = "m" * 177 + uuid.uuid4().hex[:9]  # 186: served
+    admin.create_compute_node(ok)
+    node.configure(DEFAULT={"host": ok}, pmem={"namespaces": "4GB:ns_0", "traits": ""})
+    assert node.run("reconcile").status == 0
+
+
+def test_a_compute_node_renamed_to_a_name_too_long_keeps_our_provider_as_it_is(node, admin):
+    assert node.run("reconcile").status == 0
+    root = admin.root_uuid(node.name)
+    before = admin.snapshot(root)
+    long_name = node.name + "x" * (187 - len(node.name))
+    admin.rename(root, long_name)
+    node.configure(DEFAULT={"host": long_name})
+    result = node.run("reconcile")
+    assert result.status == 1 and result.writes == []
+    assert f"{node.name}:pmem is kept as it is" in one_line(result)
+    child = admin.child_uuid(long_name)
+    assert admin.snapshot(root)[child] == before[child]
+
+
+def test_no_configuration_file_at_all_says_so(tmp_path, monkeypatch):
+    """Guards: with no file the error was '[pmem]namespaces is not set'."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert not os.path.exists("/etc/pmem-placement/pmem-placement.conf")
+    for args, as_json in ((["show", "--offline"], False), (["reconcile", "--format", "json"], True)):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = cli.main(args)
+        assert status == 2
+        assert err.getvalue() == ("pmem-placement: error: no configuration file: /etc/pmem-placement/pmem-placement"
+                                  ".conf does not exist, and none was given with --config-file\n")
+        if as_json:
+            assert json.loads(out.getvalue())["error"]["message"].startswith("no configuration file")
+
+
+def test_a_configuration_file_that_cannot_be_read_says_permission_denied(node, tmp_path):
+    node.write_config()
+    secrets = tmp_path / "secrets.conf"
+    secrets.write_text("[placement]\ntoken = x\n")
+    secrets.chmod(0)
+    # root reads any file: run without the capabilities that let it
+    prefix = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+    proc = subprocess.run([*prefix, sys.executable, "-m", "pmem_placement.cmd.cli", "--config-file",
+                           str(node.config_file), "--config-file", str(secrets), "show", "--offline"],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == (f"pmem-placement: error: cannot read the configuration file {secrets}: permission denied "
+                           "(it holds secrets: run as root, or as a user in its group)\n")
+
+
+def test_sections_are_warned_about_as_oslo_config_reads_them(node, tmp_path):
+    """Guards: [Agent] was warned about as ignored while oslo.config applies it; [default] (which
+    oslo.config ignores) was not warned about."""
+    node.write_config()
+    text = node.config_file.read_text().replace("[agent]", "[Agent]").replace("[pmem]", "[PMEM]")
+    node.config_file.write_text(text + "[default]\ndebug = true\n")
+    result = node.run_as_written("show", "--offline", "--format", "json")
+    assert result.status == 0
+    assert result.err.count("WARNING") == 1
+    assert f"{node.config_file}: section [default] is not one of ours and is ignored: did you mean [DEFAULT]?" \
+        in result.err
+    assert [ns["name"] for ns in json.loads(result.out)["namespaces"] if ns["status"] == "used"] == \
+        ["ns_0", "ns_1", "ns_2"]
