@@ -171,32 +171,103 @@ def agent(status: typing.Mapping[str, typing.Any] | None, path: str | None, unre
     return Result(Code.SUCCESS, f"in sync, last attempt {status.get('last_attempt')}{also}")
 
 
-def exec_start(*texts: str) -> str | None:
-    """The executable of ExecStart (without systemd's -@:+! prefixes) after the unit and then its
-    drop-ins, in that order: an empty ``ExecStart=`` resets it, the last one set wins."""
-    binary = None
+def exec_starts(*texts: str) -> list[str]:
+    """The ExecStart= command lines in effect after the unit and then its drop-ins, in that order:
+    an empty ``ExecStart=`` resets the list, any other adds to it."""
+    lines: list[str] = []
     for text in texts:
         for line in text.splitlines():
             key, sep, value = line.partition("=")
-            if not sep or key.strip() != "ExecStart":
-                continue
-            words = shlex.split(value.strip()) if value.strip() else []
-            binary = words[0].lstrip("-@:+!") if words else None
-    return binary
+            if sep and key.strip() == "ExecStart":
+                lines = lines + [value.strip()] if value.strip() else []
+    return lines
+
+
+def exec_start(*texts: str) -> str | None:
+    """The executable (without systemd's -@:+! prefixes) of the last ExecStart= in effect."""
+    lines = exec_starts(*texts)
+    words = shlex.split(lines[-1]) if lines else []
+    return words[0].lstrip("-@:+!") if words else None
+
+
+def settings(key: str, *texts: str) -> list[str]:
+    """Every value of ``key=`` after the unit and its drop-ins (space-separated lists joined; an
+    empty value resets them)."""
+    values: list[str] = []
+    for text in texts:
+        for line in text.splitlines():
+            name, sep, value = line.partition("=")
+            if sep and name.strip() == key:
+                values = values + shlex.split(value) if value.strip() else []
+    return values
+
+
+def not_writable(written: typing.Sequence[tuple[str, str]], *texts: str) -> list[str]:
+    """The options whose directory the agent cannot write under the unit's sandbox: with
+    ProtectSystem=strict only its StateDirectory=, RuntimeDirectory=, CacheDirectory=,
+    LogsDirectory= and ReadWritePaths= are writable (with full, /usr, /boot and /etc are not;
+    with yes, /usr and /boot). Judged from the unit, not from a user: a DynamicUser= exists only
+    while the agent runs."""
+    protect = (settings("ProtectSystem", *texts) or ["no"])[-1]
+    if protect in ("strict",):
+        allowed = [os.path.join(base, d) for key, base in (("StateDirectory", "/var/lib"), ("RuntimeDirectory", "/run"),
+                                                            ("CacheDirectory", "/var/cache"), ("LogsDirectory", "/var/log"))
+                   for d in settings(key, *texts)]
+        allowed += [p.lstrip("-+") for p in settings("ReadWritePaths", *texts)]
+        return [f"{option} ({path})" for option, path in written
+                if not any(_under(path, a) for a in allowed)]
+    read_only = {"full": ("/usr", "/boot", "/efi", "/etc"), "yes": ("/usr", "/boot", "/efi"),
+                 "true": ("/usr", "/boot", "/efi")}.get(protect, ())
+    return [f"{option} ({path})" for option, path in written if any(_under(path, r) for r in read_only)]
+
+
+def _under(path: str, top: str) -> bool:
+    path, top = os.path.normpath(path), os.path.normpath(top)
+    return path == top or path.startswith(top.rstrip("/") + "/")
 
 
 def systemd_unit(unit: tuple[str, str] | None, dropins: typing.Sequence[tuple[str, str]] = (),
-                 exists: typing.Callable[[str], bool] = os.path.exists) -> Result:
+                 exists: typing.Callable[[str], bool] = os.path.exists, expect_agent: bool = False,
+                 verified: typing.Sequence[str] | None = None,
+                 written: typing.Sequence[tuple[str, str]] = ()) -> Result:
     """``unit``: (path, text) of the unit file systemd uses, None when not installed; ``dropins``:
-    (path, text) of its drop-ins in the order systemd applies them."""
+    (path, text) of its drop-ins in the order systemd applies them; ``expect_agent``: an agent ran
+    here or is expected to; ``verified``: what systemd-analyze verify said of the unit (None: not
+    run); ``written``: (option, directory) the agent writes."""
     if unit is None:
-        return Result(Code.SUCCESS, f"no {UNIT} installed")
-    binary = exec_start(unit[1], *(text for _, text in dropins))
+        if expect_agent:
+            return Result(Code.WARNING, f"no {UNIT} installed, yet this host runs the agent (it has run here and "
+                          "is not running now, or --expect-agent): install the unit (README, Install under systemd)")
+        return Result(Code.SUCCESS, f"no {UNIT} installed (fine on a host that runs only the one-shot)")
+    texts = (unit[1], *(text for _, text in dropins))
     where = unit[0] + (f" with {', '.join(path for path, _ in dropins)}" if dropins else "")
-    if binary is None:
-        return Result(Code.WARNING, f"{where}: no ExecStart; systemctl cat pmem-placement-agent")
-    if not exists(binary):
-        return Result(Code.WARNING, f"{where}: ExecStart runs {binary}, which does not exist; add a drop-in "
-                      "(systemctl edit pmem-placement-agent) with ExecStart= then ExecStart=<the path pip "
-                      "installed it to> ...")
-    return Result(Code.SUCCESS, f"{where}: ExecStart binary {binary} present")
+    lines = exec_starts(*texts)
+    binary = exec_start(*texts)
+    problems: list[str] = []
+    code = Code.SUCCESS
+    if len(lines) > 1:
+        code = Code.FAILURE
+        problems.append(f"{len(lines)} ExecStart= lines, which systemd refuses for Type=notify: a drop-in "
+                        "that replaces it needs an empty 'ExecStart=' line before its own")
+    elif binary is None:
+        code = Code.WARNING
+        problems.append("no ExecStart; systemctl cat pmem-placement-agent")
+    elif not exists(binary):
+        code = Code.WARNING
+        problems.append(f"ExecStart runs {binary}, which does not exist; add a drop-in (systemctl edit "
+                        "pmem-placement-agent) with ExecStart= then ExecStart=<the path pip installed it to> ...")
+    # systemd-analyze's own words, but not again what is said above
+    said = [line for line in verified or () if not (binary and binary in line and "not executable" in line)
+            and not (len(lines) > 1 and ("more than one ExecStart" in line or "bad unit file setting" in line))]
+    if said:
+        code = max(code, Code.WARNING)
+        problems.append("systemd-analyze verify: " + "; ".join(said))
+    blocked = not_writable(written, *texts)
+    if blocked:
+        code = max(code, Code.WARNING)
+        problems.append(f"the agent cannot write {', '.join(blocked)} under the unit's ProtectSystem=: add "
+                        "ReadWritePaths=<that directory> in a drop-in (systemctl edit pmem-placement-agent)")
+    if problems:
+        return Result(code, f"{where}: {'; '.join(problems)}")
+    checked = " and systemd-analyze verify finds nothing" if verified is not None else ""
+    return Result(Code.SUCCESS, f"{where}: ExecStart binary {binary} present{checked}")

@@ -97,7 +97,9 @@ def _check(conf: cfg.ConfigOpts) -> None:
         from pmem_placement import wiring
 
         wiring.state_dir(conf)  # its lock and its memory: report mode needs it
-    cli.validate(conf)
+    from pmem_placement.conf import validate
+
+    validate.read_all(conf)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ failure. Read-only: it sends only GET requests to Placement and writes no file.
 """
 
 import dataclasses
+import json
 import os
 import typing
 
@@ -24,17 +25,23 @@ from pmem_placement.cmd.command import emit
 _LABELS = {Code.SUCCESS: "Success", Code.WARNING: "Warning", Code.FAILURE: "Failure"}
 
 
-def gather(conf: cfg.ConfigOpts) -> list[tuple[str, Result]]:
+NOT_RUN = Result(Code.WARNING, "not run: fix the configuration first")
+
+
+def gather(conf: cfg.ConfigOpts, expect_agent: bool = False) -> list[tuple[str, Result]]:
+    """Every check, in order; those that need a valid configuration are not run without one."""
     from pmem_placement import wiring
     from pmem_placement.conf import validate
-    from pmem_placement import desired
-    from pmem_placement import read
 
     results: list[tuple[str, Result]] = []
-    labels: list[mapping.Label] | None = None
+    labels: list[mapping.Label] = []
     root_uuid = None
     config_error: Exception | None = None
     try:
+        missing = validate.no_files(conf, command.PROG)
+        if missing:
+            raise errors.ConfigError(missing)
+        validate.read_all(conf)
         labels = mapping.parse(conf.pmem.namespaces)
         mapping.traits(conf.pmem.traits)
         root_uuid = pmem_conf.root_provider_uuid(conf)
@@ -42,15 +49,41 @@ def gather(conf: cfg.ConfigOpts) -> list[tuple[str, Result]]:
             wiring.state_dir(conf)
     except errors.ConfigError as exc:
         config_error = exc
+    except cfg.Error as exc:
+        config_error = validate.explain(exc)
     results.append(("configuration", checks.configuration(
         validate.unknown_options(conf), config_error, wiring.exposed_secrets(conf), labels == [])))
-
-    uuids: dict[str, str] = {}
-    if labels is None:
-        results.append(("discovery", Result(Code.FAILURE, "not checked: fix the configuration first")))
+    if config_error is not None:
+        results += [(name, NOT_RUN) for name in ("discovery", "placement", "nova coexistence", "state directory")]
     else:
-        result, uuids = _discovery(conf, labels)
-        results.append(("discovery", result))
+        results += _with_configuration(conf, labels, root_uuid)
+    try:
+        agent = status_file.load(conf)
+        lock = dataclasses.asdict(agent.running)
+        results.append(("agent", checks.agent(agent.status, agent.path, agent.unreadable, lock)))
+        # An agent that ran here and is not running now: systemd is what would start it. One
+        # running now is started by something (systemd, a container's supervisor).
+        expect_agent = expect_agent or (agent.status is not None and not lock.get("held"))
+        paths = _written_by_the_agent(conf)
+    except cfg.Error:
+        results.append(("agent", NOT_RUN))
+        paths = []
+    unit, dropins = unit_files()
+    results.append(("systemd unit", checks.systemd_unit(unit, dropins, expect_agent=expect_agent,
+                                                         verified=_verify(unit), written=paths)))
+    return results
+
+
+def _with_configuration(conf: cfg.ConfigOpts, labels: list[mapping.Label],
+                        root_uuid: str | None) -> list[tuple[str, Result]]:
+    """The checks that need a valid configuration: discovery, Placement, nova, the state directory."""
+    from pmem_placement import desired
+    from pmem_placement import read
+    from pmem_placement import wiring
+
+    results: list[tuple[str, Result]] = []
+    result, uuids = _discovery(conf, labels)
+    results.append(("discovery", result))
 
     root_name = root_found = None
     elsewhere: dict[str, list[str]] = {}
@@ -72,12 +105,35 @@ def gather(conf: cfg.ConfigOpts) -> list[tuple[str, Result]]:
     results.append(("nova coexistence", checks.nova_coexistence(root_name, elsewhere, ours_in_tree,
                                                                 conf.pmem.mode, labels == [])))
     results.append(("state directory", _state_directory(conf, root_found, ours_totals, uuids)))
-
-    agent = status_file.load(conf)
-    lock = dataclasses.asdict(agent.running)
-    results.append(("agent", checks.agent(agent.status, agent.path, agent.unreadable, lock)))
-    results.append(("systemd unit", checks.systemd_unit(*unit_files())))
     return results
+
+
+def _written_by_the_agent(conf: cfg.ConfigOpts) -> list[tuple[str, str]]:
+    """(option, directory) of each local file the agent writes."""
+    paths = []
+    if conf.agent.state_dir:
+        paths.append(("[agent]state_dir", conf.agent.state_dir))
+    for option in ("status_file", "metrics_file"):
+        value = getattr(conf.agent, option)
+        if value:
+            paths.append((f"[agent]{option}", os.path.dirname(os.path.abspath(value))))
+    return paths
+
+
+def _verify(unit: tuple[str, str] | None) -> list[str] | None:
+    """What ``systemd-analyze verify`` says about the installed unit (with its drop-ins): its lines
+    about this unit; None where systemd-analyze is not installed or cannot run."""
+    from pmem_placement.discover import command as process
+
+    if unit is None:
+        return None
+    try:
+        _, out, err, _ = process.output("systemd-analyze", 60, ("verify", unit[0]), option=None)
+    except process.NotInstalled:
+        return None
+    except errors.PmemPlacementError as exc:
+        return [f"systemd-analyze verify: {exc}"]
+    return [line.strip() for line in (out + err).splitlines() if checks.UNIT in line]
 
 
 def _discovery(conf: cfg.ConfigOpts, labels: list[mapping.Label]) -> tuple[Result, dict[str, str]]:
@@ -153,10 +209,28 @@ def render(results: typing.Sequence[tuple[str, Result]]) -> str:
     return "\n".join(f"{_LABELS[r.code]:<8} {name}: {r.details}" for name, r in results)
 
 
+def as_json(results: typing.Sequence[tuple[str, Result]]) -> str:
+    """One object: each check's name, result (Success, Warning, Failure) and details; the exit code."""
+    return json.dumps({"checks": [{"name": name, "result": _LABELS[r.code], "details": r.details}
+                                  for name, r in results],
+                       "code": int(max(r.code for _, r in results))}, indent=2)
+
+
 def run(conf: cfg.ConfigOpts) -> int:
-    results = gather(conf)
-    emit(render(results))
+    args = conf.command
+    results = gather(conf, expect_agent=args.expect_agent)
+    emit(as_json(results) if args.format == "json" else render(results))
     return int(max(r.code for _, r in results))
+
+
+def _arguments(parser: typing.Any) -> None:
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    parser.add_argument("--expect-agent", action="store_true",
+                        help="this host runs the agent: a unit that is not installed is a warning")
+
+
+def _json_error(host: str | None, exc: Exception, args: typing.Any) -> str:
+    return as_json([("configuration", Result(Code.FAILURE, str(exc)))])
 
 
 DESCRIPTION = """\
@@ -167,8 +241,11 @@ compute node's tree that is not ours: a failure, as reconcile fences ours then; 
 audit, a provider of ours reporting PMEM too), the state directory (units the fail-safe withholds, a held
 namespace re-created, a memory that cannot be read), the agent (whether it runs, in which mode, with an
 empty mapping or not, from the lock it holds; its status fresh, the same configuration as these
-files) and the systemd unit (ExecStart binary present). One line per check: Success,
-Warning or Failure, and what to do. Never writes to Placement.
+files) and the systemd unit (installed where an agent runs or with --expect-agent; one ExecStart,
+its binary present; what systemd-analyze verify says of it; the agent's state_dir, status_file and
+metrics_file writable under its sandbox). One line per check: Success, Warning or Failure, and what
+to do; a configuration that fails marks the checks that need it as not run. Never writes to
+Placement.
 """
 
 HELP = "check this host's setup, one line per check (like nova-status upgrade check)"
@@ -178,4 +255,5 @@ EXIT_STATUSES = (
 )
 
 
-COMMAND = command.Command("check", HELP, DESCRIPTION, EXIT_STATUSES, run)
+COMMAND = command.Command("check", HELP, DESCRIPTION, EXIT_STATUSES, run, add_arguments=_arguments,
+                          json_error=_json_error, checks_config=True)

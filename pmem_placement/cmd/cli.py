@@ -39,7 +39,7 @@ if typing.TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 
-__all__ = ["EXIT_CONFIG", "EXIT_OK", "EXIT_SYNC", "EXIT_WOULD_CHANGE", "main", "validate"]
+__all__ = ["EXIT_CONFIG", "EXIT_OK", "EXIT_SYNC", "EXIT_WOULD_CHANGE", "main"]
 
 
 # demo
@@ -168,44 +168,21 @@ def _setup(argv: list[str]) -> cfg.ConfigOpts:
     if not conf.debug:
         # The one-shot prints its own result; only problems belong on stderr.
         logging.getLogger(None).logger.setLevel(logging.WARNING)
-    if not _BY_NAME[conf.command.name].needs_config:
+    cmd = _BY_NAME[conf.command.name]
+    if not cmd.needs_config:
         return conf
     from pmem_placement import wiring
 
+    wiring.set_library_logging(conf)
+    if cmd.checks_config:
+        return conf  # it reports every configuration problem itself, once
     missing = validate_mod.no_files(conf, PROG)
     if missing:
         raise errors.ConfigError(missing)
-    wiring.set_library_logging(conf)
     wiring.warn_about_unknown_options(conf)
-    validate(conf)
+    validate_mod.read_all(conf)
     wiring.warn_about_exposed_secrets(conf)
     return conf
-
-
-def validate(conf: cfg.ConfigOpts) -> None:
-    """Read every option of ours once, so a bad value anywhere fails now, not when first used,
-    as ``[section]option = 'value' in FILE is not valid: why``.
-
-    [placement] is keystoneauth's: its plugin options exist only once auth_type is loaded, and
-    loading it checks them.
-    """
-    from pmem_placement.conf import agent
-    from pmem_placement.conf import base
-    from pmem_placement.conf import pmem
-    from pmem_placement.conf import validate as validate_mod
-
-    for section, name, group_opts in ((conf, "DEFAULT", base.list_opts()), (conf.pmem, "pmem", pmem.list_opts()),
-                                      (conf.agent, "agent", agent.list_opts())):
-        for opt in group_opts:
-            try:
-                getattr(section, opt.dest)
-            except cfg.ConfigFileValueError as exc:
-                raise cfg.ConfigFileValueError(validate_mod.invalid_value(conf, name, opt.dest, exc)) from exc
-    for dest in list(conf.placement):  # the session and adapter options registered so far
-        try:
-            getattr(conf.placement, dest)
-        except cfg.ConfigFileValueError as exc:
-            raise cfg.ConfigFileValueError(validate_mod.invalid_value(conf, "placement", dest, exc)) from exc
 
 
 def _requested(argv: list[str]) -> tuple[Command | None, bool]:

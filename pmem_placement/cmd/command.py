@@ -38,6 +38,9 @@ class Command:
     (host or None, the error, the parsed arguments or None)."""
     needs_config: bool = True
     """False for commands that build their own configuration (demo)."""
+    checks_config: bool = False
+    """True for a command that reports the configuration's problems itself (check): the files
+    are only parsed before it runs."""
 
     def epilog(self) -> str:
         lines = ["exit status:"] + [f"  {status}  {meaning}" for status, meaning in self.exit_statuses]

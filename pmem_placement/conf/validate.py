@@ -171,6 +171,31 @@ def _elsewhere(option: str, valid: dict[str, set[str] | None]) -> str:
     return ""
 
 
+def read_all(conf: cfg.ConfigOpts) -> None:
+    """Read every option of ours once, so a bad value anywhere fails now, not when first used,
+    as ``[section]option = 'value' in FILE is not valid: why``.
+
+    [placement] is keystoneauth's: its plugin options exist only once auth_type is loaded, and
+    loading it checks them.
+    """
+    from pmem_placement.conf import agent
+    from pmem_placement.conf import base
+    from pmem_placement.conf import pmem
+
+    for section, name, group_opts in ((conf, "DEFAULT", base.list_opts()), (conf.pmem, "pmem", pmem.list_opts()),
+                                      (conf.agent, "agent", agent.list_opts())):
+        for opt in group_opts:
+            try:
+                getattr(section, opt.dest)
+            except cfg.ConfigFileValueError as exc:
+                raise cfg.ConfigFileValueError(invalid_value(conf, name, opt.dest, exc)) from exc
+    for dest in list(conf.placement):  # the session and adapter options registered so far
+        try:
+            getattr(conf.placement, dest)
+        except cfg.ConfigFileValueError as exc:
+            raise cfg.ConfigFileValueError(invalid_value(conf, "placement", dest, exc)) from exc
+
+
 _REASON = re.compile(r"is not valid: (.*)\Z", re.S)
 
 

@@ -29,17 +29,31 @@ _INSTALL = {
 }
 
 
-def resolve(path: str, option: str = "ndctl_path") -> str:
-    """The absolute path of the executable that ``[pmem]<option>`` names."""
+def resolve(path: str, option: str | None = "ndctl_path") -> str:
+    """The absolute path of the executable that ``[pmem]<option>`` names (``path``; option None: a
+    tool of the system's)."""
     found = shutil.which(path)
     if found is None:
+        if option is None:
+            raise NotInstalled(f"{path} is not installed")
         raise NotInstalled(f"[pmem]{option}: {path!r} is not an executable ({_INSTALL[option]})")
     return os.path.abspath(found)
 
 
-def run(path: str, timeout: float, arguments: tuple[str, ...], option: str = "ndctl_path") -> str:
+def run(path: str, timeout: float, arguments: tuple[str, ...], option: str | None = "ndctl_path") -> str:
     """Run the executable ``[pmem]<option>`` names (``path``) with ``arguments`` and return its
-    standard output.
+    standard output; a status other than 0 is an error naming its last line on stderr."""
+    returncode, out, err, argv = output(path, timeout, arguments, option)
+    if returncode != 0:
+        lines = err.strip().splitlines()
+        detail = f": {lines[-1]}" if lines else ""
+        raise DiscoveryError(f"{' '.join(argv)} exited with status {returncode}{detail}")
+    return out
+
+
+def output(path: str, timeout: float, arguments: tuple[str, ...],
+           option: str | None = "ndctl_path") -> tuple[int, str, str, list[str]]:
+    """Run it and return its exit status, standard output and error, and the argv it ran.
 
     It runs in its own process group, killed whole when the timeout expires (a wrapper's
     children must not keep it alive). Its output is read through pipes, not temporary files, so
@@ -60,18 +74,15 @@ def run(path: str, timeout: float, arguments: tuple[str, ...], option: str = "nd
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-        raise DiscoveryError(f"{' '.join(argv)} did not finish within {timeout:g} s ([pmem]ndctl_timeout)") from exc
+        raise DiscoveryError(f"{' '.join(argv)} did not finish within {timeout:g} s"
+                             + (" ([pmem]ndctl_timeout)" if option else "")) from exc
     finally:
         for pipe in (proc.stdout, proc.stderr):
             if pipe is not None:
                 pipe.close()
-    if returncode != 0:
-        lines = err.decode("utf-8", "replace").strip().splitlines()
-        detail = f": {lines[-1]}" if lines else ""
-        raise DiscoveryError(f"{' '.join(argv)} exited with status {returncode}{detail}")
     if out_size > MAX_OUTPUT:
         raise DiscoveryError(f"{argv[0]} printed {out_size} bytes, more than the {MAX_OUTPUT} accepted")
-    return out.decode("utf-8", "replace")
+    return returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), argv
 
 
 def _read_until_closed(proc: "subprocess.Popen[bytes]", deadline: float,

@@ -1,5 +1,6 @@
 """`pmem-placement check`: one line per check, exit 0/1/2, and never a write to Placement."""
 
+import json
 import os
 import uuid
 
@@ -170,3 +171,57 @@ def test_when_the_configuration_fails_its_line_keeps_the_hint(good, admin):
     assert result.status == 2 and result.writes == []
     line = check_lines(result)["configuration"]
     assert "[DEFAULT]namespaces is not an option and is ignored: did you mean [pmem]namespaces?" in line
+
+
+ALL_CHECKS = ["configuration", "discovery", "placement", "nova coexistence", "state directory", "agent",
+              "systemd unit"]
+
+
+@pytest.mark.parametrize("breakage, expected", [
+    (lambda n: n.configure(agent={"interval": "soon"}),
+     "[agent]interval = 'soon' in {file} is not valid: "),
+    (lambda n: n.configure(placement={"timeout": "abc"}), "[placement]timeout = 'abc' in {file} is not valid: "),
+], ids=["agent interval", "placement timeout"])
+def test_an_invalid_value_still_prints_every_check_once(node, breakage, expected):
+    """Guards: an invalid value printed one error line and no check lines."""
+    breakage(node)
+    result = node.run("check")
+    assert result.status == 2 and "Traceback" not in result.err
+    checks = check_lines(result)
+    assert list(checks) == ALL_CHECKS
+    assert checks["configuration"].startswith("Failure  configuration: " + expected.format(file=node.config_file))
+    for name in ("discovery", "placement", "nova coexistence", "state directory"):
+        assert checks[name] == f"Warning  {name}: not run: fix the configuration first"
+    assert result.writes == [] and result.requests == []
+
+
+def test_a_misspelt_option_is_said_once(node):
+    """Guards: configuration warnings were printed twice (logged, then in the check's line)."""
+    node.configure(pmem={"namespace": "x"})
+    result = node.run("check")
+    assert result.status == 1
+    assert (result.out + result.err).count("[pmem]namespace is not an option") == 1
+
+
+def test_check_in_json_is_one_object_with_every_check_and_the_code(node):
+    node.configure(agent={"interval": "soon"})
+    result = node.run("check", "--format", "json")
+    data = json.loads(result.out)
+    assert result.status == data["code"] == 2
+    assert [c["name"] for c in data["checks"]] == ALL_CHECKS
+    assert data["checks"][0]["result"] == "Failure" and "[agent]interval = 'soon'" in data["checks"][0]["details"]
+    assert {c["result"] for c in data["checks"][1:5]} == {"Warning"}
+    node.configure(agent={"interval": "60"})
+    good = json.loads(node.run("check", "--format", "json").out)
+    assert good["code"] == 0 and {c["result"] for c in good["checks"]} == {"Success"}
+
+
+def test_an_agent_expected_without_its_unit_is_a_warning_and_a_one_shot_host_is_not(node):
+    assert node.run("check").status == 0  # no agent status, no unit: a one-shot-only host
+    expected = node.run("check", "--expect-agent")
+    assert expected.status == 1
+    assert "no pmem-placement-agent.service installed, yet this host runs the agent" in \
+        check_lines(expected)["systemd unit"]
+    # An agent ran here and is not running now: systemd would start it.
+    write_agent_status(node, 999999, agent_fingerprint(node))
+    assert check_lines(node.run("check"))["systemd unit"].startswith("Warning  systemd unit: no ")

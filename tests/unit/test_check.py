@@ -1,5 +1,7 @@
 """The pure checks of `pmem-placement check`, as tables."""
 
+import pathlib
+
 import pytest
 from oslo_upgradecheck.upgradecheck import Code
 
@@ -108,3 +110,68 @@ def test_nova_coexistence(elsewhere, ours, mode, nothing_configured, code, words
 
 def test_nova_coexistence_not_checked():
     assert check.nova_coexistence(None, {}).code == Code.WARNING
+
+
+def test_a_drop_in_adding_a_second_exec_start_without_a_reset_is_a_failure():
+    """Guards: systemd refuses two ExecStart= for Type=notify; check passed it."""
+    dropin = ("/etc/systemd/system/pmem-placement-agent.service.d/override.conf",
+              "[Service]\nExecStart=/opt/venv/bin/pmem-placement-agent\n")
+    result = check.systemd_unit(UNIT, [dropin], exists=lambda path: True)
+    assert result.code == Code.FAILURE
+    assert "2 ExecStart= lines, which systemd refuses for Type=notify" in result.details
+    assert check.exec_starts(UNIT[1], dropin[1]) == ["/usr/bin/pmem-placement-agent",
+                                                     "/opt/venv/bin/pmem-placement-agent"]
+
+
+def test_a_missing_unit_is_a_warning_only_where_an_agent_is_expected():
+    assert check.systemd_unit(None).code == Code.SUCCESS
+    assert check.systemd_unit(None, expect_agent=True).code == Code.WARNING
+
+
+SHIPPED = (pathlib.Path(__file__).parents[2] / "systemd" / "pmem-placement-agent.service").read_text()
+
+
+@pytest.mark.parametrize("dropin, written, blocked", [
+    ("", [("[agent]state_dir", "/var/lib/pmem-placement")], []),
+    ("", [("[agent]metrics_file", "/var/lib/node_exporter/textfile_collector")],
+     ["[agent]metrics_file (/var/lib/node_exporter/textfile_collector)"]),
+    ("[Service]\nReadWritePaths=/var/lib/node_exporter/textfile_collector\n",
+     [("[agent]metrics_file", "/var/lib/node_exporter/textfile_collector")], []),
+    ("[Service]\nReadWritePaths=-/srv/a /srv/b\n", [("[agent]status_file", "/srv/b/sub")], []),
+    ("", [("[agent]state_dir", "/var/lib/pmem-placement-other")], ["[agent]state_dir (/var/lib/pmem-placement-other)"]),
+    ("[Service]\nProtectSystem=full\n", [("[agent]metrics_file", "/etc/x"), ("[agent]state_dir", "/srv/s")],
+     ["[agent]metrics_file (/etc/x)"]),
+], ids=["state directory", "metrics elsewhere", "metrics allowed", "a list, optional", "a look-alike path",
+        "protect full"])
+def test_what_the_agent_may_write_is_judged_from_the_unit(dropin, written, blocked):
+    """Guards: a metrics directory the agent cannot write under its sandbox passed check."""
+    texts = (SHIPPED, dropin) if dropin else (SHIPPED,)
+    assert check.not_writable(written, *texts) == blocked
+    result = check.systemd_unit(("/etc/systemd/system/pmem-placement-agent.service", SHIPPED),
+                                [("/x.conf", dropin)] if dropin else [], exists=lambda p: True, written=written)
+    assert (result.code == Code.WARNING) == bool(blocked), result.details
+
+
+def test_systemd_analyze_verify_reports_what_systemd_refuses(tmp_path):
+    """The real systemd-analyze where it is installed: a drop-in beside the unit with a second
+    ExecStart= and a binary that does not exist."""
+    import shutil
+
+    from pmem_placement.cmd import check as check_cmd
+
+    unit = tmp_path / "pmem-placement-agent.service"
+    unit.write_text(SHIPPED.replace("Documentation=man:ndctl-list(1)\n", ""))
+    said = check_cmd._verify((str(unit), SHIPPED))
+    if shutil.which("systemd-analyze") is None:
+        assert said is None
+        return
+    assert said == ["pmem-placement-agent.service: Command /usr/bin/pmem-placement-agent is not executable: No "
+                    "such file or directory"]
+    (tmp_path / "pmem-placement-agent.service.d").mkdir()
+    (tmp_path / "pmem-placement-agent.service.d" / "override.conf").write_text("[Service]\nExecStart=/bin/true\n")
+    said = check_cmd._verify((str(unit), SHIPPED))
+    assert said is not None and any("more than one ExecStart" in line for line in said), said
+    result = check.systemd_unit((str(unit), SHIPPED), [("override.conf", "[Service]\nExecStart=/bin/true\n")],
+                                verified=said)
+    # each problem once: ours, not systemd-analyze's words for it again
+    assert result.code == Code.FAILURE and "systemd-analyze" not in result.details, result.details
