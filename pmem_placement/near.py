@@ -4,7 +4,8 @@ Names are ranked by edit distance (a character inserted, deleted, replaced, or t
 swapped: 1 each), where a character replaced by another case of it or by its look-alike (O and 0,
 l and 1, ...) costs a quarter: a slip of the eye is nearer than a slip of the hand, so ``ns_O``
 is nearest to ``ns_0``, not to ``ns_2``. Nothing is suggested beyond a third of the name's
-length (at least 1); ties go to the first name in sorted order.
+length (at least 1), nor when two names are nearest alike (``ns_3`` among ``ns_0`` and ``ns_1``:
+either would be a guess).
 """
 
 import typing
@@ -37,7 +38,9 @@ def distance(a: str, b: str) -> float:
 
 
 def nearest(name: str, candidates: typing.Iterable[str]) -> str | None:
-    """The candidate nearest to ``name`` within a third of its length, or None."""
+    """The one candidate nearest to ``name`` within a third of its length, or None."""
     limit = max(1.0, len(name) / 3)
     ranked = sorted((distance(name, c), c) for c in set(candidates) if c != name)
-    return ranked[0][1] if ranked and ranked[0][0] <= limit else None
+    if not ranked or ranked[0][0] > limit or (len(ranked) > 1 and ranked[1][0] == ranked[0][0]):
+        return None
+    return ranked[0][1]

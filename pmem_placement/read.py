@@ -48,12 +48,12 @@ def find_root(client: Client, host: str, root_uuid: str | None, cached_uuid: str
 def near_names(host: str) -> list[str]:
     """The names nova may have registered this host under when it is not ``host``: its short
     name for an FQDN, the machine's own name for its short name, another case."""
-    short = host.split(".")[0]
+    full = host.rstrip(".")
+    short = full.split(".")[0]
     machine = socket.gethostname()
-    names = [short, host.lower(), short.lower()]
-    if machine.split(".")[0].lower() == short.lower():
-        names += [machine, machine.lower(), machine.split(".")[0]]
-    return [name for name in dict.fromkeys(names) if name and name != host]
+    bases = [full, short] + ([machine, machine.split(".")[0]] if machine.split(".")[0].lower() == short.lower() else [])
+    names = [spelt for base in bases for spelt in (base, base.lower(), base.upper(), base.capitalize())]
+    return [name for name in dict.fromkeys(names) if name and name != host][:8]
 
 
 def _not_found(client: Client, host: str) -> RootProviderNotFound:

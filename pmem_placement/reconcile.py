@@ -182,7 +182,7 @@ class Reconciler:
             cache = Cache(self.client.endpoint, spec.lookup, root.uuid)
         goal = Goal.of(spec, root, cache, self.end_failsafe)
         seen = self._read(root, goal, cache, full)
-        too_long = desired_mod.name_too_long(root.name)
+        too_long = desired_mod.name_too_long(root.name) if spec.classes else None  # removal renames nothing
         if too_long:
             if seen.current is None:
                 raise ConfigError(f"{too_long}: nothing was written")

@@ -5,6 +5,7 @@ is sent, so that such a failure never writes anything.
 """
 
 import typing
+import urllib.parse
 
 from keystoneauth1 import adapter as ks_adapter
 from keystoneauth1 import exceptions as ks_exc
@@ -63,22 +64,7 @@ def placement_adapter(conf: cfg.ConfigOpts, os_cloud: str | None = None) -> ks_a
     if os_cloud:
         return _cloud_adapter(os_cloud)
     group = placement_conf.GROUP
-    try:
-        auth = ks_loading.load_auth_from_conf_options(conf, group)
-    except ks_exc.auth_plugins.NoMatchingPlugin as exc:
-        raise ConfigError(f"[placement]auth_type: no such auth plugin {exc.name!r}") from exc
-    except ks_exc.auth_plugins.MissingRequiredOptions as exc:
-        names = ", ".join(o.dest for o in exc.options)
-        raise ConfigError(f"[placement]: auth_type {conf.placement.auth_type!r} needs {names}") from exc
-    if auth is not None:
-        _needed_secrets(conf)
-    if auth is None:
-        raise ConfigError(
-            "[placement]auth_type is not set: pass the file that holds [placement] too (e.g. "
-            "--config-file /etc/pmem-placement/secrets.conf, as the systemd unit does), or copy the "
-            "[placement] section of nova.conf, or use auth_type = admin_token with endpoint and token "
-            "for a Placement without Keystone"
-        )
+    auth = load_auth(conf)
     if conf.placement.insecure:
         LOG.warning(
             "[placement]insecure = true: Placement's TLS certificate is NOT verified; anyone on the "
@@ -87,6 +73,45 @@ def placement_adapter(conf: cfg.ConfigOpts, os_cloud: str | None = None) -> ks_a
         silence_insecure_request_warnings()
     session = ks_loading.load_session_from_conf_options(conf, group, auth=auth)
     return ks_loading.load_adapter_from_conf_options(conf, group, session=session, auth=auth)
+
+
+def load_auth(conf: cfg.ConfigOpts) -> typing.Any:
+    """The [placement] auth plugin, loaded as keystoneauth loads it, or a ConfigError naming the
+    option to fix: none or no such plugin, a required option or secret not set (with the misspelt
+    option that was meant), an auth_url that is no URL, admin_token without an endpoint. Sends
+    nothing."""
+    from pmem_placement.conf import validate
+
+    group = placement_conf.GROUP
+    written = validate.raw_value(conf, group, "auth_type")
+    where = f" in {written[1]}" if written else ""
+    try:
+        auth = ks_loading.load_auth_from_conf_options(conf, group)
+    except ks_exc.auth_plugins.NoMatchingPlugin as exc:
+        raise ConfigError(f"[placement]auth_type{where}: no such auth plugin {exc.name!r}") from exc
+    except ks_exc.auth_plugins.MissingRequiredOptions as exc:
+        names = ", ".join(o.dest for o in exc.options)
+        hints = "".join(validate.misspelt(conf, group, o.dest) for o in exc.options)
+        raise ConfigError(f"[placement]: auth_type {conf.placement.auth_type!r}{where} needs {names}{hints}") from exc
+    except ks_exc.OptionError as exc:  # the plugin's own check (v3applicationcredential: its secret)
+        _needed_secrets(conf)
+        raise ConfigError(f"[placement]: auth_type {conf.placement.auth_type!r}: {exc}") from exc
+    if auth is None:
+        raise ConfigError(
+            "[placement]auth_type is not set: pass the file that holds [placement] too (e.g. "
+            "--config-file /etc/pmem-placement/secrets.conf, as the systemd unit does), or copy the "
+            "[placement] section of nova.conf, or use auth_type = admin_token with endpoint and token "
+            "for a Placement without Keystone" + validate.misspelt(conf, group, "auth_type"))
+    _needed_secrets(conf)
+    url = conf.placement.get("auth_url") if "auth_url" in conf.placement else None
+    if url and urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise ConfigError(f"[placement]auth_url = {url!r} is not a URL: it starts with http:// or https://, e.g. "
+                          "https://keystone.example.org:5000/v3")
+    if conf.placement.auth_type == "admin_token" and not (conf.placement.get("endpoint")
+                                                          or conf.placement.endpoint_override):
+        raise ConfigError("[placement]endpoint is not set, and auth_type = admin_token needs it (or "
+                          "endpoint_override): Placement's URL" + validate.misspelt(conf, group, "endpoint"))
+    return auth
 
 
 # The secrets an auth plugin cannot authenticate without, although keystoneauth does not mark them

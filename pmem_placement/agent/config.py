@@ -16,6 +16,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from pmem_placement import errors
+from pmem_placement import wiring
 from pmem_placement.conf import validate
 
 LOG = logging.getLogger(__name__)
@@ -76,12 +77,7 @@ def check_placement(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(ks_loading.get_auth_plugin_conf_options(loader), group=PLACEMENT)
     for name in list(getattr(conf, PLACEMENT)):
         _read(conf, PLACEMENT, name)
-    try:
-        ks_loading.load_auth_from_conf_options(conf, PLACEMENT)
-    except ks_exc.auth_plugins.MissingRequiredOptions as exc:
-        names = ", ".join(o.dest for o in exc.options)
-        raise InvalidOption(f"[placement]: auth_type {auth_type!r}{_where(conf, PLACEMENT, 'auth_type')} "
-                            f"needs {names}") from None
+    wiring.load_auth(conf)
 
 
 def check_mapping(conf: cfg.ConfigOpts) -> None:

@@ -63,10 +63,12 @@ def raw_value(conf: cfg.ConfigOpts, section: str, name: str) -> tuple[str, str] 
 
 
 def _names(opt: cfg.Opt) -> set[str]:
-    names = {opt.name, opt.dest, opt.name.replace("-", "_")}
+    """The names oslo.config reads an option by in a file: its dest (keystoneauth's ``auth-url`` is
+    ``auth_url`` there; the dashed name is ignored) and its deprecated names."""
+    names = {opt.dest}
     for deprecated in opt.deprecated_opts or []:
         if deprecated.name:
-            names.add(deprecated.name)
+            names.add(deprecated.name.replace("-", "_"))
     return names
 
 

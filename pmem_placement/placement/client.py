@@ -44,11 +44,26 @@ def _reason(exc: BaseException) -> str:
         nested = [arg for arg in link.args if isinstance(arg, BaseException)]
         if nested:
             return _reason(nested[0])
-    return str(chain[-1])
+    return _one_line(chain[-1])
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
+def _connection_failed(exc: BaseException) -> bool:
+    """Whether a connection failure is behind ``exc`` (keystoneauth wraps it in others)."""
+    seen: BaseException | None = exc
+    chain: list[BaseException] = []
+    while seen is not None and seen not in chain:
+        chain.append(seen)
+        nested = [arg for arg in seen.args if isinstance(arg, BaseException)]
+        seen = seen.__cause__ or seen.__context__ or (nested[0] if nested else None)
+    return any(isinstance(link, ks_exc.ConnectFailure | ConnectionError) for link in chain) or \
+        "Name or service not known" in str(exc) or "Connection refused" in str(exc)
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    """The exception's text on one line, cut at ``limit`` characters (a web page quoted whole by
+    keystoneauth is no message)."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _no_endpoint(exc: BaseException) -> errors.NoEndpoint:
@@ -79,6 +94,10 @@ def _transport_error(exc: Exception, method: str, path: str, where: str, keyston
             return errors.CredentialsRefused(
                 f"Keystone{at} refused the [placement] credentials with {exc.http_status}: check auth_url, "
                 f"username, password, project and domains: {_one_line(exc)}")
+        if exc.http_status == 400 and keystone:
+            return errors.CredentialsRefused(
+                f"Keystone{at} refused the [placement] credentials as incomplete with 400: check username (or "
+                f"user_id), project_name (or project_id) and the domains: {_one_line(exc)}")
         return errors.Unavailable(f"authentication for Placement failed: Keystone{at} answered: {_one_line(exc)}")
     if isinstance(exc, ks_exc.SSLError):
         if keystone:
@@ -86,6 +105,8 @@ def _transport_error(exc: Exception, method: str, path: str, where: str, keyston
                 f"TLS with Keystone{at} ([placement]auth_url) failed: {_reason(exc)}; check [placement]cafile")
         return errors.TlsVerificationFailed(
             f"TLS with Placement{where} failed ({method} {path}): {_reason(exc)}; check [placement]cafile")
+    if isinstance(exc, ks_exc.DiscoveryFailure) and keystone and not _connection_failed(exc):
+        return errors.Unavailable(f"Keystone{at} ([placement]auth_url) did not answer as Keystone: {_reason(exc)}")
     if isinstance(exc, ks_exc.ClientException):
         if keystone:
             return errors.Unavailable(f"cannot reach Keystone{at} ([placement]auth_url) to authenticate to "
@@ -111,9 +132,18 @@ def _answer(method: F) -> F:
             what = f"no {exc.args[0]!r}" if isinstance(exc, KeyError) and exc.args else _one_line(exc)
             raise errors.UnexpectedAnswer(
                 f"Placement's answer to {self._last} is not shaped as Placement's ({what}): is "
-                "[placement]endpoint_override (or the catalog) Placement, with nothing in between that "
-                "changes its answers?") from exc
+                "[placement]endpoint_override (or endpoint, or the catalog) Placement, with nothing in between "
+                "that changes its answers?") from exc
     return typing.cast(F, reading)
+
+
+def _providers(data: typing.Any) -> list[dict[str, typing.Any]]:
+    """The providers of a listing, each with what is read of it (a KeyError for what is missing)."""
+    found = list(data["resource_providers"])
+    for provider in found:
+        for key in ("uuid", "name", "generation"):
+            provider[key]  # noqa: B018 - raises KeyError when Placement's answer lacks it
+    return found
 
 
 def _always_there(path: str) -> bool:
@@ -228,14 +258,14 @@ class Client:
     @_answer
     def provider_by_name(self, name: str) -> dict[str, typing.Any] | None:
         query = urllib.parse.urlencode({"name": name})
-        found = self._call("GET", f"/resource_providers?{query}")["resource_providers"]
+        found = _providers(self._call("GET", f"/resource_providers?{query}"))
         return found[0] if found else None
 
     @_answer
     def tree(self, root_uuid: str) -> list[dict[str, typing.Any]]:
         """Every provider in the tree holding ``root_uuid`` ([] when there is none)."""
         query = urllib.parse.urlencode({"in_tree": root_uuid})
-        return list(self._call("GET", f"/resource_providers?{query}")["resource_providers"])
+        return _providers(self._call("GET", f"/resource_providers?{query}"))
 
     @_answer
     def inventories(self, uuid: str) -> tuple[int, dict[str, Inventory]]:

@@ -292,3 +292,111 @@ def test_sections_are_warned_about_as_oslo_config_reads_them(node, tmp_path):
         in result.err
     assert [ns["name"] for ns in json.loads(result.out)["namespaces"] if ns["status"] == "used"] == \
         ["ns_0", "ns_1", "ns_2"]
+
+
+def test_an_application_credential_without_its_secret_is_a_configuration_error(node):
+    """Guards (found by review): keystoneauth's OptionError ('You must provide an auth secret.') was a
+    traceback in every command, and the agent died at start."""
+    node.configure(placement={"auth_type": "v3applicationcredential", "endpoint": None, "token": None,
+                              "auth_url": KEYSTONE, "application_credential_id": "abc",
+                              "application_credential_secert": "s"})
+    result = node.run("reconcile")
+    assert result.status == 2 and result.requests == []
+    assert one_line_after_warnings(result) == (
+        "pmem-placement: error: [placement]application_credential_secret is not set, and auth_type = "
+        f"v3applicationcredential needs it ([placement]application_credential_secert in {node.config_file} is "
+        "not an option: did you mean 'application_credential_secret'?)")
+    agent = node.agent()
+    assert not agent.cycle()
+    assert agent.status.last_error["kind"] == "config_error"
+
+
+@pytest.mark.parametrize("options, expected", [
+    ({"auth-url": KEYSTONE, "auth_url": None},
+     "[placement]: auth_type 'password' in {file} needs auth_url ([placement]auth-url in {file} is not an option: "
+     "did you mean 'auth_url'?)"),
+    ({"auth_url": "keystone.invalid:5000/v3"},
+     "[placement]auth_url = 'keystone.invalid:5000/v3' is not a URL: it starts with http:// or https://, e.g. "
+     "https://keystone.example.org:5000/v3"),
+], ids=["dashed name", "no scheme"])
+def test_auth_options_keystoneauth_would_fail_on_late_are_configuration_errors(node, options, expected):
+    password_auth(node, password="secret")
+    node.configure(placement=options)
+    result = node.run("reconcile")
+    assert result.status == 2 and result.requests == []
+    assert one_line_after_warnings(result) == "pmem-placement: error: " + expected.format(file=node.config_file)
+
+
+def test_admin_token_without_endpoint_is_a_configuration_error(node):
+    node.configure(placement={"endpoint": None, "endpont": "http://x"})
+    result = node.run("reconcile")
+    assert result.status == 2 and result.requests == []
+    assert one_line_after_warnings(result).startswith(
+        "pmem-placement: error: [placement]endpoint is not set, and auth_type = admin_token needs it")
+
+
+def test_keystone_finding_the_credentials_incomplete_names_it(node, placement):
+    password_auth(node)
+    with requests_mock.Mocker(real_http=True) as mocker:
+        keystone(mocker, token_status=400)
+        result = node.run("reconcile")
+    assert result.status == 1
+    assert f"Keystone at {KEYSTONE} refused the [placement] credentials as incomplete with 400" in one_line(result)
+
+
+@pytest.mark.parametrize("auth_url", [KEYSTONE, "http://keystone.invalid/"], ids=["versioned", "unversioned"])
+def test_a_keystone_that_answers_a_web_page_is_one_line(node, auth_url):
+    """Guards (found by review): keystoneauth quoted the page whole, over several lines."""
+    password_auth(node, password="secret")
+    node.configure(placement={"auth_url": auth_url})
+    page = "<!DOCTYPE HTML>\n<html>\n<head><title>Directory listing</title></head>\n" + "<li>x</li>\n" * 200
+    with requests_mock.Mocker(real_http=True) as mocker:  # as python3 -m http.server answers
+        mocker.get(requests_mock.ANY, text=page, headers={"Content-Type": "text/html"})
+        mocker.post(requests_mock.ANY, status_code=501, text=page, headers={"Content-Type": "text/html"})
+        result = node.run("reconcile")
+    err = one_line(result)
+    assert result.status == 1 and f"Keystone at {auth_url}" in err and len(err) < 600
+
+
+def test_a_provider_without_its_generation_in_the_answer_is_one_line(node, faults):
+    """Guards (found by review): a tree listing without 'generation' was a KeyError traceback."""
+    def drop_generation(body):
+        for provider in body["resource_providers"]:
+            provider.pop("generation")
+        return body
+    faults.inject(4, Reshaped(drop_generation), method="GET", path_end="/resource_providers")
+    result = node.run("reconcile")
+    assert result.status == 1
+    assert "is not shaped as Placement's (no 'generation')" in one_line(result)
+
+
+def test_remove_works_for_a_compute_node_renamed_past_the_name_room(node, admin):
+    """Guards (found by review): remove refused, although deleting the provider renames nothing."""
+    assert node.run("reconcile").status == 0
+    root = admin.root_uuid(node.name)
+    long_name = node.name + "x" * (190 - len(node.name))
+    admin.rename(root, long_name)
+    node.configure(DEFAULT={"host": long_name})
+    del node.options["pmem"]["namespaces"]
+    result = node.run("remove")
+    assert result.status == 0, result.err
+    assert admin.provider(admin.child_uuid(long_name)) is None
+
+
+@pytest.mark.parametrize("registered, written", [
+    ("{name}.example.org", "{name}.example.org."), ("Capital-{name}", "capital-{name}"),
+], ids=["trailing dot", "capitalised"])
+def test_more_spellings_of_the_host_are_found(node, admin, registered, written):
+    registered = registered.format(name=node.name)
+    admin.create_compute_node(registered)
+    node.configure(DEFAULT={"host": written.format(name=node.name)})
+    result = node.run("reconcile")
+    assert result.status == 1 and f"did you mean {registered!r}?" in one_line(result)
+
+
+def one_line_after_warnings(result):
+    """The error line, after the warnings about misspelt options that may come first."""
+    assert "Traceback" not in result.err
+    lines = result.err.splitlines()
+    assert all("WARNING" in line for line in lines[:-1]), result.err
+    return lines[-1]

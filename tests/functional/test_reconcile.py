@@ -222,8 +222,8 @@ def test_root_provider_by_uuid(node, admin):
         ({"pmem": {"discovery": "file", "namespaces_file": None}}, "[pmem]namespaces_file must be set"),
         ({"pmem": {"discovery": "ndctl", "ndctl_path": "/nonexistent/ndctl"}}, "[pmem]ndctl_path"),
         ({"placement": {"auth_type": None, "endpoint": None, "token": None}}, "[placement]auth_type is not set"),
-        ({"placement": {"auth_type": "nonsense"}}, "[placement]auth_type: no such auth plugin 'nonsense'"),
-        ({"placement": {"auth_type": "password", "endpoint": None, "token": None}}, "[placement]: auth_type 'password' needs"),
+        ({"placement": {"auth_type": "nonsense"}}, "no such auth plugin 'nonsense'"),
+        ({"placement": {"auth_type": "password", "endpoint": None, "token": None}}, "[placement]: auth_type 'password' in "),
         ({"agent": {"interval": "soon"}}, "interval"),
     ],
 )

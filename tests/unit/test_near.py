@@ -15,6 +15,7 @@ from tests import helpers
     ("sn_0", ["ns_0", "ns_9"], "ns_0"),  # neighbours swapped: one slip
     ("vm_data", ["vm_date", "db_data"], "vm_date"),
     ("ns_0", ["completely_other"], None),
+    ("ns_3", ["ns_0", "ns_1"], None),  # guards (found by review): a tie went to the first in sorted order
     ("ab", ["xy"], None),
 ])
 def test_the_nearest_name(name, candidates, expected):
