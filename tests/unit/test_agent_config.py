@@ -57,6 +57,10 @@ BAD_RELOADS = [
      "[placement]auth_type in {path}: no such auth plugin 'nosuchplugin'"),
     ("[placement]\nauth_type = password\nusername = u\npassword = p\n",
      "[placement]: auth_type 'password' in {path} needs auth_url"),
+    # Guards (found by review): a misspelt token was reloaded, and the agent stopped reporting.
+    ("[placement]\nauth_type = admin_token\nendpoint = http://p\ntoekn = t\n",
+     "[placement]token is not set, and auth_type = admin_token needs it ([placement]toekn in {path} is not an "
+     "option: did you mean 'token'?)"),
     ("[placement]\nauth_type = admin_token\nendpoint = http://p\ntoken = t\n[pmem]\nnamespaces = BIG\n",
      "[pmem]namespaces in {path}: entry 'BIG' has no ':' (expected LABEL:NS[|NS...])"),
     # A misspelt option leaves the mapping unset: refused like any invalid value, never applied
