@@ -7,6 +7,7 @@ Placement reads, the status file) is in ``cmd/check.py``; nothing here writes an
 
 import os
 import shlex
+import shutil
 import typing
 
 from oslo_upgradecheck.upgradecheck import Code
@@ -171,22 +172,49 @@ def agent(status: typing.Mapping[str, typing.Any] | None, path: str | None, unre
     return Result(Code.SUCCESS, f"in sync, last attempt {status.get('last_attempt')}{also}")
 
 
+# Where systemd looks up an ExecStart= that is not an absolute path.
+SYSTEMD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def _assignments(text: str) -> typing.Iterator[tuple[str, str]]:
+    """(key, value) of a unit file's lines, as systemd reads them: comments skipped, a line ending
+    in a backslash continued on the next."""
+    pending = ""
+    for raw in text.splitlines():
+        line = pending + raw
+        if line.endswith("\\"):
+            pending = line[:-1] + " "
+            continue
+        pending = ""
+        if line.lstrip().startswith(("#", ";", "[")):
+            continue
+        key, sep, value = line.partition("=")
+        if sep:
+            yield key.strip(), value.strip()
+
+
+def _words(value: str) -> list[str]:
+    try:
+        return shlex.split(value)
+    except ValueError:  # an unclosed quote: systemd-analyze verify says what systemd thinks of it
+        return value.split()
+
+
 def exec_starts(*texts: str) -> list[str]:
     """The ExecStart= command lines in effect after the unit and then its drop-ins, in that order:
     an empty ``ExecStart=`` resets the list, any other adds to it."""
     lines: list[str] = []
     for text in texts:
-        for line in text.splitlines():
-            key, sep, value = line.partition("=")
-            if sep and key.strip() == "ExecStart":
-                lines = lines + [value.strip()] if value.strip() else []
+        for key, value in _assignments(text):
+            if key == "ExecStart":
+                lines = lines + [value] if value else []
     return lines
 
 
 def exec_start(*texts: str) -> str | None:
     """The executable (without systemd's -@:+! prefixes) of the last ExecStart= in effect."""
     lines = exec_starts(*texts)
-    words = shlex.split(lines[-1]) if lines else []
+    words = _words(lines[-1]) if lines else []
     return words[0].lstrip("-@:+!") if words else None
 
 
@@ -195,11 +223,24 @@ def settings(key: str, *texts: str) -> list[str]:
     empty value resets them)."""
     values: list[str] = []
     for text in texts:
-        for line in text.splitlines():
-            name, sep, value = line.partition("=")
-            if sep and name.strip() == key:
-                values = values + shlex.split(value) if value.strip() else []
+        for name, value in _assignments(text):
+            if name == key:
+                values = values + _words(value) if value else []
     return values
+
+
+def runnable(binary: str, exists: typing.Callable[[str], bool] | None = None) -> str | None:
+    """Why systemd cannot run ``binary`` (None: it can): an absolute path must be an executable
+    file; a bare name is looked up in systemd's own search path."""
+    if exists is not None:  # a test's stand-in for the file system
+        return None if exists(binary) else "does not exist"
+    if not os.path.isabs(binary):
+        return None if shutil.which(binary, path=SYSTEMD_PATH) else f"is not in systemd's search path ({SYSTEMD_PATH})"
+    if not os.path.exists(binary):
+        return "does not exist"
+    if not os.path.isfile(binary) or not os.access(binary, os.X_OK):
+        return "is not an executable file"
+    return None
 
 
 def not_writable(written: typing.Sequence[tuple[str, str]], *texts: str) -> list[str]:
@@ -209,16 +250,14 @@ def not_writable(written: typing.Sequence[tuple[str, str]], *texts: str) -> list
     with yes, /usr and /boot). Judged from the unit, not from a user: a DynamicUser= exists only
     while the agent runs."""
     protect = (settings("ProtectSystem", *texts) or ["no"])[-1]
-    if protect in ("strict",):
-        allowed = [os.path.join(base, d) for key, base in (("StateDirectory", "/var/lib"), ("RuntimeDirectory", "/run"),
-                                                            ("CacheDirectory", "/var/cache"), ("LogsDirectory", "/var/log"))
-                   for d in settings(key, *texts)]
-        allowed += [p.lstrip("-+") for p in settings("ReadWritePaths", *texts)]
-        return [f"{option} ({path})" for option, path in written
-                if not any(_under(path, a) for a in allowed)]
-    read_only = {"full": ("/usr", "/boot", "/efi", "/etc"), "yes": ("/usr", "/boot", "/efi"),
+    allowed = [os.path.join(base, d) for key, base in (("StateDirectory", "/var/lib"), ("RuntimeDirectory", "/run"),
+                                                        ("CacheDirectory", "/var/cache"), ("LogsDirectory", "/var/log"))
+               for d in settings(key, *texts)]
+    allowed += [p.lstrip("-+") for p in settings("ReadWritePaths", *texts)]
+    read_only = {"strict": ("/",), "full": ("/usr", "/boot", "/efi", "/etc"), "yes": ("/usr", "/boot", "/efi"),
                  "true": ("/usr", "/boot", "/efi")}.get(protect, ())
-    return [f"{option} ({path})" for option, path in written if any(_under(path, r) for r in read_only)]
+    return [f"{option} ({path})" for option, path in written
+            if any(_under(path, r) for r in read_only) and not any(_under(path, a) for a in allowed)]
 
 
 def _under(path: str, top: str) -> bool:
@@ -245,22 +284,25 @@ def systemd_unit(unit: tuple[str, str] | None, dropins: typing.Sequence[tuple[st
     binary = exec_start(*texts)
     problems: list[str] = []
     code = Code.SUCCESS
+    why = runnable(binary, None if exists is os.path.exists else exists) if binary else None
     if len(lines) > 1:
         code = Code.FAILURE
         problems.append(f"{len(lines)} ExecStart= lines, which systemd refuses for Type=notify: a drop-in "
                         "that replaces it needs an empty 'ExecStart=' line before its own")
     elif binary is None:
+        code = Code.FAILURE
+        problems.append("no ExecStart, which systemd refuses; systemctl cat pmem-placement-agent")
+    elif why:
         code = Code.WARNING
-        problems.append("no ExecStart; systemctl cat pmem-placement-agent")
-    elif not exists(binary):
-        code = Code.WARNING
-        problems.append(f"ExecStart runs {binary}, which does not exist; add a drop-in (systemctl edit "
+        problems.append(f"ExecStart runs {binary}, which {why}; add a drop-in (systemctl edit "
                         "pmem-placement-agent) with ExecStart= then ExecStart=<the path pip installed it to> ...")
     # systemd-analyze's own words, but not again what is said above
-    said = [line for line in verified or () if not (binary and binary in line and "not executable" in line)
-            and not (len(lines) > 1 and ("more than one ExecStart" in line or "bad unit file setting" in line))]
+    said = [line for line in verified or ()
+            if not (why and binary and binary in line and "not executable" in line)
+            and not ((len(lines) > 1 or binary is None) and ("ExecStart" in line or "bad unit file setting" in line))]
     if said:
-        code = max(code, Code.WARNING)
+        refused = any("Refusing" in line or "bad unit file setting" in line for line in said)
+        code = max(code, Code.FAILURE if refused else Code.WARNING)
         problems.append("systemd-analyze verify: " + "; ".join(said))
     blocked = not_writable(written, *texts)
     if blocked:

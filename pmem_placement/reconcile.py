@@ -190,7 +190,9 @@ class Reconciler:
         writer = reads.another_writer(remembered.child if remembered else None, seen.ident.uuid, seen.current)
         cache.foreign_writes = cache.foreign_writes + 1 if writer else 0
         seen.failsafe = self._failsafe(seen, goal, cache, lost or "the state directory did not know them")
-        seen = self._with_usages(seen, goal, full)  # unless the fail-safe's allocations gave them
+        # unless the fail-safe's allocations gave them; the agent's verification reads them only
+        # when the plan needs them (at most 4 requests), the one-shot's full read always
+        seen = self._with_usages(seen, goal, full and verify_at is None)
         seen.recreated = remap.recreated(goal.previous, cache.uuids, spec.uuids,
                                          seen.current.usages if seen.current is not None else {})
         ops = self._plan(seen, goal, cache, full)

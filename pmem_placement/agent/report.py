@@ -45,6 +45,9 @@ class Status:
     namespaces: dict[str, dict[str, typing.Any]] = dataclasses.field(default_factory=dict)
     """Configured namespace -> ``{"resource_class", "offered", "why", "health", "health_reasons",
     "health_notes"}`` as the last run that discovered found it."""
+    events: str | None = None
+    """``listening (...)`` or ``unavailable (why)``: whether host changes wake the agent
+    (``agent.events``); None before the loop starts."""
 
 
 def iso(ts: float | None) -> str | None:
@@ -71,6 +74,7 @@ def status_json(status: Status) -> str:
         "mode": status.mode,
         "failsafe": status.failsafe,
         "namespaces": status.namespaces,
+        "events": status.events,
     }
     if status.findings is not None:
         data["findings"] = status.findings
@@ -106,6 +110,10 @@ def metrics_text(status: Status) -> str:
         metric("reconcile_duration_seconds", "gauge", "How long the last reconcile took.",
                [("", status.last_duration)])
     metric("reconciles_total", "counter", "Reconciles run since the agent started.", [("", status.cycles)])
+    if status.events is not None:
+        metric("events_listening", "gauge", "1 when host changes (uevents, health attributes, the namespaces file) "
+               "wake the agent, 0 when it learns of them only every [agent]interval.",
+               [("", float(status.events.startswith("listening")))])
     metric("requests_total", "counter", "Requests sent to Placement since the agent started.",
            [(f'{{method="{m}"}}', n) for m, n in sorted(status.requests.items())])
     metric("errors_total", "counter", "Failed reconciles since the agent started, by kind.",

@@ -29,8 +29,10 @@ from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_service.backend.base import ServiceBase
 
+from pmem_placement import errors
 from pmem_placement import statedir
 from pmem_placement import status_file
+from pmem_placement.agent import events
 from pmem_placement.agent import pidfile
 from pmem_placement.agent import report
 from pmem_placement.agent.cycle import Agent
@@ -48,6 +50,17 @@ def describe(conf: cfg.ConfigOpts) -> str:
     traits = ", ".join(conf.pmem.traits) or "(none)"
     return (f"host {conf.host!r}, namespaces {conf.pmem.namespaces or '(none)'!r}, traits {traits}, "
             f"every {conf.agent.interval} s")
+
+
+def _wakeable(agent: Agent) -> bool:
+    """Whether a change on the host may end the wait: after a success, and after a failure that is
+    the host's or the configuration's (a namespace withdrawn, discovery failed: what the change
+    may mend), never while backing off from Placement's (events must not hammer it)."""
+    error = agent.status.last_error
+    if agent.status.consecutive_failures == 0 or not error:
+        return True
+    kind = errors.KINDS.get(error.get("kind", ""))
+    return kind is not None and kind.exit_status == errors.EXIT_CONFIG
 
 
 class AgentService(ServiceBase):
@@ -69,25 +82,36 @@ class AgentService(ServiceBase):
         self.master_pid = os.getpid()
         self.notifier = notifier or Notifier()
         self._stop = threading.Event()
+        self._wakeup = threading.Event()
+        """Set by ``stop`` and by the event listener (a change on the host)."""
         self._thread: threading.Thread | None = None
         self.rng = random.Random()
 
     def start(self) -> None:
         self._stop.clear()
+        self._wakeup.clear()
         self._thread = threading.Thread(target=self._loop, name="pmem-placement-agent")
         self._thread.start()
 
-    def _wait(self, seconds: float) -> bool:
-        """Sleep up to ``seconds``, pinging the watchdog; True when asked to stop."""
+    def _wait(self, seconds: float, wakeable: bool = True) -> bool:
+        """Sleep up to ``seconds``, pinging the watchdog, or until a change on the host wakes it
+        (``wakeable``: not while backing off from failures, so that events never hammer a
+        Placement that is down); True when asked to stop."""
         ping = self.notifier.watchdog_interval
         deadline = time.monotonic() + seconds
         while True:
             self.notifier.watchdog()
             left = deadline - time.monotonic()
-            if left <= 0:
+            if left <= 0 or self._stop.is_set():
                 return self._stop.is_set()
-            if self._stop.wait(min(left, ping) if ping else left):
-                return True
+            if self._wakeup.wait(min(left, ping) if ping else left):
+                if self._stop.is_set():
+                    return True
+                if wakeable:
+                    self._wakeup.clear()
+                    return False
+                # backing off: the change is seen by the cycle the backoff allows
+                self._wakeup.clear()
 
     def reloaded(self, applied: bool) -> None:
         """In the master, on SIGHUP, once the files are read (and before the worker restarts):
@@ -106,6 +130,7 @@ class AgentService(ServiceBase):
         agent_conf = self.conf.agent
         schedule = Schedule(agent_conf.interval, agent_conf.initial_jitter, agent_conf.max_backoff)
         files = ", ".join(self.conf.config_file or []) or "(none)"
+        listener = self._listen(agent)
         if self.started_before.value:
             delay = 0.0
             if self.reload_refused.value:
@@ -123,7 +148,28 @@ class AgentService(ServiceBase):
                      pmem_placement.version(), files, describe(self.conf), delay)
         self.reloading.value = 0
         self.notifier.ready()
-        while not self._wait(delay):
+        try:
+            self._cycles(agent, schedule, delay)
+        finally:
+            if listener is not None:
+                listener.stop()
+
+    def _listen(self, agent: Agent) -> events.Listener | None:
+        """Start listening to the host's changes; said once, with what it means, when it cannot."""
+        pmem = self.conf.pmem
+        sources = events.open_sources(pmem.discovery, pmem.namespaces_file, pmem.sysfs_root)
+        agent.status.events = sources.describe()
+        if not sources.available:
+            LOG.warning("events: %s: namespace changes on this host reach Placement only at the next cycle, "
+                        "up to [agent]interval = %s s later", agent.status.events, self.conf.agent.interval)
+            return None
+        LOG.info("events: %s", agent.status.events)
+        listener = events.Listener(sources, self._wakeup.set)
+        listener.start()
+        return listener
+
+    def _cycles(self, agent: Agent, schedule: Schedule, delay: float) -> None:
+        while not self._wait(delay, wakeable=_wakeable(agent)):
             try:
                 agent.cycle()
             except Exception:  # Agent.cycle catches everything it expects; this is a bug
@@ -143,6 +189,7 @@ class AgentService(ServiceBase):
         on SIGTERM and SIGHUP and exits as soon as it returns; it bounds the wait with
         [DEFAULT]graceful_shutdown_timeout)."""
         self._stop.set()
+        self._wakeup.set()
         if not self.reloading.value:
             self.notifier.stopping()
         thread = self._thread

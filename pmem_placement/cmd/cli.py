@@ -164,7 +164,11 @@ def _setup(argv: list[str]) -> cfg.ConfigOpts:
     validate_mod.parse_args(conf, hoist_global_options(argv, conf), usage_error, project=PROG, prog=PROG,
                             version=pmem_placement.version(),
                             description="Keep Placement truthful about this host's PMEM namespaces.")
-    logging.setup(conf, PROG)
+    try:
+        logging.setup(conf, PROG)
+    except (OSError, ValueError, TypeError, cfg.Error) as exc:  # a log file or logging config it cannot use
+        raise errors.ConfigError(f"[DEFAULT] logging options (log_file, log_dir, log_config_append, "
+                                 f"default_log_levels): {exc}") from exc
     if not conf.debug:
         # The one-shot prints its own result; only problems belong on stderr.
         logging.getLogger(None).logger.setLevel(logging.WARNING)

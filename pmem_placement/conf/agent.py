@@ -9,10 +9,14 @@ def agent_group() -> cfg.OptGroup:
 agent_opts = [
     cfg.IntOpt(
         "interval",
-        default=60,
+        default=300,
         min=1,
         max=86400,
-        help="Seconds between two reconciles of the agent.",
+        help="Seconds between two reconciles of the agent (a steady one costs one request). Changes "
+        "on the host (a namespace created, destroyed, disabled or onlined as system RAM; a DIMM's "
+        "health) wake it within seconds where it can hear the kernel's events (its status says "
+        "'events: listening'); this interval bounds how late it sees them where it cannot, and how "
+        "late it sees changes in Placement (nova reporting PMEM on the compute node, another writer).",
     ),
     cfg.IntOpt(
         "initial_jitter",
@@ -44,11 +48,12 @@ agent_opts = [
     ),
     cfg.IntOpt(
         "verify_interval",
-        default=600,
+        default=1800,
         min=1,
-        help="The agent reads its PMEM provider and the compute node's tree in full (inventory, "
-        "traits, usages) at least this often, in seconds, instead of trusting the generations "
-        "it remembers: a generation proves nothing once Placement's history forks (a database "
+        help="The agent reads its PMEM provider and the compute node's tree in full (the tree, the "
+        "provider's inventory and traits, the other providers' PMEM classes: 4 requests on a "
+        "compute node with only ours; usages too when the plan needs them) at least this often, "
+        "in seconds, instead of trusting the generations it remembers: a generation proves nothing once Placement's history forks (a database "
         "restored from a backup, a failover that lost writes), so a wrong inventory is corrected "
         "within this bound plus [agent]interval. Between full reads a cycle with nothing to "
         "change costs one request. The one-shot 'pmem-placement reconcile' always reads in full.",

@@ -280,6 +280,52 @@ def agent_with_real_signals(lab: Lab) -> None:
           "the agent's log has no line for the change to CUSTOM_PMEM_NAMESPACE_4GB")
 
 
+# The agent hears the kernel: a long interval, and each change reaches Placement in seconds.
+EVENTS_INTERVAL = 600
+EVENTS_MAP = "4GB:ns_0|ns_3|ns_5,SMALL:ns_1|ns_2"
+EVENTS_DEADLINE = 10.0  # seconds from the command's exit to Placement (the bound)
+
+
+def agent_hears_the_kernel(lab: Lab) -> None:
+    options = {"agent": {**AGENT_OPTIONS["agent"], "interval": str(EVENTS_INTERVAL),
+                         "max_backoff": str(EVENTS_INTERVAL)}}
+    start_agent(lab, lab.config("agent-events", "ndctl", EVENTS_MAP, **options))
+    status = wait_for(lab, 180, "the agent's first cycle", lambda s: s.get("cycles", 0) >= 1)
+    check(str(status.get("events", "")).startswith("listening (uevents of dax, memory, nd;"),
+          f"the agent does not listen to the kernel: {status.get('events')}")
+    check(lab.classes()[FOUR_GB] == {"total": 3, "reserved": 1, "used": 0},
+          f"ns_5 not there yet: {lab.classes()[FOUR_GB]}")
+    timings = []
+
+    def reaches(what: str, command: str, reserved: int) -> str:
+        out = lab.ok(command)
+        done = time.monotonic()
+        while lab.classes()[FOUR_GB]["reserved"] != reserved:
+            check(time.monotonic() - done < 120, f"{what}: Placement did not follow within 120 s "
+                  f"({lab.classes()[FOUR_GB]}); the agent's interval is {EVENTS_INTERVAL} s")
+            time.sleep(0.2)
+        took = time.monotonic() - done
+        timings.append(f"{what} {took:.1f} s")
+        check(took <= EVENTS_DEADLINE, f"{what}: {took:.1f} s from the command's exit to Placement, more than "
+              f"{EVENTS_DEADLINE:g} s")
+        return out
+
+    dev = str(json.loads(reaches("created", "ndctl create-namespace -r region1 -m devdax -s 256M -n ns_5", 0))["dev"])
+    reaches("disabled", f"ndctl disable-namespace {dev}", 1)
+    reaches("enabled", f"ndctl enable-namespace {dev}", 0)
+    chardev = chardev_of(lab, dev)
+    reaches("system-ram", f"daxctl reconfigure-device --mode=system-ram {chardev}", 1)
+    # Back to devdax (its memory offlined first), then destroyed.
+    reaches("devdax again", f"daxctl reconfigure-device --mode=devdax --force {chardev}", 0)
+    reaches("destroyed", f"ndctl destroy-namespace -f {dev}", 1)
+    status = json.loads(lab.guest.file("agent-status.json"))
+    check(status["cycles"] <= 1 + 3 * len(timings), f"{status['cycles']} cycles for {len(timings)} changes")
+    log = stop_agent(lab, "agent-events.log")
+    check("events: listening" in log, "the agent's log does not say it listens")
+    print("# agent-hears-the-kernel, from the command's exit to Placement (interval 600 s): " + ", ".join(timings),
+          flush=True)
+
+
 def wait_for(lab: Lab, timeout: float, what: str,
              condition: typing.Callable[[dict[str, typing.Any]], bool]) -> dict[str, typing.Any]:
     started = time.monotonic()
@@ -534,6 +580,7 @@ SCENARIOS: list[tuple[str, typing.Callable[[Lab], None]]] = [
     ("non-root", non_root),
     ("ndctl-missing-or-hanging", ndctl_missing_or_hanging),
     ("agent-with-real-signals", agent_with_real_signals),
+    ("agent-hears-the-kernel", agent_hears_the_kernel),
     ("destroyed-while-allocated", destroyed_while_allocated),
     ("after-a-reboot", after_a_reboot),
     ("not-armed-dimm-withdrawn", not_armed_dimm_withdrawn),

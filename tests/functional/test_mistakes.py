@@ -400,3 +400,13 @@ def one_line_after_warnings(result):
     lines = result.err.splitlines()
     assert all("WARNING" in line for line in lines[:-1]), result.err
     return lines[-1]
+
+
+def test_a_log_file_that_cannot_be_opened_is_one_line(node):
+    """Found by review: oslo.log's error opening [DEFAULT]log_file was a traceback, in check too."""
+    node.configure(DEFAULT={"log_file": str(node.dir / "no-such-dir" / "agent.log")})
+    for command in (("show", "--offline"), ("check",)):
+        result = node.run(*command)
+        assert result.status == 2 and "Traceback" not in result.err
+        assert result.err.startswith("pmem-placement: error: [DEFAULT] logging options (log_file, log_dir, "
+                                     "log_config_append, default_log_levels): [Errno 2] No such file or directory")

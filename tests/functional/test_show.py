@@ -116,9 +116,9 @@ def test_show_judges_a_backing_off_agent_by_its_own_schedule(node, agent_lock):
     assert data["agent"]["stale"] is None
     assert "STALE" not in node.run("show").out
     assert "Warning  agent: the agent is degraded" in node.run("check").out
-    # the attempt was due 3 minutes ago and did not happen: stuck
+    # the attempt was due 12 minutes ago (more than twice the 300 s interval) and did not happen: stuck
     write_agent_status(node, os.getpid(), state="degraded", consecutive_failures=5,
-                       last_attempt=now - 600, next_attempt=now - 180)
+                       last_attempt=now - 1200, next_attempt=now - 720)
     data = json.loads(node.run("show", "--format", "json").out)
     assert data["agent"]["stale"].startswith("its next attempt was due at ")
     assert "(more than 2 x [agent]interval)" in data["agent"]["stale"]

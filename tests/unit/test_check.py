@@ -175,3 +175,43 @@ def test_systemd_analyze_verify_reports_what_systemd_refuses(tmp_path):
                                 verified=said)
     # each problem once: ours, not systemd-analyze's words for it again
     assert result.code == Code.FAILURE and "systemd-analyze" not in result.details, result.details
+
+
+@pytest.mark.parametrize("texts, binary", [
+    # found by review: a continued line and an unclosed quote were tracebacks
+    (["[Service]\nExecStart=/opt/v/bin/pmem-placement-agent \\\n    --config-file /etc/x.conf\n"],
+     "/opt/v/bin/pmem-placement-agent"),
+    (["[Service]\nExecStart=/opt/v/bin/agent --name 'unclosed\n"], "/opt/v/bin/agent"),
+    (["[Service]\n# ExecStart=/commented/out\nExecStart=/b\n"], "/b"),
+])
+def test_exec_start_as_systemd_reads_lines(texts, binary):
+    assert check.exec_start(*texts) == binary
+
+
+def test_a_binary_systemd_cannot_run_is_named(tmp_path):
+    """Found by review: a file without the executable bit passed; a bare name systemd finds failed."""
+    plain = tmp_path / "agent"
+    plain.write_text("#!/bin/sh\n")
+    assert check.runnable(str(plain)) == "is not an executable file"
+    assert check.runnable(str(tmp_path)) == "is not an executable file"
+    assert check.runnable(str(tmp_path / "missing")) == "does not exist"
+    assert check.runnable("true") is None  # systemd looks bare names up in its own search path
+    plain.chmod(0o755)
+    assert check.runnable(str(plain)) is None
+
+
+def test_what_systemd_refuses_is_a_failure_and_said_once():
+    unit = ("/etc/systemd/system/pmem-placement-agent.service", "[Service]\nExecStart=\nExecStrat=/x\n")
+    result = check.systemd_unit(unit, verified=["pmem-placement-agent.service: Service has no ExecStart=, "
+                                                "ExecStop=, or SuccessAction=. Refusing."])
+    assert result.code == Code.FAILURE
+    assert result.details.count("ExecStart") == 1, result.details
+    typo = check.systemd_unit(UNIT, exists=lambda p: True, verified=[
+        "pmem-placement-agent.service: Unit has a bad unit file setting."])
+    assert typo.code == Code.FAILURE
+
+
+def test_read_write_paths_open_a_path_under_protect_system_full_too():
+    texts = ("[Service]\nProtectSystem=full\nReadWritePaths=/etc/pmem-placement\n",)
+    assert check.not_writable([("[agent]metrics_file", "/etc/pmem-placement")], *texts) == []
+    assert check.not_writable([("[agent]metrics_file", "/etc/other")], *texts) == ["[agent]metrics_file (/etc/other)"]

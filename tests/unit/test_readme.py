@@ -68,7 +68,7 @@ def test_the_blocks_mean_what_the_prose_says(tmp_path, page):
     assert conf.pmem.discovery == "ndctl"
     # The commented-out lines show the defaults.
     assert (conf.pmem.ndctl_path, conf.pmem.ndctl_timeout, conf.pmem.conflict_retries) == ("ndctl", 30, 4)
-    assert (conf.agent.interval, conf.agent.initial_jitter, conf.agent.max_backoff) == (60, 30, 600)
+    assert (conf.agent.interval, conf.agent.initial_jitter, conf.agent.max_backoff) == (300, 30, 600)
     assert conf.agent.state_dir == "/var/lib/pmem-placement"
     assert conf.placement.auth_type == "password"
     assert conf.placement.valid_interfaces == ["internal"]
