@@ -268,10 +268,14 @@ class Listener:
     """A thread that polls the sources and calls ``wake`` once per burst of relevant events."""
 
     def __init__(self, sources: Sources, wake: typing.Callable[[], None],
-                 clock: typing.Callable[[], float] = time.monotonic) -> None:
+                 clock: typing.Callable[[], float] = time.monotonic,
+                 failed: typing.Callable[[str], None] = lambda why: None) -> None:
+        """``failed``: told why, should the listener stop on an error it did not expect (the
+        agent then runs on its interval alone and says so)."""
         self.sources = sources
         self.wake = wake
         self.clock = clock
+        self.failed = failed
         self.burst = Burst()
         self._stop_r, self._stop_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         self._thread = threading.Thread(target=self._run, name="pmem-placement-events", daemon=True)
@@ -299,6 +303,12 @@ class Listener:
         return poller, by_fd
 
     def _run(self) -> None:
+        try:
+            self._listen()
+        except Exception as exc:  # noqa: BLE001 - any failure ends listening, never the agent
+            self.failed(f"the listener stopped: {exc}")
+
+    def _listen(self) -> None:
         poller, by_fd = self._poller()
         while True:
             due = self.burst.due_at()

@@ -164,7 +164,12 @@ class AgentService(ServiceBase):
                         "up to [agent]interval = %s s later", agent.status.events, self.conf.agent.interval)
             return None
         LOG.info("events: %s", agent.status.events)
-        listener = events.Listener(sources, self._wakeup.set)
+
+        def failed(why: str) -> None:
+            agent.status.events = f"unavailable ({why})"
+            LOG.warning("events: %s: namespace changes on this host reach Placement only at the next cycle, up to "
+                        "[agent]interval = %s s later", agent.status.events, self.conf.agent.interval)
+        listener = events.Listener(sources, self._wakeup.set, failed=failed)
         listener.start()
         return listener
 

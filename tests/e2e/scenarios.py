@@ -293,14 +293,16 @@ def agent_hears_the_kernel(lab: Lab) -> None:
     status = wait_for(lab, 180, "the agent's first cycle", lambda s: s.get("cycles", 0) >= 1)
     check(str(status.get("events", "")).startswith("listening (uevents of dax, memory, nd;"),
           f"the agent does not listen to the kernel: {status.get('events')}")
-    check(lab.classes()[FOUR_GB] == {"total": 3, "reserved": 1, "used": 0},
-          f"ns_5 not there yet: {lab.classes()[FOUR_GB]}")
+    # ns_5 not there yet: the class is held back at what it offered (nothing raised while a
+    # configured namespace is withdrawn).
+    check(status["state"] == "error" and lab.classes()[FOUR_GB]["total"] == 2,
+          f"ns_5 not there yet: {status['state']}, {lab.classes()[FOUR_GB]}")
     timings = []
 
     def reaches(what: str, command: str, reserved: int) -> str:
         out = lab.ok(command)
         done = time.monotonic()
-        while lab.classes()[FOUR_GB]["reserved"] != reserved:
+        while (lab.classes()[FOUR_GB]["total"], lab.classes()[FOUR_GB]["reserved"]) != (3, reserved):
             check(time.monotonic() - done < 120, f"{what}: Placement did not follow within 120 s "
                   f"({lab.classes()[FOUR_GB]}); the agent's interval is {EVENTS_INTERVAL} s")
             time.sleep(0.2)

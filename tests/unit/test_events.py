@@ -135,3 +135,30 @@ def test_only_failures_a_host_change_may_mend_let_events_cut_the_wait(failures, 
         status = Status()
 
     assert service._wakeable(Agent()) is wakeable
+
+
+def test_a_listener_that_fails_says_why_and_never_takes_the_agent_down(tmp_path):
+    class Broken(events.Source):
+        def __init__(self):
+            self.r, self.w = os.pipe()
+            os.write(self.w, b"x")
+
+        def fileno(self):
+            return self.r
+
+        def read(self):
+            raise OSError(errno.EIO, "Input/output error")
+
+        def close(self):
+            os.close(self.r)
+            os.close(self.w)
+
+    said = []
+    stopped = threading.Event()
+    sources = events.Sources()
+    sources.file = Broken()  # type: ignore[assignment]
+    listener = events.Listener(sources, lambda: None, failed=lambda why: (said.append(why), stopped.set()))
+    listener.start()
+    assert stopped.wait(timeout=30)
+    listener.stop()
+    assert said == ["the listener stopped: [Errno 5] Input/output error"]
