@@ -169,6 +169,10 @@ def agent(status: typing.Mapping[str, typing.Any] | None, path: str | None, unre
     if status.get("state") != "in_sync":
         error = status.get("last_error") or {}
         return Result(Code.WARNING, f"the agent is {status.get('state')}: {error.get('message', '')}{also}")
+    events = status.get("events")
+    if isinstance(events, str) and events.startswith("unavailable"):
+        return Result(Code.WARNING, f"in sync, but events: {events}: changes on this host wait for its next cycle "
+                      f"([agent]interval){also}")
     return Result(Code.SUCCESS, f"in sync, last attempt {status.get('last_attempt')}{also}")
 
 

@@ -10,8 +10,8 @@ Three sources, each a file descriptor polled by one listener thread:
   the same): each DIMM's ``nfit/flags``, each region's ``badblocks``, each bus's ``nfit/scrub``,
   polled for ``POLLPRI``; re-listed after every burst of ``nd`` uevents (a DIMM or region that
   appears);
-- with ``[pmem]discovery = file``, inotify on the file's directory (configuration management
-  replaces files by rename).
+- with ``[pmem]discovery = file``, inotify on the file's directory and on what its path depends on
+  (configuration management replaces files by rename, directories by symbolic links: ``FileWatch``).
 
 A burst of events wakes the agent once (``Burst``): 1 s after its last event, and at most 5 s
 after its first, so that an endless burst (memory onlined block by block) cannot postpone the
@@ -44,10 +44,12 @@ LONGEST = 5.0
 """Seconds after a burst's first event by which the agent is woken whatever follows."""
 
 # inotify(7): what replaces or rewrites a file in a directory
-IN_MODIFY, IN_ATTRIB, IN_CLOSE_WRITE, IN_MOVED_FROM, IN_MOVED_TO, IN_CREATE, IN_DELETE = (
-    0x2, 0x4, 0x8, 0x40, 0x80, 0x100, 0x200)
+IN_ATTRIB, IN_CLOSE_WRITE, IN_MOVED_FROM, IN_MOVED_TO, IN_CREATE, IN_DELETE = 0x4, 0x8, 0x40, 0x80, 0x100, 0x200
+IN_DELETE_SELF, IN_MOVE_SELF, IN_IGNORED = 0x400, 0x800, 0x8000
 IN_NONBLOCK, IN_CLOEXEC = 0o4000, 0o2000000
-_WATCHED = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_MODIFY | IN_ATTRIB
+# Not IN_MODIFY: a file is read once it is closed (a slow writer's half-written file is no change).
+_WATCHED = (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ATTRIB | IN_DELETE_SELF
+            | IN_MOVE_SELF)
 _INOTIFY_EVENT = struct.Struct("iIII")
 
 
@@ -168,20 +170,57 @@ class Attribute(Source):
 
 
 class FileWatch(Source):
-    """inotify on the directory of [pmem]namespaces_file, for changes to that file."""
+    """inotify on what [pmem]namespaces_file's contents depend on: its directory (the file written,
+    replaced by rename, deleted), that directory's parent (the directory itself replaced or created
+    late), and, where the path goes through symbolic links (configuration management's release
+    directories, a ConfigMap's ``..data``), each link's directory and the directory of the file it
+    resolves to. Watches follow the path again after every change that concerns it."""
 
     def __init__(self, path: str) -> None:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        fd = libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+        self.libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        fd = self.libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
         if fd < 0:
-            raise OSError(ctypes.get_errno(), f"inotify_init1: {os.strerror(ctypes.get_errno())}")
-        directory = os.path.dirname(os.path.abspath(path)) or "."
-        if libc.inotify_add_watch(fd, os.fsencode(directory), _WATCHED) < 0:
-            err = ctypes.get_errno()
-            os.close(fd)
-            raise OSError(err, f"inotify on {directory}: {os.strerror(err)}")
+            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
         self.fd = fd
+        self.path = os.path.abspath(path)
         self.name = os.path.basename(path)
+        self.watches: dict[int, tuple[str, set[str]]] = {}
+        """Watch descriptor -> (directory, the names in it that concern the file)."""
+        try:
+            self._watch()
+        except OSError:
+            os.close(fd)
+            raise
+
+    def _targets(self) -> dict[str, set[str]]:
+        directory = os.path.dirname(self.path)
+        targets: dict[str, set[str]] = {directory: {self.name}}
+        targets.setdefault(os.path.dirname(directory), set()).add(os.path.basename(directory))
+        real = os.path.realpath(self.path)
+        if real != self.path:
+            targets.setdefault(os.path.dirname(real), set()).add(os.path.basename(real))
+        prefix = "/"
+        for part in self.path.strip("/").split("/")[:-1]:
+            prefix = os.path.join(prefix, part)
+            if os.path.islink(prefix):
+                targets.setdefault(os.path.dirname(prefix), set()).add(part)
+        return targets
+
+    def _watch(self) -> None:
+        """(Re)watch every directory the file depends on now; at least one must be watchable."""
+        watches: dict[int, tuple[str, set[str]]] = {}
+        errors = []
+        for directory, names in self._targets().items():
+            wd = self.libc.inotify_add_watch(self.fd, os.fsencode(directory), _WATCHED)
+            if wd < 0:
+                errors.append(f"{directory}: {os.strerror(ctypes.get_errno())}")
+                continue
+            watches.setdefault(wd, (directory, set()))[1].update(names)
+        for wd in set(self.watches) - set(watches):
+            self.libc.inotify_rm_watch(self.fd, wd)
+        if not watches:
+            raise OSError(errno.ENOENT, "; ".join(errors))
+        self.watches = watches
 
     def fileno(self) -> int:
         return self.fd
@@ -192,13 +231,20 @@ class FileWatch(Source):
             try:
                 data = os.read(self.fd, 65536)
             except BlockingIOError:
-                return relevant
+                break
             offset = 0
             while offset + _INOTIFY_EVENT.size <= len(data):
-                _, _, _, length = _INOTIFY_EVENT.unpack_from(data, offset)
-                name = data[offset + _INOTIFY_EVENT.size:offset + _INOTIFY_EVENT.size + length].rstrip(b"\0")
-                relevant = relevant or os.fsdecode(name) == self.name
+                wd, mask, _, length = _INOTIFY_EVENT.unpack_from(data, offset)
+                name = os.fsdecode(data[offset + _INOTIFY_EVENT.size:offset + _INOTIFY_EVENT.size + length]
+                                   .rstrip(b"\0"))
+                watched = self.watches.get(wd)
+                relevant = relevant or bool(mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) or (
+                    watched is not None and name in watched[1])
                 offset += _INOTIFY_EVENT.size + length
+        if relevant:
+            with contextlib.suppress(OSError):  # nothing watchable right now: the next change says
+                self._watch()
+        return relevant
 
     def close(self) -> None:
         os.close(self.fd)
@@ -261,6 +307,7 @@ def open_sources(discovery: str, namespaces_file: str | None, sysfs_root: str = 
     except (OSError, AttributeError) as exc:  # AttributeError: no AF_NETLINK on this platform
         what = "inotify" if discovery == "file" else "netlink uevents"
         sources.unavailable = f"{what}: {getattr(exc, 'strerror', None) or exc}"
+        sources.close()
     return sources
 
 

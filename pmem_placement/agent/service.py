@@ -160,21 +160,29 @@ class AgentService(ServiceBase):
         sources = events.open_sources(pmem.discovery, pmem.namespaces_file, pmem.sysfs_root)
         agent.status.events = sources.describe()
         if not sources.available:
-            LOG.warning("events: %s: namespace changes on this host reach Placement only at the next cycle, "
-                        "up to [agent]interval = %s s later", agent.status.events, self.conf.agent.interval)
+            LOG.warning("events: %s: %s", agent.status.events, self._without_events())
             return None
-        LOG.info("events: %s", agent.status.events)
-
         def failed(why: str) -> None:
             agent.status.events = f"unavailable ({why})"
-            LOG.warning("events: %s: namespace changes on this host reach Placement only at the next cycle, up to "
-                        "[agent]interval = %s s later", agent.status.events, self.conf.agent.interval)
-        listener = events.Listener(sources, self._wakeup.set, failed=failed)
-        listener.start()
+            LOG.warning("events: %s: %s", agent.status.events, self._without_events())
+        try:
+            listener = events.Listener(sources, self._wakeup.set, failed=failed)
+            listener.start()
+        except (OSError, RuntimeError) as exc:  # no descriptor for its pipe, no thread
+            sources.close()
+            failed(f"the listener cannot start: {getattr(exc, 'strerror', None) or exc}")
+            return None
+        LOG.info("events: %s", agent.status.events)
         return listener
 
+    def _without_events(self) -> str:
+        return (f"namespace changes on this host reach Placement only at the next cycle, every [agent]interval = "
+                f"{self.conf.agent.interval} s (later while backing off from failures, up to [agent]max_backoff)")
+
     def _cycles(self, agent: Agent, schedule: Schedule, delay: float) -> None:
-        while not self._wait(delay, wakeable=_wakeable(agent)):
+        # The first start's jitter spreads a rack's first syncs: a change on the host does not cut it short.
+        wakeable = not (agent.status.cycles == 0 and delay > 0)
+        while not self._wait(delay, wakeable=wakeable):
             try:
                 agent.cycle()
             except Exception:  # Agent.cycle catches everything it expects; this is a bug
@@ -185,6 +193,7 @@ class AgentService(ServiceBase):
             else:
                 delay = schedule.next_delay(agent.status.consecutive_failures, self.rng)
             agent.status.next_attempt = agent.clock() + delay
+            wakeable = _wakeable(agent)
             # The cycle itself reports a status file it cannot write.
             with contextlib.suppress(OSError, statedir.StateDirError):
                 report.write(agent.status, status_file.path(self.conf.agent), None, self.conf.agent.state_dir)

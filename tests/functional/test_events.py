@@ -44,5 +44,6 @@ def test_an_agent_without_events_says_so_once_and_keeps_its_interval(node, agent
     warnings = [line for line in a.output().splitlines() if "WARNING" in line]
     assert len(warnings) == 1 and warnings[0].endswith(
         "events: unavailable (inotify: Too many open files): namespace changes on this host reach Placement only "
-        "at the next cycle, up to [agent]interval = 1 s later")
+        "at the next cycle, every [agent]interval = 1 s (later while backing off from failures, up to "
+        "[agent]max_backoff)")
     assert "pmem_placement_events_listening 0" in (node.dir / "agent.prom").read_text()

@@ -215,3 +215,12 @@ def test_read_write_paths_open_a_path_under_protect_system_full_too():
     texts = ("[Service]\nProtectSystem=full\nReadWritePaths=/etc/pmem-placement\n",)
     assert check.not_writable([("[agent]metrics_file", "/etc/pmem-placement")], *texts) == []
     assert check.not_writable([("[agent]metrics_file", "/etc/other")], *texts) == ["[agent]metrics_file (/etc/other)"]
+
+
+def test_an_agent_that_cannot_hear_the_host_is_a_warning():
+    status = {"state": "in_sync", "last_attempt": "2026-12-02T08:00:00+00:00",
+              "events": "unavailable (netlink uevents: Operation not permitted)"}
+    result = check.agent(status, "/var/lib/pmem-placement/status.json")
+    assert result.code == Code.WARNING and "events: unavailable (netlink uevents" in result.details
+    status["events"] = "listening (uevents of dax, memory, nd; 4 health attributes)"
+    assert check.agent(status, "/var/lib/pmem-placement/status.json").code == Code.SUCCESS

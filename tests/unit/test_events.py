@@ -162,3 +162,70 @@ def test_a_listener_that_fails_says_why_and_never_takes_the_agent_down(tmp_path)
     assert stopped.wait(timeout=30)
     listener.stop()
     assert said == ["the listener stopped: [Errno 5] Input/output error"]
+
+
+def _heard(watch, timeout_ms=10_000):
+    """Whether the watch reads an event that concerns the file (events it does not care about are read too)."""
+    heard = False
+    while _poll(watch, timeout_ms):
+        heard = watch.read() or heard
+        timeout_ms = 200  # what else is already queued
+    return heard
+
+
+def test_the_watch_follows_a_directory_replaced_or_created_late(tmp_path):
+    """Found by review: a directory swapped by rename, or missing at start, left the agent deaf
+    while its status said it listened."""
+    live = tmp_path / "nsdir"
+    path = live / "ndctl.json"
+    watch = events.FileWatch(str(path))  # the directory does not exist yet: its parent is watched
+    try:
+        live.mkdir()
+        assert _heard(watch)
+        path.write_text("[1]")
+        assert _heard(watch)
+        staged = tmp_path / "nsdir.new"
+        staged.mkdir()
+        (staged / "ndctl.json").write_text("[2]")
+        live.rename(tmp_path / "nsdir.old")
+        staged.rename(live)
+        assert _heard(watch)
+        path.write_text("[3]")  # the new directory is watched now
+        assert _heard(watch)
+        (tmp_path / "nsdir.old" / "ndctl.json").write_text("[old]")  # the old one is not
+        assert not _heard(watch, 500)
+    finally:
+        watch.close()
+
+
+def test_the_watch_follows_symbolic_links_as_configuration_management_swaps_them(tmp_path):
+    for release in ("a", "b"):
+        (tmp_path / "releases" / release).mkdir(parents=True)
+        (tmp_path / "releases" / release / "ndctl.json").write_text(f"[{release!r}]")
+    (tmp_path / "cm").mkdir()
+    (tmp_path / "cm" / "current").symlink_to(tmp_path / "releases" / "a")
+    watch = events.FileWatch(str(tmp_path / "cm" / "current" / "ndctl.json"))
+    try:
+        (tmp_path / "cm" / "tmp").symlink_to(tmp_path / "releases" / "b")
+        os.replace(tmp_path / "cm" / "tmp", tmp_path / "cm" / "current")
+        assert _heard(watch)
+        (tmp_path / "releases" / "b" / "ndctl.json").write_text("[2]")  # the file it resolves to now
+        assert _heard(watch)
+    finally:
+        watch.close()
+
+
+def test_a_file_is_heard_when_its_writer_closes_it_not_while_it_writes(tmp_path):
+    """Found by review: a slow writer's half-written file was read and failed discovery."""
+    path = tmp_path / "ndctl.json"
+    path.write_text("[]")
+    watch = events.FileWatch(str(path))
+    try:
+        with open(path, "w") as f:
+            f.write("[")
+            f.flush()
+            assert not _heard(watch, 500)
+            f.write("]")
+        assert _heard(watch)
+    finally:
+        watch.close()
