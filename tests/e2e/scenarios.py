@@ -289,6 +289,7 @@ EVENTS_DEADLINE = 10.0  # seconds from the command's exit to Placement (the issu
 def agent_hears_the_kernel(lab: Lab) -> None:
     options = {"agent": {**AGENT_OPTIONS["agent"], "interval": str(EVENTS_INTERVAL),
                          "max_backoff": str(EVENTS_INTERVAL)}}
+    lab.ok("rm -f /xchg/agent.rc /run/xchg/agent-status.json")  # the last agent's
     start_agent(lab, lab.config("agent-events", "ndctl", EVENTS_MAP, **options))
     status = wait_for(lab, 180, "the agent's first cycle", lambda s: s.get("cycles", 0) >= 1)
     check(str(status.get("events", "")).startswith("listening (uevents of dax, memory, nd;"),
