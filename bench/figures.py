@@ -27,21 +27,27 @@ def derive(r: dict[str, typing.Any], args: dict[str, typing.Any], cores: int) ->
     mean_cycle = s.get("mean_ms", s.get("steady", {}).get("p50_ms", 0.0)) / 1000
     planned = args["intervals"] * (fleet.INTERVAL / args["scale"] + mean_cycle)
     behind = s["wall_s"] > BEHIND * planned
-    served = cycles * 60 / s["wall_s"]  # node-cycles per 60 s this set-up actually served
+    # Capacity in nodes at the agent's interval: a node needs one node-cycle per interval.
+    k = fleet.INTERVAL / 60
+    served = cycles * 60 / s["wall_s"] * k  # nodes at the interval this set-up actually served
     # A sync worker is occupied for each request's wall time (its CPU, the database round trips,
     # waiting for a core), never less than its CPU; the machine's cores bound all workers and the
     # database together; a set-up that fell behind measured its own ceiling.
     held = max(cpu, busy) if busy == busy else cpu
-    per_worker = 60 / held if held > 0 else float("inf")
+    per_worker = fleet.INTERVAL / held if held > 0 else float("inf")
     bounds = {"workers": r["workers"] * per_worker,
-              "cores": cores * 60 / (cpu + db) if cpu + db else float("inf")}
+              "cores": cores * fleet.INTERVAL / (cpu + db) if cpu + db else float("inf")}
     if behind:
         bounds["measured"] = served
     basis = min(bounds, key=lambda k: bounds[k])
     ch = r.get("churn", {})
     phases = [k for k in ("first_sync", "steady", "churn") if k in r]
     scheduler = ch.get("scheduler", {})
+    per_minute = 60 / fleet.INTERVAL  # agent cycles per minute
+    nova_per_minute = 60 / fleet.NOVA_PERIODIC
     out = {
+        "agent_req_per_min": with_verify * per_minute,
+        "nova_req_per_min": nova_req * nova_per_minute,
         "req_steady": s.get("steady", {}).get("requests_per_cycle", float("nan")),
         "req_with_verify": with_verify,
         "req_after_alloc": ch.get("after_alloc", {}).get("requests_per_cycle", float("nan")),
@@ -70,24 +76,29 @@ def derive(r: dict[str, typing.Any], args: dict[str, typing.Any], cores: int) ->
         "behind": behind,
         "offered_60s": r["nodes"] * args["scale"],
         "served_60s": served,
-        "cpu_bound_per_worker_60s": 60 / cpu if cpu else float("inf"),
-        "wall_bound_per_worker_60s": 60 / busy if busy and busy == busy else float("inf"),
+        # the *_60s keys are nodes at the agent's interval (fleet.INTERVAL), as their texts say
+        "cpu_bound_per_worker_60s": fleet.INTERVAL / cpu if cpu else float("inf"),
+        "wall_bound_per_worker_60s": fleet.INTERVAL / busy if busy and busy == busy else float("inf"),
         "capacity_60s": bounds[basis],
         "capacity_basis": basis,
         "nodes_per_worker_60s": bounds[basis] / r["workers"],
         "nova_req": nova_req,
         "nova_cpu_ms": nova_cpu * 1000,
         "nova_db_ms": nova_db * 1000,
-        "ratio_req": with_verify / nova_req,
-        "ratio_cpu": (cpu + db) / (nova_cpu + nova_db) if nova_cpu + nova_db else float("nan"),
+        "ratio_req": with_verify * per_minute / (nova_req * nova_per_minute),
+        "ratio_cpu": ((cpu + db) * per_minute / ((nova_cpu + nova_db) * nova_per_minute)
+                      if nova_cpu + nova_db else float("nan")),
     }
     c = r.get("nova_with_child")
     if c:
         child_req = c["requests"] / c["cycles"]
         child_cpu = (c["placement_cpu_s"] + c["db_cpu_s"]) / c["cycles"]
         out["nova_child_req"] = child_req
-        out["total_ratio_req"] = (with_verify + child_req - nova_req) / nova_req
-        out["total_ratio_cpu"] = (cpu + db + child_cpu - nova_cpu - nova_db) / (nova_cpu + nova_db)
+        # everything added per minute (the agent, and nova's own reads of the :pmem child) over nova alone
+        out["total_ratio_req"] = ((with_verify * per_minute + (child_req - nova_req) * nova_per_minute)
+                                  / (nova_req * nova_per_minute))
+        out["total_ratio_cpu"] = (((cpu + db) * per_minute + (child_cpu - nova_cpu - nova_db) * nova_per_minute)
+                                  / ((nova_cpu + nova_db) * nova_per_minute))
     return out
 
 
@@ -115,9 +126,10 @@ def render(results: dict[str, typing.Any]) -> str:
         f"the whole bench took {results.get('wall_s', 0) / 60:.0f} min.",
         "",
         f"Fleet: {a['nodes']} nodes, each a pmem-placement Agent, {a['threads']} cycles at a time; "
-        f"{a['intervals']} intervals of 60 s compressed {a['scale']:g} times ({60 / a['scale']:g} s), so the fleet "
-        f"offers Placement the load of {a['nodes'] * a['scale']:,.0f} nodes at a 60 s interval; a verification read "
-        f"every 600 s per node (modelled: state file dropped). " + (
+        f"{a['intervals']} intervals of {fleet.INTERVAL:g} s (the agent's default) compressed {a['scale']:g} times "
+        f"({fleet.INTERVAL / a['scale']:g} s), so the fleet offers Placement the load of "
+        f"{a['nodes'] * a['scale']:,.0f} nodes at a {fleet.INTERVAL:g} s interval; each agent's own verification "
+        f"every {fleet.VERIFY_INTERVAL:g} s, on the same compressed time. " + (
             f"The steady intervals are then run again with allocation churn: {a['churn'] * 100:g}% of the nodes get "
             f"an allocation change per interval (a scheduler allocating or freeing an instance with a PMEM "
             f"namespace); the CPU, latency and capacity columns are from the steady run without it."
@@ -126,8 +138,8 @@ def render(results: dict[str, typing.Any]) -> str:
         "| Placement set-up | first sync of the fleet, s | requests/node/interval: steady / with verification / "
         "with churn (the cycle after a change) | Placement CPU / request wall ms per node-cycle | database CPU ms/node-cycle "
         "| steady cycle p50 / p99, ms | 409s / retries / failed cycles / 5xx "
-        "| steady phase, s (schedule), cycle start after its due time | node-cycles served per 60 s (offered) "
-        "| nodes at 60 s: per worker (whole set-up), bound |",
+        f"| steady phase, s (schedule), cycle start after its due time | nodes served at {fleet.INTERVAL:g} s (offered) "
+        f"| nodes at {fleet.INTERVAL:g} s: per worker (whole set-up), bound |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results["setups"]:
@@ -144,17 +156,20 @@ def render(results: dict[str, typing.Any]) -> str:
     lines += [
         "",
         "Against nova-compute's own report-client traffic for the same idle nodes (periodic update every 60 s, "
-        "association refresh every 300 s):",
+        "association refresh every 300 s), per node-minute (the agent every "
+        f"{fleet.INTERVAL:g} s, nova every {fleet.NOVA_PERIODIC:g} s):",
         "",
-        "| Placement set-up | nova requests/node/interval | nova Placement + database CPU ms/node-interval "
+        "| Placement set-up | pmem-placement requests/node-minute | nova requests/node-minute "
+        "| nova Placement + database CPU ms/node-interval "
         "| pmem-placement / nova, requests | pmem-placement / nova, CPU "
         "| nova requests/node/interval with the :pmem child | everything added / nova, requests "
         "| everything added / nova, CPU |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results["setups"]:
         d = r["derived"]
-        lines.append(f"| {r['setup']} | {d['nova_req']:.2f} | {d['nova_cpu_ms'] + d['nova_db_ms']:.2f} "
+        lines.append(f"| {r['setup']} | {d['agent_req_per_min']:.2f} | {d['nova_req_per_min']:.2f} "
+                     f"| {d['nova_cpu_ms'] + d['nova_db_ms']:.2f} "
                      f"| {d['ratio_req']:.2f} | {d['ratio_cpu']:.2f} | {d.get('nova_child_req', float('nan')):.2f} "
                      f"| {d.get('total_ratio_req', float('nan')):.2f} | {d.get('total_ratio_cpu', float('nan')):.2f} |")
     return "\n".join(lines + ["", reading(results)])
@@ -214,11 +229,12 @@ def readme_sentence(results: dict[str, typing.Any]) -> str:
     workers = max(rows)
     d = rows[workers]
     return (f"`bash tools/bench.sh --production` runs a fleet of {results['args']['nodes']} overlapping agents "
-            f"(the load of {d['offered_60s']:,.0f} nodes at a 60 s interval"
+            f"(the load of {d['offered_60s']:,.0f} nodes at a {fleet.INTERVAL:g} s interval"
             f"{', with allocation churn' if churned(results) else ''}) against "
             f"Placement under gunicorn with {workers} worker{'s' if workers > 1 else ''} on PostgreSQL: "
-            f"{d['req_steady']:g} request per node per interval ({d['req_with_verify']:.1f} with the verification "
-            f"reads), {d['conflicts']} conflicts and {d['failed']} failed cycles, about "
-            f"{d['nodes_per_worker_60s']:,.0f} nodes per Placement worker at a 60 s interval on that machine "
+            f"{d['req_steady']:g} request per node per interval ({d['req_with_verify']:.2f} with the verification "
+            f"reads: {d['agent_req_per_min']:.2f} per node-minute), {d['conflicts']} conflicts and {d['failed']} failed "
+            f"cycles, about {d['nodes_per_worker_60s']:,.0f} nodes per Placement worker at a {fleet.INTERVAL:g} s "
+            f"interval on that machine "
             f"({BASIS[d['capacity_basis']]}), and {d['ratio_req']:.2f} times the requests nova-compute itself "
             f"sends ({d.get('total_ratio_req', float('nan')):.2f} with nova's own reads of the `:pmem` child)")

@@ -6,13 +6,11 @@ configuration file and state directory. A scheduler thread starts cycles when th
 pool of threads; the due times follow the agent's own ``Schedule`` (initial jitter, interval,
 backoff after failures) with every duration divided by ``scale`` (compressed time).
 
-Verification reads: the agent trusts its cached generation for 1-request steady cycles and must
-read the provider in full at least every ``[agent]verify_interval`` seconds (600 by default). The
-fleet forces that read itself, on each node once every verify_interval / interval cycles (10),
-at a random phase per node, by deleting the node's state file before the cycle (``StateStore.clear``):
-the cycle then reads everything from Placement, like an agent after a restart. If the agent has its
-own ``verify_interval`` option, the fleet sets it out of reach so that the reads follow compressed
-time and are not counted twice.
+Verification reads: the agent trusts its cached generation for 1-request steady cycles and
+verifies at least every ``[agent]verify_interval`` seconds (1800 by default): the agent's own
+path, on compressed time (its reconciler's clock runs ``scale`` times faster), told from the state
+file's ``verified_at``. The agent runs on its default interval (300 s), nova's pattern on its own
+periodic update (60 s): figures per node-minute compare them.
 
 Allocation churn: while it runs, a scheduler-like writer (``Churn``) changes the
 allocations of a stated share of the nodes per interval (5% by default): on a node without an
@@ -40,6 +38,7 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import heapq
+import json
 import pathlib
 import random
 import statistics
@@ -61,8 +60,8 @@ from pmem_placement.embedded import TOKEN
 from pmem_placement.placement.client import Client
 from pmem_placement.state import StateStore
 
-INTERVAL = 60.0  # [agent]interval, seconds
-VERIFY_INTERVAL = 600.0  # [agent]verify_interval, seconds
+INTERVAL = 300.0  # [agent]interval, seconds (its default)
+VERIFY_INTERVAL = 1800.0  # [agent]verify_interval, seconds (its default)
 NOVA_PERIODIC = 60.0  # nova-compute update_available_resource
 NOVA_ASSOCIATION_REFRESH = 300.0  # [compute]resource_provider_association_refresh
 MAPPING = "4GB:ns_0,SMALL:ns_1|ns_2"
@@ -104,7 +103,6 @@ class Node:
         conf = cfg.ConfigOpts()
         conf_mod.register_opts(conf)
         conf(["--config-file", str(config)])
-        _own_verification_out_of_reach(conf)
         self.conf = conf
         self.agent = Agent(conf)
         self.store = StateStore(str(self.dir / "state"))
@@ -121,18 +119,30 @@ class Node:
             sleep(seconds)
 
         reconciler.sleep = counting_sleep
+        self.reconciler = reconciler
+
+    def compress(self, scale: float) -> None:
+        """The agent's own verification on compressed time: its reconciler's clock runs ``scale``
+        times faster, so [agent]verify_interval (1800 s) passes every 1800 / scale s."""
+        self.reconciler.clock = lambda: time.time() * scale
+
+    def _verified_at(self) -> float | None:
+        try:
+            return json.loads((self.dir / "state" / "state.json").read_text()).get("verified_at")
+        except (OSError, ValueError):
+            return None
 
     def requests_sent(self) -> int:
         return sum(self.agent.status.requests.values())
 
-    def agent_cycle(self, verify: bool) -> tuple[bool, int, bool, int]:
-        """(in sync, requests, allocations changed since the last cycle, retries)."""
-        if verify:
-            self.store.clear()  # modelled verify_interval read: nothing cached, read in full
+    def agent_cycle(self) -> tuple[bool, int, bool, int, bool]:
+        """(in sync, requests, allocations changed since the last cycle, retries, verified: the
+        agent's own verification read everything)."""
         changed, self.alloc_changed = self.alloc_changed, False
-        before, retries = self.requests_sent(), self.retries
+        before, retries, verified_at = self.requests_sent(), self.retries, self._verified_at()
         ok = self.agent.cycle()
-        return ok, self.requests_sent() - before, changed, self.retries - retries
+        verified = self._verified_at() != verified_at
+        return ok, self.requests_sent() - before, changed, self.retries - retries, verified
 
     def nova_cycle(self, refresh: bool) -> tuple[bool, int]:
         """One periodic update of nova-compute's report client for this idle compute node: it
@@ -228,16 +238,6 @@ class Churn:
             self._thread.join()
 
 
-def _own_verification_out_of_reach(conf: cfg.ConfigOpts) -> None:
-    """The fleet forces verification reads on compressed time; the agent's own must not add to them."""
-    for value in (10 ** 9, 86400 * 365, 86400):
-        try:
-            conf.set_override("verify_interval", value, group="agent")
-            return
-        except (cfg.NoSuchOptError, ValueError):
-            continue
-
-
 def make_nodes(work: pathlib.Path, url: str, admin: Client, count: int, sample: str,
                prefix: str = "compute") -> list[Node]:
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
@@ -252,12 +252,15 @@ class Driver:
         self.threads = threads
         self.scale = scale
         self.rng = rng
+        for node in nodes:
+            node.compress(scale)
 
     def run(self, kind: str, cycles: int, jitter: bool, timeout: float) -> tuple[list[CycleRecord], float]:
         """Every node runs ``cycles`` cycles; (records, wall seconds). ``kind``: agent or nova."""
-        interval = INTERVAL / self.scale
+        # The agent on its interval, nova on its periodic update: each its own schedule.
+        interval = (INTERVAL if kind == "agent" else NOVA_PERIODIC) / self.scale
         schedule = Schedule(interval=interval, initial_jitter=interval if jitter else 0.0, max_backoff=10 * interval)
-        every = round(VERIFY_INTERVAL / INTERVAL) if kind == "agent" else round(NOVA_ASSOCIATION_REFRESH / NOVA_PERIODIC)
+        every = round(NOVA_ASSOCIATION_REFRESH / NOVA_PERIODIC)
         phase = {id(n): self.rng.randrange(every) for n in self.nodes}
         done_cycles = {id(n): 0 for n in self.nodes}
         start = time.monotonic()
@@ -273,9 +276,8 @@ class Driver:
             t0 = time.perf_counter()
             retries = 0
             if kind == "agent":
-                verify = special and cycles > 1
-                ok, sent, changed, retries = node.agent_cycle(verify=verify)
-                label = "first" if cycles == 1 else ("verify" if verify else "after_alloc" if changed else "steady")
+                ok, sent, changed, retries, verified = node.agent_cycle()
+                label = "first" if cycles == 1 else ("verify" if verified else "after_alloc" if changed else "steady")
             else:
                 ok, sent = node.nova_cycle(refresh=special)
                 label = "nova_refresh" if special else "nova"

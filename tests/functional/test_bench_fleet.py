@@ -1,7 +1,7 @@
 """The production fleet bench (bench/fleet.py) measures what it says, against the real Placement.
 
-Its figures are only as good as its model: a steady cycle is one request, the modelled
-verification read is a full read once per verify_interval, nova's pattern sends what nova sends.
+Its figures are only as good as its model: a steady cycle is one request, the agents' own
+verification comes once per verify_interval of compressed time, nova's pattern sends what nova sends.
 Times are not asserted here.
 """
 
@@ -38,7 +38,9 @@ def test_fleet_steady_cycles_cost_one_request_and_each_node_verifies_once_in_ful
     steady, _ = driver.run("agent", cycles=10, jitter=True, timeout=120)
     assert all(r.ok for r in steady)
     kinds = collections.Counter(r.kind for r in steady)
-    assert kinds == {"steady": 27, "verify": 3}
+    # The agents' own verification on compressed time (1800 s of 300 s cycles: about every 6th);
+    # where it falls depends on the cycles' own durations, so a range: at least one per node.
+    assert set(kinds) == {"steady", "verify"} and sum(kinds.values()) == 30 and 3 <= kinds["verify"] <= 6
     assert {r.requests for r in steady if r.kind == "steady"} == {1}
     assert all(r.requests >= 4 for r in steady if r.kind == "verify")  # tree, root and child read again
 
@@ -70,16 +72,16 @@ def test_an_allocation_change_makes_the_next_cycle_read_again_and_nothing_fails(
     churn.change(node)  # a scheduler allocates an instance with a PMEM namespace on this node
     used = usages.get(f"/resource_providers/{child}/usages", microversion="1.1").json()["usages"]
     assert used[fleet.PMEM_CLASS] == 1
-    ok, sent, changed, retries = node.agent_cycle(verify=False)
+    ok, sent, changed, retries, _ = node.agent_cycle()
     assert (ok, changed, retries) == (True, True, 0)
     assert sent > 1  # the generations moved: the agent reads again what changed
-    ok, sent, changed, _ = node.agent_cycle(verify=False)
+    ok, sent, changed, _, _ = node.agent_cycle()
     assert (ok, sent, changed) == (True, 1, False)  # and is back to one request
 
     churn.change(node)  # the instance goes away
     used = usages.get(f"/resource_providers/{child}/usages", microversion="1.1").json()["usages"]
     assert used[fleet.PMEM_CLASS] == 0
-    ok, sent, changed, _ = node.agent_cycle(verify=False)
+    ok, sent, changed, _, _ = node.agent_cycle()
     assert (ok, changed) == (True, True)  # labelled "after_alloc" by the driver
     assert dict(churn.counts) == {"requests": 2, "allocated": 1, "freed": 1}
 
@@ -98,16 +100,18 @@ def _measured(workers: int, cpu_ms: float, db_ms: float, busy_ms: float | None, 
             "nova": {"cycles": 50, "requests": 140, "placement_cpu_s": 0.1, "db_cpu_s": 0.05}}
 
 
-# 10 intervals of 3 s (scale 20) plus 10 ms per cycle: on schedule, a node's steady phase lasts 30.1 s.
+# 10 intervals of 15 s (the agent's 300 s, scale 20) plus 10 ms per cycle: on schedule, a node's
+# steady phase lasts 150.1 s. Capacities are nodes at the agent's 300 s interval.
 @pytest.mark.parametrize("workers, cores, cpu_ms, db_ms, busy_ms, steady_s, basis, capacity, behind", [
-    # a sync worker is held for the request's wall time, not only its CPU
-    (1, 2, 1.0, 0.5, 2.0, 30.0, "workers", 30_000, False),
+    # a sync worker is held for the request's wall time, not only its CPU: 300 s / 2 ms
+    (1, 2, 1.0, 0.5, 2.0, 150.0, "workers", 150_000, False),
     # a run recorded before the wall time was measured: its CPU
-    (1, 2, 2.0, 0.5, None, 30.0, "workers", 30_000, False),
+    (1, 2, 2.0, 0.5, None, 150.0, "workers", 150_000, False),
     # four workers on one core with the database beside them: the core is the limit
-    (4, 1, 1.0, 1.0, 1.0, 30.0, "cores", 30_000, False),
-    # fell behind (60 s for 30.1 s): capped by the 100 node-cycles per 60 s it actually served
-    (4, 2, 1.0, 0.5, 2.0, 60.0, "measured", 100, True),
+    (4, 1, 1.0, 1.0, 1.0, 150.0, "cores", 150_000, False),
+    # fell behind (300 s for 150.1 s): capped by the 100 nodes at 300 s it actually served
+    # (100 node-cycles in 300 s: 20 per minute, one per node every 300 s)
+    (4, 2, 1.0, 0.5, 2.0, 300.0, "measured", 100, True),
 ])
 def test_nodes_per_worker_is_the_lowest_bound_and_falling_behind_caps_it_at_what_was_served(
         workers, cores, cpu_ms, db_ms, busy_ms, steady_s, basis, capacity, behind):
@@ -125,12 +129,12 @@ def test_the_docs_paragraph_and_readme_sentence_come_from_the_figures():
                            "date": "d"},
                "args": {"nodes": 10, "threads": 4, "intervals": 10, "scale": 20, "churn": 0.0},
                "load_before": "0 0 0", "load_after": "0 0 0",
-               "setups": [_measured(1, 1.0, 0.5, 2.0, 30.0), _measured(4, 1.0, 0.5, 2.0, 60.0)]}
+               "setups": [_measured(1, 1.0, 0.5, 2.0, 150.0), _measured(4, 1.0, 0.5, 2.0, 300.0)]}
     for r in results["setups"]:
         r["derived"] = figures.derive(r, results["args"], 2)
     text = figures.render(results)
-    assert "| 60 (30) **behind**, late p99 " in text
-    assert "Fell behind it: PostgreSQL, gunicorn, 4 workers (60 s for 30 s)" in text
+    assert "| 300 (150) **behind**, late p99 " in text
+    assert "Fell behind it: PostgreSQL, gunicorn, 4 workers (300 s for 150 s)" in text
     assert "No allocation changed" in text
     sentence = figures.readme_sentence(results)
     assert "gunicorn with 4 workers" in sentence and "about 25 nodes per Placement worker" in sentence
