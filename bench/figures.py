@@ -89,14 +89,20 @@ def derive(r: dict[str, typing.Any], args: dict[str, typing.Any], cores: int) ->
         "ratio_cpu": ((cpu + db) * per_minute / ((nova_cpu + nova_db) * nova_per_minute)
                       if nova_cpu + nova_db else float("nan")),
     }
+    # With churn: the agent's requests per node-minute when allocations change (its cycles after a
+    # change read again what moved); nova's pattern does not depend on allocations changing.
+    churn_per_min = out["req_with_churn"] * per_minute
+    out["agent_req_per_min_churn"] = churn_per_min
+    out["ratio_req_churn"] = churn_per_min / (nova_req * nova_per_minute)
     c = r.get("nova_with_child")
     if c:
         child_req = c["requests"] / c["cycles"]
         child_cpu = (c["placement_cpu_s"] + c["db_cpu_s"]) / c["cycles"]
         out["nova_child_req"] = child_req
         # everything added per minute (the agent, and nova's own reads of the :pmem child) over nova alone
-        out["total_ratio_req"] = ((with_verify * per_minute + (child_req - nova_req) * nova_per_minute)
-                                  / (nova_req * nova_per_minute))
+        added_by_child = (child_req - nova_req) * nova_per_minute
+        out["total_ratio_req"] = (with_verify * per_minute + added_by_child) / (nova_req * nova_per_minute)
+        out["total_ratio_req_churn"] = (churn_per_min + added_by_child) / (nova_req * nova_per_minute)
         out["total_ratio_cpu"] = (((cpu + db) * per_minute + (child_cpu - nova_cpu - nova_db) * nova_per_minute)
                                   / ((nova_cpu + nova_db) * nova_per_minute))
     return out
@@ -163,15 +169,19 @@ def render(results: dict[str, typing.Any]) -> str:
         "| nova Placement + database CPU ms/node-interval "
         "| pmem-placement / nova, requests | pmem-placement / nova, CPU "
         "| nova requests/node/interval with the :pmem child | everything added / nova, requests "
-        "| everything added / nova, CPU |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| everything added / nova, CPU | with churn: pmem-placement requests/node-minute, / nova, "
+        "everything added / nova |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+    nan = float("nan")
     for r in results["setups"]:
         d = r["derived"]
         lines.append(f"| {r['setup']} | {d['agent_req_per_min']:.2f} | {d['nova_req_per_min']:.2f} "
                      f"| {d['nova_cpu_ms'] + d['nova_db_ms']:.2f} "
-                     f"| {d['ratio_req']:.2f} | {d['ratio_cpu']:.2f} | {d.get('nova_child_req', float('nan')):.2f} "
-                     f"| {d.get('total_ratio_req', float('nan')):.2f} | {d.get('total_ratio_cpu', float('nan')):.2f} |")
+                     f"| {d['ratio_req']:.2f} | {d['ratio_cpu']:.2f} | {d.get('nova_child_req', nan):.2f} "
+                     f"| {d.get('total_ratio_req', nan):.2f} | {d.get('total_ratio_cpu', nan):.2f} "
+                     f"| {_f(d.get('agent_req_per_min_churn', nan))} / {_f(d.get('ratio_req_churn', nan))} / "
+                     f"{_f(d.get('total_ratio_req_churn', nan))} |")
     return "\n".join(lines + ["", reading(results)])
 
 
@@ -237,4 +247,6 @@ def readme_sentence(results: dict[str, typing.Any]) -> str:
             f"cycles, about {d['nodes_per_worker_60s']:,.0f} nodes per Placement worker at a {fleet.INTERVAL:g} s "
             f"interval on that machine "
             f"({BASIS[d['capacity_basis']]}), and {d['ratio_req']:.2f} times the requests nova-compute itself "
-            f"sends ({d.get('total_ratio_req', float('nan')):.2f} with nova's own reads of the `:pmem` child)")
+            f"sends ({d.get('total_ratio_req', float('nan')):.2f} with nova's own reads of the `:pmem` child"
+            + (f"; {d['agent_req_per_min_churn']:.2f} per node-minute and {d['total_ratio_req_churn']:.2f} with "
+               f"allocation churn" if churned(results) and "total_ratio_req_churn" in d else "") + ")")

@@ -8,8 +8,8 @@ backoff after failures) with every duration divided by ``scale`` (compressed tim
 
 Verification reads: the agent trusts its cached generation for 1-request steady cycles and
 verifies at least every ``[agent]verify_interval`` seconds (1800 by default): the agent's own
-path, on compressed time (its reconciler's clock runs ``scale`` times faster), told from the state
-file's ``verified_at``. The agent runs on its default interval (300 s), nova's pattern on its own
+path, on the schedule's own time (its reconciler's clock advances by each uncompressed delay, not
+by the machine's speed), told from the state file's ``verified_at``. The agent runs on its default interval (300 s), nova's pattern on its own
 periodic update (60 s): figures per node-minute compare them.
 
 Allocation churn: while it runs, a scheduler-like writer (``Churn``) changes the
@@ -120,11 +120,19 @@ class Node:
 
         reconciler.sleep = counting_sleep
         self.reconciler = reconciler
+        self.now, self.scale = time.time(), 1.0  # the reconciler's clock (see compress)
 
     def compress(self, scale: float) -> None:
-        """The agent's own verification on compressed time: its reconciler's clock runs ``scale``
-        times faster, so [agent]verify_interval (1800 s) passes every 1800 / scale s."""
-        self.reconciler.clock = lambda: time.time() * scale
+        """The agent's own verification on compressed time: its reconciler's clock is the node's
+        schedule, uncompressed (``scale`` times each compressed delay), advanced by ``wait``. A
+        cycle's own duration does not move it, as a real agent's 10 ms do not move a 300 s
+        schedule: how often a node verifies depends on its schedule only, not on the machine."""
+        self.scale = scale
+        self.reconciler.clock = lambda: self.now
+
+    def wait(self, compressed: float) -> None:
+        """The schedule's next delay has passed (compressed seconds)."""
+        self.now += compressed * self.scale
 
     def _verified_at(self) -> float | None:
         try:
@@ -264,8 +272,12 @@ class Driver:
         phase = {id(n): self.rng.randrange(every) for n in self.nodes}
         done_cycles = {id(n): 0 for n in self.nodes}
         start = time.monotonic()
-        due: list[tuple[float, int, Node]] = [(start + schedule.first_delay(self.rng), i, n)
-                                              for i, n in enumerate(self.nodes)]
+        due: list[tuple[float, int, Node]] = []
+        for i, node in enumerate(self.nodes):
+            delay = schedule.first_delay(self.rng)
+            if kind == "agent":  # the agent's clock follows its own schedule
+                node.wait(delay)
+            due.append((start + delay, i, node))
         heapq.heapify(due)
         records: list[CycleRecord] = []
         lock = threading.Lock()
@@ -314,8 +326,10 @@ class Driver:
                     done_cycles[id(node)] += 1
                     if done_cycles[id(node)] < cycles:
                         failures = node.agent.status.consecutive_failures if kind == "agent" else 0
-                        heapq.heappush(due, (time.monotonic() + schedule.next_delay(failures, self.rng),
-                                             i, node))
+                        delay = schedule.next_delay(failures, self.rng)
+                        if kind == "agent":
+                            node.wait(delay)
+                        heapq.heappush(due, (time.monotonic() + delay, i, node))
         finally:
             RUNNING.clear()
             pool.shutdown(wait=True, cancel_futures=True)  # cycles in flight end within [placement]timeout

@@ -314,6 +314,56 @@ def bench_agent_memory(work: pathlib.Path, placement: Placement, admin: Client) 
         proc.wait(timeout=30)
 
 
+def _cpu_s(pids: list[int]) -> float:
+    """CPU seconds (user + system, with waited children such as ndctl) of these processes so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return total / ticks
+
+
+# The agent as shipped, or with its listener taken away (as on a host where events are unavailable).
+AGENT = "from pmem_placement.cmd.agent import main; raise SystemExit(main())"
+AGENT_WITHOUT_EVENTS = ("from pmem_placement.agent import events; "
+                        "events.open_sources = lambda *a, **k: events.Sources(unavailable='the bench took it away'); "
+                        + AGENT)
+
+
+def bench_agent_idle(work: pathlib.Path, placement: Placement, admin: Client, seconds: float) -> dict[str, float]:
+    """CPU of an idle agent (master and worker) per minute, with its listener and without, on the
+    same interval (1 s: many cycles for the clock ticks to count), for both discoveries."""
+    result: dict[str, float] = {"idle_seconds": seconds}
+    for discovery in ("file", "ndctl"):
+        for name, code in (("events", AGENT), ("no_events", AGENT_WITHOUT_EVENTS)):
+            host = Host(work, placement, admin, ["ns_0", "ns_1", "ns_2"], "4GB:ns_0,SMALL:ns_1|ns_2")
+            host.configure("4GB:ns_0,SMALL:ns_1|ns_2", discovery=discovery)
+            proc = subprocess.Popen([sys.executable, "-c", code, "--config-file", host.config],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            try:
+                status = host.dir / "state" / "status.json"
+                deadline = time.monotonic() + 30
+                while not (status.exists() and json.loads(status.read_text() or "{}").get("cycles", 0) >= 2):
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"the agent did not run 2 cycles: {status.read_text() if status.exists() else ''}")
+                    time.sleep(0.2)
+                said = json.loads(status.read_text()).get("events", "")
+                if said.startswith("listening") != (name == "events"):
+                    raise RuntimeError(f"the agent's events are {said!r}, the bench wanted {name}")
+                pids = [proc.pid] + [int(p.name) for p in pathlib.Path("/proc").iterdir()
+                                     if p.name.isdigit() and _ppid(int(p.name)) == proc.pid]
+                before = _cpu_s(pids)
+                time.sleep(seconds)
+                result[f"idle_cpu_s_per_min_{discovery}_{name}"] = (_cpu_s(pids) - before) * 60 / seconds
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
+        result[f"idle_cpu_ratio_{discovery}"] = (result[f"idle_cpu_s_per_min_{discovery}_events"]
+                                                 / result[f"idle_cpu_s_per_min_{discovery}_no_events"])
+    return result
+
+
 def bench_fleet(work: pathlib.Path, placement: Placement, admin: Client, sizes: tuple[int, ...]) -> list[dict[str, float]]:
     from keystoneauth1 import adapter
     from keystoneauth1 import session
@@ -399,6 +449,16 @@ def render(results: dict[str, typing.Any]) -> str:
         row("agent master RSS, MB", agent["agent_master_rss_mb"], "", True, "{:.1f}"),
         row("agent PSS, master + worker, MB", agent["agent_pss_mb_total"], "", True, "{:.1f}"),
     ]
+    for discovery in ("file", "ndctl"):
+        with_events = agent[f"idle_cpu_s_per_min_{discovery}_events"]
+        without = agent[f"idle_cpu_s_per_min_{discovery}_no_events"]
+        lines += [
+            row(f"idle agent CPU s/min, 1 s interval ({discovery})", with_events, "", True, "{:.2f}"),
+            row(f"  the same without its listener ({discovery})", without, "", True, "{:.2f}"),
+            # a clock tick per process is the measurement's grain
+            row(f"  ratio with / without ({discovery})", agent[f"idle_cpu_ratio_{discovery}"], "<= 1 (+ticks)",
+                with_events <= without + 2 * 60 / agent["idle_seconds"] / os.sysconf("SC_CLK_TCK"), "{:.2f}"),
+        ]
     lines += ["", "  Requests as the host grows (new classes: nobody created them yet; existing: a second host)",
               "  namespaces  labels  first sync (new)  first sync (existing)  steady"]
     lines += [f"  {r['namespaces']:>10}  {r['labels']:>6}  {r['first_sync_new_classes']:>16}  "
@@ -431,7 +491,8 @@ def main() -> int:
             results["wall"] = bench_wall(work, placement, admin, runs=3 if args.quick else 7)
             results["agent"] = {**bench_agent_cpu(work, placement, admin, cycles=100),
                                 **bench_agent_reserved(work, placement, admin, cycles=20),
-                                **bench_agent_memory(work, placement, admin)}
+                                **bench_agent_memory(work, placement, admin),
+                                **bench_agent_idle(work, placement, admin, seconds=10 if args.quick else 30)}
             results["fleet"] = bench_fleet(work, placement, admin, (20,) if args.quick else (100, 1000))
         finally:
             placement.close()
