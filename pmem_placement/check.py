@@ -298,8 +298,9 @@ def systemd_unit(unit: tuple[str, str] | None, dropins: typing.Sequence[tuple[st
         problems.append("no ExecStart, which systemd refuses; systemctl cat pmem-placement-agent")
     elif why:
         code = Code.WARNING
-        problems.append(f"ExecStart runs {binary}, which {why}; add a drop-in (systemctl edit "
-                        "pmem-placement-agent) with ExecStart= then ExecStart=<the path pip installed it to> ...")
+        problems.append(f"ExecStart runs {binary}, which {why}; run '<the virtualenv>/bin/pmem-placement "
+                        "install-unit' from the environment pip installed pmem-placement into, or add a drop-in "
+                        "(systemctl edit pmem-placement-agent) with ExecStart= then ExecStart=<its path> ...")
     # systemd-analyze's own words, but not again what is said above
     said = [line for line in verified or ()
             if not (why and binary and binary in line and "not executable" in line)

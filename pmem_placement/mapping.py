@@ -105,6 +105,8 @@ class Withdrawn:
     """Short: the name and what is wrong (``ns_1 is not on this host``)."""
     unhealthy: bool = False
     """Present and usable, but its hardware may not keep what is written (``Health``)."""
+    drained: bool = False
+    """Taken out of service by the operator ([pmem]reserved_namespaces): not a problem."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,7 +141,12 @@ class Resolution:
 
     @property
     def problems(self) -> list[str]:
-        return [w.message for w in self.withdrawn]
+        """Why configured namespaces are withdrawn against the operator's wish (runs exit 2)."""
+        return [w.message for w in self.withdrawn if not w.drained]
+
+    @property
+    def drained(self) -> list[str]:
+        return [w.name for w in self.withdrawn if w.drained]
 
     @property
     def warnings(self) -> list[str]:
@@ -195,10 +202,36 @@ def _verdict(label: Label, name: str, by_name: dict[str, list[Namespace]], names
     return ns, None
 
 
-def resolve(labels: list[Label], namespaces: list[Namespace], unhealthy: str = "reserve") -> Resolution:
+RESERVED_OPTION = "[pmem]reserved_namespaces"
+
+
+def reserved(labels: list[Label], names: typing.Iterable[str]) -> frozenset[str]:
+    """[pmem]reserved_namespaces checked against the mapping: each must be a configured name (a
+    misspelt one would leave the namespace meant on offer)."""
+    configured = {name for label in labels for name in label.namespace_names}
+    chosen = frozenset(n.strip() for n in names if n.strip())
+    for name in sorted(chosen - configured):
+        close = near.nearest(name, configured - chosen)
+        hint = f": did you mean {close!r}?" if close else ": list only names of [pmem]namespaces"
+        raise ConfigError(f"{RESERVED_OPTION}: {name!r} is not in {OPTION}{hint}")
+    return chosen
+
+
+def _drained(label: Label, name: str, found: Namespace | None, why: Withdrawn | None) -> Withdrawn:
+    where = f"namespace {name!r} ({found.dev + ', ' if found else ''}label {label.label!r})"
+    also = f" ({why.reason})" if why else ""
+    return Withdrawn(name, label.resource_class, f"{where} is reserved by {RESERVED_OPTION}{also}",
+                     f"{name} is reserved by {RESERVED_OPTION}{also}", drained=True)
+
+
+def resolve(labels: list[Label], namespaces: list[Namespace], unhealthy: str = "reserve",
+            reserved_names: typing.Iterable[str] = ()) -> Resolution:
     """Each configured namespace as the host has it: offered, or withdrawn with the reason.
 
-    ``unhealthy``: [pmem]unhealthy; ``offer`` offers an unhealthy namespace all the same."""
+    ``unhealthy``: [pmem]unhealthy; ``offer`` offers an unhealthy namespace all the same.
+    ``reserved_names``: [pmem]reserved_namespaces, withdrawn whatever their state (ConfigError
+    for a name not configured)."""
+    drain = reserved(labels, reserved_names)
     by_name: dict[str, list[Namespace]] = {}
     for ns in namespaces:
         if ns.name:
@@ -211,7 +244,9 @@ def resolve(labels: list[Label], namespaces: list[Namespace], unhealthy: str = "
         mine = []
         for name in label.namespace_names:
             found, why = _verdict(label, name, by_name, namespaces, named)
-            if why is not None and why.unhealthy and unhealthy == "offer":
+            if name in drain:
+                why = _drained(label, name, found, why)
+            elif why is not None and why.unhealthy and unhealthy == "offer":
                 anyway.append(why)
                 why = None
             if why is None:

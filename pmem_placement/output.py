@@ -259,14 +259,25 @@ def show_text(host: str | None, rows: list[NamespaceRow], missing: list[str], vi
                        "nvdimm device")
         if view.pmem_elsewhere or view.root_pmem_classes:
             out.append(f"  WARNING double counting: {_double_counting(view)}")
-    if agent is not None and agent.get("unreadable"):
-        out.extend(["", f"Agent: {agent['unreadable']}"])
-    elif agent is not None:
-        out.extend(["", agent_line(agent)])
-        error_info = agent.get("last_error")
-        if error_info:
-            out.append(f"  failing since {error_info.get('since')}: {error_info.get('message')}")
-        if agent.get("same_config") is False and not agent.get("stale"):
-            out.append("  its configuration differs from these files: reload the agent "
-                       "(systemctl reload pmem-placement-agent)")
+    if agent is not None:
+        out.extend(["", *agent_lines(agent)])
     return "\n".join(out)
+
+
+def agent_lines(agent: typing.Mapping[str, typing.Any]) -> list[str]:
+    """The agent's status as ``show`` prints it: its line, its error, a refused reload, and
+    whether it runs with these files."""
+    if agent.get("unreadable"):
+        return [f"Agent: {agent['unreadable']}"]
+    out = [agent_line(agent)]
+    error_info = agent.get("last_error")
+    if error_info and agent.get("state") != "stopped":
+        out.append(f"  failing since {error_info.get('since')}: {error_info.get('message')}")
+    reload_ = agent.get("last_reload") or {}
+    if reload_.get("applied") is False and not agent.get("stale"):
+        out.append(f"  reload refused at {reload_.get('at')}, running with the last good configuration: "
+                   f"{reload_.get('error')}")
+    if agent.get("same_config") is False and not agent.get("stale"):
+        out.append("  its configuration differs from these files: reload the agent "
+                   "(systemctl reload pmem-placement-agent)")
+    return out

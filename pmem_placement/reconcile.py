@@ -65,6 +65,8 @@ class Outcome:
     """Unhealthy namespaces offered all the same ([pmem]unhealthy = offer)."""
     namespaces: typing.Mapping[str, typing.Mapping[str, typing.Any]] = dataclasses.field(default_factory=dict)
     """Configured namespace -> offered or not, its health and why (``HostSpec.report``)."""
+    usages_read: bool = False
+    """Whether ``current.usages`` were read from Placement by this run (else remembered, or None)."""
 
     @property
     def withheld(self) -> dict[str, int]:
@@ -373,8 +375,10 @@ class Reconciler:
     @staticmethod
     def _outcome(seen: "Seen", ops: list[plan_mod.Operation], cache: Cache, dry_run: bool,
                  aside: list[str], spec: HostSpec) -> Outcome:
+        created = any(isinstance(op, plan_mod.CreateProvider) for op in ops) and not dry_run  # nothing used yet
         outcome = Outcome(seen.ident, ops, seen.current, cache.foreign_writes, seen.failsafe, seen.recreated,
-                          spec.warnings, _held_back(spec.report, seen.held_back))
+                          spec.warnings, _held_back(spec.report, seen.held_back),
+                          usages_read=seen.usages_read or created)
         if spec.problems:
             raise NamespacesWithdrawn(withdrawn_message(spec.problems, seen.held_back), outcome)
         if seen.fence is not None:

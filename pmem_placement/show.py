@@ -19,13 +19,14 @@ class NamespaceRow:
     label: str | None
     resource_class: str | None
     status: str
-    """'used', or why it is not: 'not in [pmem]namespaces', 'not usable: ...', 'withdrawn:
-    unhealthy: ...'."""
+    """'configured' (offered), or why it is not: 'not in [pmem]namespaces', 'not usable: ...',
+    'withdrawn: unhealthy: ...', 'reserved: [pmem]reserved_namespaces'."""
 
 
 def namespace_rows(labels: list[mapping.Label], namespaces: list[Namespace],
-                   unhealthy: str = "reserve") -> list[NamespaceRow]:
-    """``unhealthy``: [pmem]unhealthy, which decides whether a configured unhealthy namespace is used."""
+                   unhealthy: str = "reserve", reserved: typing.AbstractSet[str] = frozenset()) -> list[NamespaceRow]:
+    """``unhealthy``: [pmem]unhealthy, which decides whether a configured unhealthy namespace is
+    offered; ``reserved``: [pmem]reserved_namespaces (``mapping.reserved``)."""
     by_name = {name: label for label in labels for name in label.namespace_names}
     carriers: dict[str, list[str]] = {}
     for ns in namespaces:
@@ -36,6 +37,8 @@ def namespace_rows(labels: list[mapping.Label], namespaces: list[Namespace],
         by_device = _by_device(ns, by_name) if label is None else None
         if by_device:
             status = by_device
+        elif label is not None and ns.name in reserved:
+            status = f"reserved: {mapping.RESERVED_OPTION}"
         elif label is not None and len(carriers[ns.name or ""]) > 1:
             status = f"withdrawn: ambiguous: {', '.join(sorted(carriers[ns.name or '']))} all carry its name"
         elif ns.problem:
@@ -44,9 +47,9 @@ def namespace_rows(labels: list[mapping.Label], namespaces: list[Namespace],
             status = "not in [pmem]namespaces"
         elif ns.health.state != "ok":
             status = f"withdrawn: {ns.health.summary}" if unhealthy != "offer" else \
-                f"used, although {ns.health.summary} ([pmem]unhealthy = offer)"
+                f"configured, although {ns.health.summary} ([pmem]unhealthy = offer)"
         else:
-            status = "used"
+            status = "configured"
         rows.append(NamespaceRow(ns, label.label if label else None, label.resource_class if label else None, status))
     return rows
 

@@ -107,7 +107,9 @@ def with_freshness(status: dict[str, typing.Any], interval: int, now: float,
     timeouts, fits). A status without ``next_attempt`` is stale when its last attempt is older
     than three times the longest wait (interval or max_backoff)."""
     stale = None
-    if agent.held is False:
+    if status.get("state") == "stopped" and agent.held is not True:
+        stale = "the agent was stopped"
+    elif agent.held is False:
         stale = f"no agent is running (no process holds the lock on {agent.path or PID_FILE})"
     else:
         due = _timestamp(status.get("next_attempt"))

@@ -36,7 +36,7 @@ def host_spec(conf: cfg.ConfigOpts) -> tuple[HostSpec, list[Namespace]]:
     if not conf.host:
         raise ConfigError("[DEFAULT]host is empty: set it to the compute node's provider name")
     namespaces = discover.discover(conf) if labels else []
-    found = mapping.resolve(labels, namespaces, conf.pmem.unhealthy)
+    found = mapping.resolve(labels, namespaces, conf.pmem.unhealthy, conf.pmem.reserved_namespaces)
     spec = HostSpec(
         host=conf.host,
         root_uuid=root_uuid,

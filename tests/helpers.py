@@ -158,3 +158,14 @@ def combined(regions: typing.Mapping[str, typing.Sequence[dict[str, typing.Any]]
                                "max_available_extent": 0, "type": "pmem", "mappings": mappings,
                                "persistence_domain": "unknown", "namespaces": list(namespaces)})
     return [bus]
+
+
+def tool(name):
+    """tools/<name>.py, imported (the generators of the committed man pages and sample)."""
+    import importlib.util
+    import pathlib
+
+    spec = importlib.util.spec_from_file_location(name, pathlib.Path(__file__).parents[1] / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

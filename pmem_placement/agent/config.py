@@ -8,6 +8,7 @@ an invalid reload keeps the last good configuration and says so in one line nami
 and the file.
 """
 
+import re
 import typing
 
 from keystoneauth1 import exceptions as ks_exc
@@ -17,6 +18,7 @@ from oslo_log import log as logging
 
 from pmem_placement import errors
 from pmem_placement import wiring
+from pmem_placement.conf import parser
 from pmem_placement.conf import validate
 
 LOG = logging.getLogger(__name__)
@@ -81,7 +83,8 @@ def check_placement(conf: cfg.ConfigOpts) -> None:
 
 
 def check_mapping(conf: cfg.ConfigOpts) -> None:
-    """[pmem]namespaces parsed (its syntax only: which namespaces exist is for each cycle)."""
+    """[pmem]namespaces parsed (its syntax only: which namespaces exist is for each cycle), and
+    [pmem]reserved_namespaces naming only its names."""
     from pmem_placement import mapping
 
     value = _read(conf, "pmem", "namespaces")
@@ -89,37 +92,43 @@ def check_mapping(conf: cfg.ConfigOpts) -> None:
         if _read(conf, "pmem", "mode") == "audit":
             return  # audit mode reports nothing of its own
         raise InvalidOption(mapping.UNSET)
-    try:
-        mapping.parse(value)
-    except errors.ConfigError as exc:
-        where = _where(conf, "pmem", "namespaces")
-        message = str(exc)
-        prefix = "[pmem]namespaces:"
-        if message.startswith(prefix):
-            message = message[len(prefix):].strip()
-        raise InvalidOption(f"[pmem]namespaces{where}: {message}") from None
+    for option, read in (("namespaces", lambda: mapping.parse(value)),
+                         ("reserved_namespaces", lambda: mapping.reserved(
+                             mapping.parse(value), _read(conf, "pmem", "reserved_namespaces")))):
+        try:
+            read()
+        except errors.ConfigError as exc:
+            prefix = f"[pmem]{option}:"
+            message = str(exc).removeprefix(prefix).strip()
+            raise InvalidOption(f"[pmem]{option}{_where(conf, 'pmem', option)}: {message}") from None
 
 
-class AgentConfigOpts(cfg.ConfigOpts):
+def _named_in(hint: str, problem: str) -> bool:
+    """Whether the misspelt ``[section]option`` of ``hint`` is named in ``problem`` already."""
+    return any(re.search(re.escape(word) + r"(?![\w-])", problem) for word in hint.split() if word.startswith("["))
+
+
+class AgentConfigOpts(parser.ConfigOpts):
     def __init__(self, check: typing.Callable[[cfg.ConfigOpts], None]) -> None:
         """``check`` raises InvalidOption, cfg.Error or PmemPlacementError for a configuration
         the agent must not run with."""
         super().__init__()
         self._check = check
-        self.on_reload: typing.Callable[[bool], None] | None = None
-        """Called after each reload with True when it applied, False when it was refused."""
+        self.on_reload: typing.Callable[[bool, str | None], None] | None = None
+        """Called after each reload: (True, None) when it applied, (False, why) when it was refused."""
 
     def reload_config_files(self) -> bool:
-        applied = self._reload_checked()
+        problem = self._reload_checked()
         if self.on_reload is not None:
-            self.on_reload(applied)
-        return applied
+            self.on_reload(problem is None, problem)
+        return problem is None
 
     def _clear_caches(self) -> None:
         self._ConfigOpts__cache.clear()
         self._ConfigOpts__drivers_cache.clear()
 
-    def _reload_checked(self) -> bool:
+    def _reload_checked(self) -> str | None:
+        """None when the reload applied, else why it was refused."""
         previous = self._namespace
         problem = None
         try:
@@ -133,9 +142,17 @@ class AgentConfigOpts(cfg.ConfigOpts):
         except (InvalidOption, cfg.Error, errors.PmemPlacementError) as exc:
             problem = " ".join(str(exc).split())
         if problem is None:
-            return True
+            return None
+        # A misspelt option is often why (an option of ours unset, an auth secret missing): the
+        # files as they are now, with the nearest valid name, as at start-up.
+        try:
+            hints = [hint for hint in validate.unknown_options(self) if not _named_in(hint, problem)]
+        except (OSError, ValueError, cfg.Error):  # a file that cannot be read or parsed: said already
+            hints = []
         self._namespace = previous
         self._clear_caches()  # the values check() read
+        if hints:
+            problem += " (" + "; ".join(hints) + ")"
         # Outside the except block: oslo.log would append the traceback.
         LOG.error("reload refused, keeping the last good configuration: %s", problem)
-        return False
+        return problem

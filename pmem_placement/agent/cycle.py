@@ -43,7 +43,7 @@ class Agent:
         """Called before each request to Placement (the systemd watchdog's ping)."""
         self.stopping = stopping
         """Set when the agent stops: a wait for the state directory's lock ends at once."""
-        self.status = report.Status(host=conf.host, pid=os.getpid())
+        self.status = report.Status(host=conf.host, pid=os.getpid(), interval=conf.agent.interval)
         self._reconciler: Reconciler | None = None
         self._client: Client | None = None
         self._requests_seen: collections.Counter[str] = collections.Counter()
@@ -104,6 +104,16 @@ class Agent:
             self._failed(failure)
         self._write_reports()
         return failure is None
+
+    def stopped(self) -> None:
+        """A clean stop (not a reload's restart): the status and metrics say ``stopped``, so that
+        the files left behind never read as a healthy agent. A file that cannot be written is
+        logged once more; nothing else."""
+        self.status.state = "stopped"
+        self.status.next_attempt = None
+        self._write_reports()
+        if self.status.state == "stopped":
+            LOG.info("stopped: the status and metrics files say so")
 
     def _write_reports(self) -> None:
         """Metrics first, so that a metrics file that cannot be written shows in the status.
@@ -182,6 +192,9 @@ class Agent:
             for rc, inv in sorted(current.inventories.items())
         } if current else {}
         self.status.namespaces = {name: dict(v) for name, v in outcome.namespaces.items()}
+        if outcome.usages_read and current is not None:
+            self.status.used = {rc: (current.usages or {}).get(rc, 0) for rc in current.inventories}
+            self.status.used_at = self.clock()
         for message in outcome.warnings:
             if message not in self._offered_warned:
                 LOG.warning("%s", message)  # once, while it lasts

@@ -9,9 +9,13 @@ import json
 import os
 import typing
 
+import pmem_placement
+from pmem_placement import errors
 from pmem_placement import statedir
 
-STATES = ("in_sync", "degraded", "error")
+STATES = ("in_sync", "degraded", "error", "stopped")
+"""``stopped``: written by a clean stop (not by the restart of a reload), so that no file left
+behind reads as a healthy agent."""
 HEALTH_STATES = ("ok", "unhealthy", "unknown")
 
 
@@ -48,6 +52,16 @@ class Status:
     events: str | None = None
     """``listening (...)`` or ``unavailable (why)``: whether host changes wake the agent
     (``agent.events``); None before the loop starts."""
+    interval: int | None = None
+    """[agent]interval: monitoring compares the timestamps with it."""
+    used: dict[str, int] | None = None
+    """Class -> units allocated, as of the last read of the provider's usages (``used_at``);
+    None before one. Not read for this: a steady cycle reads no usages."""
+    used_at: float | None = None
+    reloads: dict[str, int] = dataclasses.field(default_factory=lambda: {"applied": 0, "refused": 0})
+    """Reloads (SIGHUP) since the agent started, by result."""
+    last_reload: dict[str, typing.Any] | None = None
+    """``{"at", "applied", "error"}`` of the last reload; None before one."""
 
 
 def iso(ts: float | None) -> str | None:
@@ -75,6 +89,12 @@ def status_json(status: Status) -> str:
         "failsafe": status.failsafe,
         "namespaces": status.namespaces,
         "events": status.events,
+        "version": pmem_placement.version(),
+        "interval_seconds": status.interval,
+        "used": status.used,
+        "used_at": iso(status.used_at),
+        "reloads": status.reloads,
+        "last_reload": status.last_reload,
     }
     if status.findings is not None:
         data["findings"] = status.findings
@@ -90,6 +110,9 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
+Metric = typing.Callable[[str, str, str, list[tuple[str, float]]], None]
+
+
 def metrics_text(status: Status) -> str:
     out: list[str] = []
 
@@ -98,8 +121,26 @@ def metrics_text(status: Status) -> str:
         out.append(f"# TYPE pmem_placement_{name} {kind}")
         out.extend(f"pmem_placement_{name}{labels} {_number(value)}" for labels, value in samples)
 
-    metric("state", "gauge", "1 for the agent's current state, 0 for the others.",
-           [(f'{{state="{s}"}}', float(s == status.state)) for s in STATES])
+    _agent_metrics(metric, status)
+    _provider_metrics(metric, status)
+    return "\n".join(out) + "\n"
+
+
+def _agent_metrics(metric: Metric, status: Status) -> None:
+    """The agent itself: its version, state, schedule, requests, errors and reloads."""
+    metric("build_info", "gauge", "Always 1: the version of pmem-placement that writes this file.",
+           [(f'{{version="{_label(pmem_placement.version())}"}}', 1)])
+    metric("state", "gauge", "1 for the agent's current state, 0 for the others; stopped: the agent was "
+           "stopped cleanly.", [(f'{{state="{s}"}}', float(s == status.state)) for s in STATES])
+    running = status.state != "stopped"  # a stopped agent has no schedule to be late for
+    if status.interval is not None and running:
+        metric("interval_seconds", "gauge", "[agent]interval: a running agent attempts a reconcile at least this "
+               "often, or as its backoff after failures says (next_attempt_timestamp_seconds).",
+               [("", status.interval)])
+    if status.next_attempt is not None and running:
+        metric("next_attempt_timestamp_seconds", "gauge", "When the agent's schedule runs the next reconcile "
+               "(sooner when the host changes); later than this by an interval: the agent is down or stuck.",
+               [("", status.next_attempt)])
     if status.last_success is not None:
         metric("last_success_timestamp_seconds", "gauge", "When Placement was last found or made in sync.",
                [("", status.last_success)])
@@ -116,12 +157,33 @@ def metrics_text(status: Status) -> str:
                [("", float(status.events.startswith("listening")))])
     metric("requests_total", "counter", "Requests sent to Placement since the agent started.",
            [(f'{{method="{m}"}}', n) for m, n in sorted(status.requests.items())])
-    metric("errors_total", "counter", "Failed reconciles since the agent started, by kind.",
-           [(f'{{kind="{_label(k)}"}}', n) for k, n in sorted(status.errors.items())])
+    kinds = sorted(set(errors.KINDS) | set(status.errors))
+    metric("errors_total", "counter", "Failed reconciles since the agent started, by kind (every kind from the "
+           "start, at 0).", [(f'{{kind="{_label(k)}"}}', status.errors.get(k, 0)) for k in kinds])
+    error_kind = (status.last_error or {}).get("kind")
+    metric("error", "gauge", "1 for the kind of the problem the agent reports now (the status file's "
+           "last_error); no series while there is none.",
+           [(f'{{kind="{_label(error_kind)}"}}', 1)] if error_kind and running else [])
+    metric("reloads_total", "counter", "Reloads (SIGHUP) since the agent started: applied, or refused for an "
+           "invalid configuration (the last good one kept).",
+           [(f'{{result="{r}"}}', status.reloads.get(r, 0)) for r in ("applied", "refused")])
+    metric("reload_last_applied", "gauge", "0 when the last reload was refused (the agent runs on the last good "
+           "configuration: see last_reload in its status), 1 otherwise.",
+           [("", float((status.last_reload or {}).get("applied", True)))])
+
+
+def _provider_metrics(metric: Metric, status: Status) -> None:
+    """What the agent keeps in Placement: classes, the fail-safe, namespaces, audit findings."""
     metric("inventory_total", "gauge", "Units (namespaces) of each class on the PMEM provider.",
            [(f'{{resource_class="{rc}"}}', c["total"]) for rc, c in sorted(status.classes.items())])
     metric("inventory_reserved", "gauge", "Reserved units of each class (equal to total while retiring).",
            [(f'{{resource_class="{rc}"}}', c["reserved"]) for rc, c in sorted(status.classes.items())])
+    if status.used is not None and status.used_at is not None:
+        metric("inventory_used", "gauge", "Units of each class allocated to consumers, as of "
+               "usage_timestamp_seconds (read when a reconcile needs them, not every cycle).",
+               [(f'{{resource_class="{rc}"}}', status.used.get(rc, 0)) for rc in sorted(status.classes)])
+        metric("usage_timestamp_seconds", "gauge", "When inventory_used was read from Placement.",
+               [("", status.used_at)])
     withheld = (status.failsafe or {}).get("withheld", {})
     metric("failsafe_withheld_units", "gauge", "Units each class withholds by the fail-safe: consumers placed "
            "while the state directory's memory was unknown may hold any configured namespace.",
@@ -140,7 +202,6 @@ def metrics_text(status: Status) -> str:
 
         metric("audit_findings", "gauge", "Findings of the last audit ([pmem]mode = audit), by kind.",
                [(f'{{kind="{k}"}}', n) for k, n in counts_by_kind(status.findings)])
-    return "\n".join(out) + "\n"
 
 
 # No fsync: both are rewritten every cycle and an atomic rename is all a reader needs.

@@ -16,6 +16,7 @@ loop runs, and STOPPING=1 only on a real stop (see agent/systemd.py).
 """
 
 import contextlib
+import logging as std_logging
 import multiprocessing
 import os
 import random
@@ -63,6 +64,29 @@ def _wakeable(agent: Agent) -> bool:
     return kind is not None and kind.exit_status == errors.EXIT_CONFIG
 
 
+class ReloadNoise(std_logging.Filter):
+    """cotyledon's lines about the worker's restart on a reload ("Caught SIGTERM signal, graceful
+    exiting of service", "Child N exited with status 0") read like a crash: while reloading,
+    they are dropped; the restarted worker says "reloaded from ..." instead. A real stop, or a
+    worker that dies, is still logged."""
+
+    NOISE = ("Caught SIGTERM signal, graceful exiting of service", "Child %(pid)d exited with status %(code)d")
+
+    def __init__(self, reloading: typing.Any) -> None:
+        super().__init__()
+        self.reloading = reloading
+
+    def filter(self, record: std_logging.LogRecord) -> bool:
+        if not self.reloading.value:
+            return True
+        exited = record.msg == self.NOISE[1] and isinstance(record.args, dict) and record.args.get("code") == 0
+        return not (exited or str(record.msg).startswith(self.NOISE[0]))
+
+    def install(self) -> None:
+        for name in ("cotyledon._service_worker", "cotyledon._service_manager"):
+            std_logging.getLogger(name).addFilter(self)
+
+
 class AgentService(ServiceBase):
     def __init__(self, conf: cfg.ConfigOpts, started_before: typing.Any = None,
                  notifier: Notifier | None = None, pid_file: tuple[int, str] | None = None) -> None:
@@ -77,6 +101,11 @@ class AgentService(ServiceBase):
         # worker), cleared by the restarted worker once it runs.
         self.reloading = multiprocessing.Value("b", 0)
         self.reload_refused = multiprocessing.Value("b", 0)
+        # Reloads by result (applied, refused), and the last one's time and refusal: the master
+        # counts them, the restarted worker reports them (status and metrics).
+        self.reload_counts = multiprocessing.Array("i", 2)
+        self.last_reload_at = multiprocessing.Value("d", 0.0)
+        self.last_reload_error: typing.Any = multiprocessing.Array("c", 4096)  # a char array: .value
         # Set by a worker whose loop ended unexpectedly: the master then exits 1, not 0.
         self.loop_failed = multiprocessing.Value("b", 0)
         self.master_pid = os.getpid()
@@ -113,11 +142,14 @@ class AgentService(ServiceBase):
                 # backing off: the change is seen by the cycle the backoff allows
                 self._wakeup.clear()
 
-    def reloaded(self, applied: bool) -> None:
+    def reloaded(self, applied: bool, problem: str | None = None) -> None:
         """In the master, on SIGHUP, once the files are read (and before the worker restarts):
         systemd hears RELOADING=1 here and READY=1 from the restarted worker, and the worker
         that stops for the restart does not say STOPPING=1."""
         self.reload_refused.value = 0 if applied else 1
+        self.reload_counts[0 if applied else 1] += 1
+        self.last_reload_at.value = time.time()
+        self.last_reload_error.value = (problem or "").encode()[:4095]
         self.reloading.value = 1
         if applied and self.pid_file is not None:
             problem = pidfile.record(*self.pid_file, self.conf)
@@ -131,6 +163,7 @@ class AgentService(ServiceBase):
         schedule = Schedule(agent_conf.interval, agent_conf.initial_jitter, agent_conf.max_backoff)
         files = ", ".join(self.conf.config_file or []) or "(none)"
         listener = self._listen(agent)
+        self._report_reloads(agent)
         if self.started_before.value:
             delay = 0.0
             if self.reload_refused.value:
@@ -153,6 +186,16 @@ class AgentService(ServiceBase):
         finally:
             if listener is not None:
                 listener.stop()
+        if not self.reloading.value:  # a real stop, not the restart of a reload
+            agent.stopped()
+
+    def _report_reloads(self, agent: Agent) -> None:
+        applied, refused = self.reload_counts[:]
+        agent.status.reloads = {"applied": applied, "refused": refused}
+        if applied + refused:
+            error = self.last_reload_error.value.decode(errors="replace") or None
+            agent.status.last_reload = {"at": report.iso(self.last_reload_at.value),
+                                        "applied": error is None, "error": error}
 
     def _listen(self, agent: Agent) -> events.Listener | None:
         """Start listening to the host's changes; said once, with what it means, when it cannot."""

@@ -3,6 +3,7 @@
 import os
 import signal
 import sys
+import typing
 import warnings
 
 import pmem_placement
@@ -14,6 +15,10 @@ from pmem_placement import errors
 from pmem_placement.cmd import cli
 
 PROG = "pmem-placement-agent"
+DESCRIPTION = ("Keep Placement in sync with this host's PMEM namespaces: at each change on the host (the "
+               "kernel's events) and every [agent]interval. Run by systemd (pmem-placement-agent.service); "
+               "SIGHUP reloads the configuration, SIGTERM stops.")
+USAGE = "%(prog)s [-h] [--version] [--config-file PATH] [--config-dir DIR] [--debug] [logging options]"
 LOG = logging.getLogger(__name__)
 
 
@@ -32,18 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     from pmem_placement.agent import config
     from pmem_placement.agent import pidfile
     from pmem_placement.agent.service import AgentService
+    from pmem_placement.agent.service import ReloadNoise
     from pmem_placement.agent.systemd import Notifier
 
-    conf = config.AgentConfigOpts(_check)
-    conf_mod.register_opts(conf)
-    logging.register_options(conf)
+    conf = registered()
     try:
         from pmem_placement.conf import validate
 
         validate.parse_args(conf, sys.argv[1:] if argv is None else argv, project="pmem-placement", prog=PROG,
-                            version=pmem_placement.version(),
-                            description="Keep Placement in sync with this host's PMEM namespaces, every "
-                            "[agent]interval.")
+                            version=pmem_placement.version(), usage=USAGE, description=DESCRIPTION)
         _check(conf)
     except (cfg.Error, config.InvalidOption, errors.ConfigError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
@@ -72,9 +74,20 @@ def main(argv: list[str] | None = None) -> int:
     notifier = Notifier.from_environment()
     agent = AgentService(conf, notifier=notifier, pid_file=pid_file)
     conf.on_reload = agent.reloaded  # the master's reload: RELOADING=1, no STOPPING=1
+    ReloadNoise(agent.reloading).install()
     launcher = service.launch(conf, agent, workers=1, restart_method="reload")
     status = int(launcher.wait() or 0)
     return 1 if agent.loop_failed.value else status
+
+
+def registered() -> typing.Any:
+    """The agent's options, registered, not parsed (its parser; the man page)."""
+    from pmem_placement.agent import config
+
+    conf = config.AgentConfigOpts(_check)
+    conf_mod.register_opts(conf)
+    logging.register_options(conf)
+    return conf
 
 
 def _checked_groups() -> list[tuple[str | None, list[cfg.Opt]]]:

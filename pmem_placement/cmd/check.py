@@ -43,6 +43,7 @@ def gather(conf: cfg.ConfigOpts, expect_agent: bool = False) -> list[tuple[str, 
             raise errors.ConfigError(missing)
         validate.read_all(conf)
         labels = mapping.parse(conf.pmem.namespaces)
+        mapping.reserved(labels, conf.pmem.reserved_namespaces)
         mapping.traits(conf.pmem.traits)
         root_uuid = pmem_conf.root_provider_uuid(conf)
         if conf.pmem.mode == "report":
@@ -128,7 +129,7 @@ def _verify(unit: tuple[str, str] | None) -> list[str] | None:
     if unit is None:
         return None
     try:
-        _, out, err, _ = process.output("systemd-analyze", 60, ("verify", unit[0]), option=None)
+        _, out, err, _ = process.output("systemd-analyze", 60, ("verify", "--man=no", unit[0]), option=None)
     except process.NotInstalled:
         return None
     except errors.PmemPlacementError as exc:
@@ -144,7 +145,7 @@ def _discovery(conf: cfg.ConfigOpts, labels: list[mapping.Label]) -> tuple[Resul
         namespaces = discover.discover(conf) if labels else []
     except errors.PmemPlacementError as exc:
         return checks.discovery(exc, [], {}), {}
-    resolution = mapping.resolve(labels, namespaces, conf.pmem.unhealthy)
+    resolution = mapping.resolve(labels, namespaces, conf.pmem.unhealthy, conf.pmem.reserved_namespaces)
     classes = {label.resource_class: len(label.namespace_names) for label in labels}
     result = checks.discovery(None, resolution.problems, classes, resolution.warnings + mapping.mixed(resolution))
     return result, {ns.name: ns.uuid for ns in namespaces if ns.name and ns.uuid}

@@ -22,6 +22,7 @@ from pmem_placement import errors
 from pmem_placement.cmd import audit as audit_command
 from pmem_placement.cmd import check as check_cmd
 from pmem_placement.cmd import command
+from pmem_placement.cmd import install_unit as install_unit_cmd
 from pmem_placement.cmd import reconcile as reconcile_cmd
 from pmem_placement.cmd import remove as remove_cmd
 from pmem_placement.cmd import show as show_cmd
@@ -33,6 +34,7 @@ from pmem_placement.cmd.command import PROG
 from pmem_placement.cmd.command import Command
 from pmem_placement.cmd.command import emit
 from pmem_placement.cmd.command import fail
+from pmem_placement.conf import parser
 
 if typing.TYPE_CHECKING:
     pass
@@ -69,7 +71,8 @@ DEMO = Command(
 )
 
 
-COMMANDS: tuple[Command, ...] = (reconcile_cmd.COMMAND, show_cmd.COMMAND, check_cmd.COMMAND, remove_cmd.COMMAND, audit_command.COMMAND, DEMO)
+COMMANDS: tuple[Command, ...] = (reconcile_cmd.COMMAND, show_cmd.COMMAND, check_cmd.COMMAND, remove_cmd.COMMAND,
+                                 audit_command.COMMAND, install_unit_cmd.COMMAND, DEMO)
 _BY_NAME = {c.name: c for c in COMMANDS}
 
 
@@ -78,7 +81,7 @@ _PARSERS: dict[str, argparse.ArgumentParser] = {}
 
 def _add_commands(subparsers: typing.Any) -> None:
     for cmd in COMMANDS:
-        parser = _PARSERS[cmd.name] = subparsers.add_parser(cmd.name, help=cmd.help, description=textwrap.fill(" ".join(cmd.description.split()), 79),
+        parser = _PARSERS[cmd.name] = subparsers.add_parser(cmd.name, prog=f"{PROG} {cmd.name}", help=cmd.help, description=textwrap.fill(" ".join(cmd.description.split()), 79),
                                        epilog=cmd.epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
         cmd.add_arguments(parser)
 
@@ -141,11 +144,21 @@ def hoist_global_options(argv: list[str], conf: cfg.ConfigOpts) -> list[str]:
     return argv[:position] + moved + [argv[position]] + rest
 
 
-def _setup(argv: list[str]) -> cfg.ConfigOpts:
-    conf = cfg.ConfigOpts()
+USAGE = parser.USAGE.format(extra="[--os-cloud CLOUD] ") + " COMMAND ..."
+DESCRIPTION = "Keep Placement truthful about this host's PMEM namespaces."
+
+
+def registered() -> parser.ConfigOpts:
+    """The command's options, registered, not parsed (``pmem-placement``'s parser; the man page)."""
+    conf = parser.ConfigOpts()
     conf_mod.register_opts(conf)
     conf.register_cli_opts([_cloud_opt(), _command_opt()])
     logging.register_options(conf)
+    return conf
+
+
+def _setup(argv: list[str]) -> cfg.ConfigOpts:
+    conf = registered()
     # stdout carries the result (text or JSON); logs, warnings included, belong on stderr.
     conf.set_default("use_stderr", True)
     from pmem_placement.conf import validate as validate_mod
@@ -162,8 +175,7 @@ def _setup(argv: list[str]) -> cfg.ConfigOpts:
                 _PARSERS[cmd.name].error(f"unrecognized arguments: {unknown.group(1)}")
 
     validate_mod.parse_args(conf, hoist_global_options(argv, conf), usage_error, project=PROG, prog=PROG,
-                            version=pmem_placement.version(),
-                            description="Keep Placement truthful about this host's PMEM namespaces.")
+                            version=pmem_placement.version(), usage=USAGE, description=DESCRIPTION)
     try:
         logging.setup(conf, PROG)
     except (OSError, ValueError, TypeError, cfg.Error) as exc:  # a log file or logging config it cannot use

@@ -18,16 +18,13 @@ from pmem_placement import desired
 HOST = "demo-compute-1"
 FIRST = "BIG:6GB,SMALL:ns_small|name with spaces"
 SECOND = "BIG:6GB|ns_small,SMALL:name with spaces"
-_DATA = pathlib.Path("demo") / "ndctl-list.json"
 
 
 def ndctl_sample() -> pathlib.Path:
-    """The demo's ndctl output: etc/ of a source checkout, or share/ of an installed package."""
-    for base in (pathlib.Path(__file__).resolve().parents[2] / "etc",
-                 pathlib.Path(sys.prefix) / "share" / "pmem-placement"):
-        if (base / _DATA).is_file():
-            return base / _DATA
-    raise FileNotFoundError(f"cannot find {_DATA}: install pmem-placement from its source tree")
+    """The demo's ndctl output, as installed (``pmem_placement.installed``)."""
+    from pmem_placement import installed
+
+    return installed.path("pmem-placement/demo/ndctl-list.json")
 
 
 def _say(text: str) -> None:

@@ -34,13 +34,14 @@ def show(conf: cfg.ConfigOpts) -> int:
     render = output.show_json if args.format == "json" else output.show_text
     try:
         labels = mapping.parse(conf.pmem.namespaces)
+        reserved = mapping.reserved(labels, conf.pmem.reserved_namespaces)
         root_uuid = pmem_conf.root_provider_uuid(conf)
         namespaces = discover.discover(conf)
     except errors.PmemPlacementError as exc:
         if args.format == "json":
             emit(output.show_json(conf.host, [], [], None, exc, None))
         return fail(exc, exc.exit_status)
-    rows = show_mod.namespace_rows(labels, namespaces, conf.pmem.unhealthy)
+    rows = show_mod.namespace_rows(labels, namespaces, conf.pmem.unhealthy, reserved)
     missing = show_mod.missing_names(labels, namespaces)
     view, error = None, None
     if not args.offline:

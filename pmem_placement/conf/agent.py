@@ -37,14 +37,16 @@ agent_opts = [
     ),
     cfg.StrOpt(
         "status_file",
-        help="JSON file the agent rewrites after every reconcile: state (in_sync, degraded, "
-        "error), last attempt, last success, last error and inventory per class. "
-        "'pmem-placement show' prints it. Default: status.json in [agent]state_dir.",
+        help="JSON file the agent rewrites after every reconcile and when it stops: state (in_sync, "
+        "degraded, error, stopped), last attempt, last success, last error, inventory per class, "
+        "reloads. 'pmem-placement show' prints it. Default: status.json in [agent]state_dir.",
     ),
     cfg.StrOpt(
         "metrics_file",
         help="Prometheus text-format file for node_exporter's textfile collector, e.g. "
-        "/var/lib/node_exporter/textfile_collector/pmem_placement.prom. Unset: none is written.",
+        "/var/lib/node_exporter/textfile_collector/pmem_placement.prom, rewritten after every "
+        "reconcile and when the agent stops (state stopped). Alert rules for it: "
+        "share/pmem-placement/pmem-placement.rules.yml. Unset: none is written.",
     ),
     cfg.IntOpt(
         "verify_interval",

@@ -111,6 +111,15 @@ pmem_opts = [
         "flush, a DIMM's health is critical or fatal, it has media errors (bad blocks), or its "
         "health could not be read or an address range scrub is still running.",
     ),
+    cfg.ListOpt(
+        "reserved_namespaces",
+        default=[],
+        help="Namespaces of [pmem]namespaces to take out of service, by name, comma separated (a "
+        "DIMM to be replaced, a namespace to inspect): each one's unit is reserved, so nothing new "
+        "is placed on it, and its consumers keep what they hold; 'show' marks it. Applied by a "
+        "reload of the agent. A name not in [pmem]namespaces is a configuration error. Reserving "
+        "wipes nothing: see the README on released namespaces.",
+    ),
     cfg.StrOpt(
         "mode",
         default="report",

@@ -74,7 +74,7 @@ def first_sync(lab: Lab) -> None:
     check(touch.rc != 0 and "Read-only file system" in touch.err, f"the chroot's /tmp is not read-only: touch {touch}")
 
     view = lab.shows_agree("first", FIRST)
-    check([ns["status"] for ns in view if ns["name"]] == ["used"] * 3, f"show: {view}")
+    check([ns["status"] for ns in view if ns["name"]] == ["configured"] * 3, f"show: {view}")
     before = lab.admin.snapshot(lab.root_uuid)
     rec = lab.pp("reconcile (ndctl)", lab.config("first-ndctl", "ndctl", FIRST), "reconcile", "--format", "json")
     rec.expect(0)
@@ -408,7 +408,7 @@ def after_a_reboot(lab: Lab) -> None:
     lab.invariant(usable_configured=3)
     view = lab.shows_agree("rebooted", WITHOUT_NS_2)
     status = {ns["name"]: ns["status"] for ns in view if ns["name"]}
-    check(status == {"ns_0": "used", "ns_1": "used", "ns_3": "used", "fs_0": "not usable: its mode is fsdax, not devdax",
+    check(status == {"ns_0": "configured", "ns_1": "configured", "ns_3": "configured", "fs_0": "not usable: its mode is fsdax, not devdax",
                      "dis_0": "not in [pmem]namespaces", "ram_0": "not in [pmem]namespaces"},
           f"after the reboot: {status}")
 

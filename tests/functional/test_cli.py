@@ -90,9 +90,9 @@ def test_version_on_both_commands():
     for binary in (CLI, AGENT):
         proc = run(binary, "--version")
         assert proc.returncode == 0, proc.stderr
-        assert proc.stdout.strip() == "0.1.0"
+        assert proc.stdout.strip() == "0.2.0"
     proc = run(CLI, "reconcile", "--version")  # a global option, after the subcommand too
-    assert (proc.returncode, proc.stdout.strip()) == (0, "0.1.0"), proc.stderr
+    assert (proc.returncode, proc.stdout.strip()) == (0, "0.2.0"), proc.stderr
 
 
 def test_global_options_after_the_subcommand(node):

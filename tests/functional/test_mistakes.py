@@ -290,7 +290,7 @@ def test_sections_are_warned_about_as_oslo_config_reads_them(node, tmp_path):
     assert result.err.count("WARNING") == 1
     assert f"{node.config_file}: section [default] is not one of ours and is ignored: did you mean [DEFAULT]?" \
         in result.err
-    assert [ns["name"] for ns in json.loads(result.out)["namespaces"] if ns["status"] == "used"] == \
+    assert [ns["name"] for ns in json.loads(result.out)["namespaces"] if ns["status"] == "configured"] == \
         ["ns_0", "ns_1", "ns_2"]
 
 

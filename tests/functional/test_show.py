@@ -22,7 +22,7 @@ def test_show_before_and_after_sync(node, admin):
     result = node.run("show")
     assert result.status == 0
     lines = result.out.splitlines()
-    assert any(line.split()[:2] == ["namespace0.1", "ns_1"] and line.endswith("used") for line in lines)
+    assert any(line.split()[:2] == ["namespace0.1", "ns_1"] and line.endswith("configured") for line in lines)
     assert any(line.split()[:2] == ["namespace0.3", "spare"] and line.endswith("not in [pmem]namespaces")
                for line in lines)
     assert any(line.split()[:2] == ["namespace1.0", "gone"] and line.endswith("not usable: it is disabled")
@@ -41,7 +41,7 @@ def test_show_json(node, admin):
         "numa_node": 0, "target_node": 0, "align": 2097152, "region": None, "bus_provider": None, "health": "ok",
         "health_reasons": [], "health_notes": ["this output carries no health signals (ndctl list without "
                                                "--dimms --health --media-errors)"],
-        "label": "4GB", "resource_class": "CUSTOM_PMEM_NAMESPACE_4GB", "status": "used"}
+        "label": "4GB", "resource_class": "CUSTOM_PMEM_NAMESPACE_4GB", "status": "configured"}
     assert data["placement"]["provider"] == {"name": f"{node.name}:pmem", "uuid": admin.child_uuid(node.name)}
     assert data["placement"]["classes"] == {
         "CUSTOM_PMEM_NAMESPACE_4GB": {"total": 1, "reserved": 0, "used": 0, "state": "open"},

@@ -87,14 +87,15 @@ def test_a_reload_invalid_in_placement_or_the_mapping_is_refused(tmp_path, caplo
     conf(["--config-file", str(path)])
     agent_cmd._check(conf)
     applied = []
-    conf.on_reload = applied.append
+    conf.on_reload = lambda ok, why: applied.append(ok)
     path.write_text("[DEFAULT]\nhost = cn1\n" + bad)
     caplog.set_level(logging.ERROR)
     assert conf.reload_config_files() is False and applied == [False]
     if message == "UNSET":
         from pmem_placement import mapping
 
-        message = mapping.UNSET
+        # with the misspelt option that left it unset, as at start-up
+        message = mapping.UNSET + " ({path}: [pmem]namespace is not an option and is ignored: did you mean 'namespaces'?)"
     assert [r.getMessage() for r in caplog.records] == [
         "reload refused, keeping the last good configuration: " + message.format(path=path)]
     assert (conf.placement.timeout, conf.placement.auth_type, conf.pmem.namespaces) == (7, "admin_token", "4GB:ns_0")

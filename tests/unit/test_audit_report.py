@@ -9,7 +9,7 @@ from pmem_placement.audit.findings import KINDS
 def test_report_mode_has_no_findings_key_nor_metric():
     status = report.Status(host="compute-1", pid=1)
     assert "findings" not in json.loads(report.status_json(status))
-    assert "audit_findings" not in report.metrics_text(status)
+    assert "pmem_placement_audit_findings" not in report.metrics_text(status)
 
 
 def test_audit_mode_counts_every_kind():

@@ -34,7 +34,8 @@ def test_status_json_keys():
     data = json.loads(report.status_json(status()))
     assert list(data) == ["state", "host", "pid", "last_attempt", "last_success", "last_duration_seconds",
                           "last_error", "consecutive_failures", "cycles", "provider", "classes",
-                          "config_fingerprint", "next_attempt", "mode", "failsafe", "namespaces", "events"]
+                          "config_fingerprint", "next_attempt", "mode", "failsafe", "namespaces", "events",
+                          "version", "interval_seconds", "used", "used_at", "reloads", "last_reload"]
     assert data["last_success"] == "2026-11-25T17:32:56+00:00"
 
 
