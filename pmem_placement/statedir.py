@@ -326,3 +326,9 @@ def write_atomically(path: str, text: str, mode: int = 0o640, fsync: bool = True
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    if fsync:  # the rename itself, so that it survives a power cut
+        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)

@@ -151,9 +151,15 @@ class Running:
     """Why it cannot be told."""
 
 
+PID_FILE_SIZE = 64
+"""The pid file is always this long (padded with new lines): rewritten in place (its inode holds
+the agent's lock), by one write of the same length, it is never half old, half new."""
+
+
 def pid_file_text(pid: int, mode: str, mapping_empty: bool) -> str:
     """What the agent writes in its pid file: its pid first (for people), then how it runs."""
-    return f"{pid}\nmode={mode}\nmapping={'empty' if mapping_empty else 'not-empty'}\n"
+    text = f"{pid}\nmode={mode}\nmapping={'empty' if mapping_empty else 'not-empty'}\n"
+    return text.ljust(PID_FILE_SIZE, "\n")
 
 
 def parse_pid_file(text: str) -> tuple[str | None, bool | None]:

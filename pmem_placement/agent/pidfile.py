@@ -9,6 +9,7 @@ says how it runs: its pid, [pmem]mode and whether its mapping is empty (``remove
 The file is opened as every file of the state directory is (``statedir``): never through a link.
 """
 
+import errno
 import fcntl
 import os
 import time
@@ -82,8 +83,12 @@ def record(fd: int, path: str, conf: cfg.ConfigOpts) -> str | None:
     commands that an agent runs, is held all the same)."""
     data = status_file.pid_file_text(os.getpid(), conf.pmem.mode, mapping_empty(conf)).encode()
     try:
-        os.pwrite(fd, data, 0)
-        os.ftruncate(fd, len(data))
+        if os.fstat(fd).st_size not in (0, len(data)):
+            os.ftruncate(fd, len(data))  # an older agent's file: once
+        written = os.pwrite(fd, data, 0)  # one write of the same length: no half-new file
+        if written != len(data):
+            raise OSError(errno.ENOSPC, f"wrote {written} of {len(data)} bytes")
+        os.fsync(fd)
     except OSError as exc:
         return f"cannot write {path}: {exc.strerror or exc}; the agent runs on, holding its lock"
     return None

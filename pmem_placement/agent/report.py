@@ -204,22 +204,23 @@ def _provider_metrics(metric: Metric, status: Status) -> None:
                [(f'{{kind="{k}"}}', n) for k, n in counts_by_kind(status.findings)])
 
 
-# No fsync: both are rewritten every cycle and an atomic rename is all a reader needs.
+# Synced, file and directory, like every file the product writes: after a power cut the file is the
+# old one or the new one, whole (two syncs every [agent]interval cost nothing).
 
 def write_status(status: Status, path: str, state_dir: str | None = None) -> None:
     """Raises OSError, or StateDirError when ``path`` is in ``state_dir`` (its default place)
     and what is there cannot be trusted; the directory is created when missing."""
     name = statedir.entry_of(state_dir, path)
     if state_dir and name:
-        statedir.replace_entry(state_dir, name, status_json(status), 0o644, fsync=False, create=True)
+        statedir.replace_entry(state_dir, name, status_json(status), 0o644, create=True)
         return
     os.makedirs(os.path.dirname(path) or ".", mode=0o750, exist_ok=True)
-    statedir.write_atomically(path, status_json(status), mode=0o644, fsync=False)
+    statedir.write_atomically(path, status_json(status), mode=0o644)
 
 
 def write_metrics(status: Status, path: str) -> None:
     """Raises OSError. node_exporter's directory is not ours to create."""
-    statedir.write_atomically(path, metrics_text(status), mode=0o644, fsync=False)
+    statedir.write_atomically(path, metrics_text(status), mode=0o644)
 
 
 def write(status: Status, status_file: str | None, metrics_file: str | None, state_dir: str | None = None) -> None:

@@ -101,8 +101,12 @@ def _with_configuration(conf: cfg.ConfigOpts, labels: list[mapping.Label],
         root_name, root_found = root.name, root.uuid
         ours_totals = found.ours.get(root.today().name, {})
         results.append(("placement", checks.placement(None, client.endpoint, (root.name, root.uuid))))
-    except (errors.PmemPlacementError, cfg.Error) as exc:
+    except errors.PmemPlacementError as exc:
         results.append(("placement", checks.placement(exc, None, None)))
+    except cfg.Error as exc:  # an option keystoneauth registers as it loads the plugin
+        from pmem_placement.conf import validate
+
+        results.append(("placement", checks.placement(validate.explain(exc), None, None)))
     results.append(("nova coexistence", checks.nova_coexistence(root_name, elsewhere, ours_in_tree,
                                                                 conf.pmem.mode, labels == [])))
     results.append(("state directory", _state_directory(conf, root_found, ours_totals, uuids)))

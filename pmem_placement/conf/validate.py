@@ -255,8 +255,9 @@ def describe(exc: Exception) -> str:
         return text
     name, path, reason = match.groups()
     for section, options in sections(path).items():
-        if name in options:
-            return wording(section, name, options[name][-1], path, reason)
+        for written in (name, name.replace("-", "_")):  # keystoneauth's options are named with dashes
+            if written in options:
+                return wording(section, written, options[written][-1], path, reason)
     return wording(None, name, None, path, reason)
 
 

@@ -11,8 +11,10 @@ from pmem_placement import fingerprint
 from pmem_placement.agent import report
 
 
-def wait_for(predicate, timeout=20.0, what="condition"):
-    """``predicate()`` once it is true, polled until ``timeout`` s have passed."""
+def wait_for(predicate, timeout=60.0, what="condition"):
+    """``predicate()`` once it is true, polled until ``timeout`` s have passed. 60 s by default: an
+    agent's start (imports, first cycle) takes seconds alone and far longer with three suites on two
+    cores; only a failure waits it out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()

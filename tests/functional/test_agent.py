@@ -90,20 +90,19 @@ def test_sighup_applies_a_new_mapping_at_once(node, admin, agent):
     node.configure(pmem={"namespaces": "4GB:ns_0|ns_1,SMALL:ns_2"})
     node.write_config()
     a.signal(signal.SIGHUP)
-    # Interval 30 s: only a reload, not the next cycle, can apply it this soon.
-    wait_for(lambda: admin.totals(admin.child_uuid(node.name)) == {A4GB: 2, SMALL: 1}, timeout=10,
+    # Interval 30 s: only a reload, not the next cycle, can apply it within 25 s.
+    wait_for(lambda: admin.totals(admin.child_uuid(node.name)) == {A4GB: 2, SMALL: 1}, timeout=25,
              what="mapping applied after SIGHUP")
     assert a.proc.poll() is None
     assert status  # the agent stayed up through the reload
 
 
-def test_sigterm_stops_promptly_with_status_0(node, agent):
-    a = agent()
+def test_sigterm_stops_without_waiting_for_the_interval_with_status_0(node, agent):
+    a = agent(interval=600)
     a.wait_state("in_sync")
-    started = time.monotonic()
     a.signal(signal.SIGTERM)
-    assert a.proc.wait(timeout=10) == 0
-    assert time.monotonic() - started < 5
+    # 60 s: far below the 600 s interval it must not wait out, and generous on a loaded machine.
+    assert a.proc.wait(timeout=60) == 0
 
 
 def test_agent_survives_a_placement_that_never_answers(node, admin, agent, proxy):
@@ -160,7 +159,7 @@ def test_a_bad_reload_keeps_the_last_good_configuration_then_a_good_one_applies(
     node.configure(agent={"interval": 30})
     node.write_config()
     a.signal(signal.SIGHUP)
-    wait_for(lambda: admin.totals(child) == {A4GB: 2, SMALL: 1}, timeout=10,
+    wait_for(lambda: admin.totals(child) == {A4GB: 2, SMALL: 1}, timeout=25,  # within the 30 s interval
              what="the fixed configuration applied")
     assert "namespaces '4GB:ns_0|ns_1,SMALL:ns_2'" in a.output().splitlines()[-1] or \
         "namespaces '4GB:ns_0|ns_1,SMALL:ns_2'" in a.output()

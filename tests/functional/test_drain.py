@@ -71,8 +71,8 @@ def test_the_agent_applies_a_drain_on_reload(node, admin):
         node.configure(pmem={"reserved_namespaces": "ns_0"})
         node.write_config()
         agent.signal(signal.SIGHUP)
-        # Interval 30 s: only the reload can apply it this soon.
-        wait_for(lambda: classes(admin, node)[BIG] == (1, 1, 0), timeout=15, what=f"the drain; log:\n{agent.output()}")
+        # Interval 30 s: only the reload can apply it within 25 s.
+        wait_for(lambda: classes(admin, node)[BIG] == (1, 1, 0), timeout=25, what=f"the drain; log:\n{agent.output()}")
         status = agent.wait_state("in_sync", after_cycle=0)
         assert status["namespaces"]["ns_0"]["offered"] is False
         assert status["namespaces"]["ns_0"]["why"] == "ns_0 is reserved by [pmem]reserved_namespaces"

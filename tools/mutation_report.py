@@ -1,0 +1,32 @@
+"""tools/mutate.sh's verdict: the kill rate of mutmut's run, at least 90%, and the surviving
+mutants that docs/mutation.md does not list as equivalent (each with why).
+
+    python tools/mutation_report.py STATS.json SURVIVORS.txt docs/mutation.md
+"""
+
+import json
+import re
+import sys
+
+TARGET = 90.0
+
+
+def main(stats_path: str, survivors_path: str, docs_path: str) -> int:
+    stats = json.load(open(stats_path))
+    tested = stats["total"] - stats.get("skipped", 0)
+    killed = stats["killed"] + stats.get("timeout", 0)
+    rate = 100.0 * killed / tested if tested else 0.0
+    survivors = [line.strip().split(":")[0] for line in open(survivors_path) if ": survived" in line]
+    explained = set(re.findall(r"`([\w.]+__mutmut_\d+)`", open(docs_path).read()))
+    unexplained = [s for s in survivors if s not in explained]
+    print(f"mutants: {stats['total']} ({stats.get('skipped', 0)} skipped), killed {stats['killed']}, "
+          f"timed out {stats.get('timeout', 0)}, survived {stats['survived']}, no tests {stats.get('no_tests', 0)}")
+    print(f"kill rate: {rate:.1f}% (target {TARGET:g}%); equivalent survivors explained in {docs_path}: "
+          f"{len(survivors) - len(unexplained)}")
+    for name in unexplained:
+        print(f"  survived, not explained: {name}  (.venv/bin/mutmut show {name})")
+    return 0 if rate >= TARGET else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:]))
