@@ -309,6 +309,14 @@ def systemd_unit(unit: tuple[str, str] | None, dropins: typing.Sequence[tuple[st
         refused = any("Refusing" in line or "bad unit file setting" in line for line in said)
         code = max(code, Code.FAILURE if refused else Code.WARNING)
         problems.append("systemd-analyze verify: " + "; ".join(said))
+    own = exec_start(unit[1])
+    if binary and os.path.basename(binary) != "pmem-placement-agent":
+        code = max(code, Code.WARNING)
+        problems.append(f"ExecStart runs {binary}, which is not pmem-placement-agent")
+    elif binary and dropins and own and binary != own:
+        code = max(code, Code.WARNING)
+        problems.append(f"a drop-in replaces the unit's ExecStart: it runs {binary}, not {own} (an older install's "
+                        "override? remove its ExecStart= lines after 'pmem-placement install-unit')")
     blocked = not_writable(written, *texts)
     if blocked:
         code = max(code, Code.WARNING)

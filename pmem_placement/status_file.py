@@ -127,6 +127,19 @@ def with_freshness(status: dict[str, typing.Any], interval: int, now: float,
     return {**status, "stale": stale, "same_config": same, "running": dataclasses.asdict(agent)}
 
 
+def remembered(path: str | None, state_dir: str | None, host: str) -> dict[str, typing.Any]:
+    """What the agent's previous status file says it knew that a new worker (after a reload, a
+    restart) should not forget: ``last_success``, ``used`` and ``used_at`` (timestamps), for the
+    same host; empty when there is none or it cannot be read."""
+    status, _ = read(path, state_dir) if path else (None, None)
+    if not status or status.get("host") != host:
+        return {}
+    used = status.get("used")
+    return {"last_success": _timestamp(status.get("last_success")),
+            "used": dict(used) if isinstance(used, dict) else None,
+            "used_at": _timestamp(status.get("used_at"))}
+
+
 def _timestamp(value: typing.Any) -> float | None:
     try:
         return datetime.datetime.fromisoformat(str(value)).timestamp()

@@ -41,11 +41,15 @@ def options_section() -> str:
         name = group.name if hasattr(group, "name") else (group or "DEFAULT")
         lines.append(f".SS [{name}]")
         for opt in opts:
-            default = opt.default
+            # as the sample says it: a sample default (the host's name) rather than this machine's
+            default = opt.sample_default if opt.sample_default is not None else opt.default
             if isinstance(default, list):
                 default = ",".join(str(d) for d in default)
             shown = "" if default in (None, "", []) else f" (default: {default})"
-            lines += [".TP", f".B {opt.name}{_roff(shown)}", _roff(" ".join((opt.help or "").split()))]
+            choices = getattr(opt.type, "choices", None) or {}
+            values = [f"{value}: {why}" if why else str(value) for value, why in choices.items()]
+            text = " ".join((opt.help or "").split()) + ("".join(f" {v}." for v in values) if values else "")
+            lines += [".TP", f".B {opt.dest}{_roff(shown)}", _roff(text)]
     return "\n".join(lines)
 
 
@@ -101,6 +105,17 @@ def pages() -> dict[str, str]:
             "exit status": exit_statuses(), "configuration": configuration, "files": FILES,
             "see also": SEE_ALSO}),
         "pmem-placement-agent.8": page(agent.parser, "the agent that keeps Placement in sync with this host's PMEM", {
+            "exit status": textwrap.dedent(r"""
+                .TP
+                .B 0
+                stopped by SIGTERM.
+                .TP
+                .B 1
+                its loop ended unexpectedly, or another agent holds the state directory (systemd restarts it).
+                .TP
+                .B 2
+                invalid configuration at start: nothing was done.
+                """).strip(),
             "signals": textwrap.dedent(r"""
                 .TP
                 .B SIGHUP

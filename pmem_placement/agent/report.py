@@ -168,8 +168,8 @@ def _agent_metrics(metric: Metric, status: Status) -> None:
            "invalid configuration (the last good one kept).",
            [(f'{{result="{r}"}}', status.reloads.get(r, 0)) for r in ("applied", "refused")])
     metric("reload_last_applied", "gauge", "0 when the last reload was refused (the agent runs on the last good "
-           "configuration: see last_reload in its status), 1 otherwise.",
-           [("", float((status.last_reload or {}).get("applied", True)))])
+           "configuration: see last_reload in its status), 1 otherwise; none once stopped.",
+           [("", float((status.last_reload or {}).get("applied", True)))] if running else [])
 
 
 def _provider_metrics(metric: Metric, status: Status) -> None:

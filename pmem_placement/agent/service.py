@@ -164,9 +164,15 @@ class AgentService(ServiceBase):
         files = ", ".join(self.conf.config_file or []) or "(none)"
         listener = self._listen(agent)
         self._report_reloads(agent)
+        for name, value in status_file.remembered(status_file.path(self.conf.agent), self.conf.agent.state_dir,
+                                                  self.conf.host).items():
+            setattr(agent.status, name, value)
         if self.started_before.value:
             delay = 0.0
-            if self.reload_refused.value:
+            if not self.reloading.value:
+                LOG.warning("the agent's worker ended unexpectedly and was started again, with %s",
+                            describe(self.conf))
+            elif self.reload_refused.value:
                 self.reload_refused.value = 0
                 LOG.info("still running with the last good configuration: %s", describe(self.conf))
             else:
@@ -186,8 +192,12 @@ class AgentService(ServiceBase):
         finally:
             if listener is not None:
                 listener.stop()
-        if not self.reloading.value:  # a real stop, not the restart of a reload
-            agent.stopped()
+        master_alive = self.master_pid in (os.getpid(), os.getppid())  # (no fork: the tests' in-process loop)
+        if not self.reloading.value and master_alive:
+            agent.stopped()  # a real stop: not the restart of a reload, nor a master that died
+        elif not self.reloading.value:
+            LOG.error("the agent's master process has died; this worker ends without saying stopped "
+                      "(monitoring sees the agent stale)")
 
     def _report_reloads(self, agent: Agent) -> None:
         applied, refused = self.reload_counts[:]
@@ -237,9 +247,11 @@ class AgentService(ServiceBase):
                 delay = schedule.next_delay(agent.status.consecutive_failures, self.rng)
             agent.status.next_attempt = agent.clock() + delay
             wakeable = _wakeable(agent)
-            # The cycle itself reports a status file it cannot write.
+            # Both files, with the attempt now scheduled: monitoring compares it with the clock. The
+            # cycle itself reports a file it cannot write.
             with contextlib.suppress(OSError, statedir.StateDirError):
-                report.write(agent.status, status_file.path(self.conf.agent), None, self.conf.agent.state_dir)
+                report.write(agent.status, status_file.path(self.conf.agent), self.conf.agent.metrics_file,
+                             self.conf.agent.state_dir)
 
     def stop(self, graceful: bool = False) -> None:
         """End the loop and wait for the reconcile in progress (the cotyledon worker calls this

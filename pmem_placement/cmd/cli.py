@@ -79,10 +79,17 @@ _BY_NAME = {c.name: c for c in COMMANDS}
 _PARSERS: dict[str, argparse.ArgumentParser] = {}
 
 
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Help lines that never break an option or a word at its hyphen (--lock-timeout, nova-compute)."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
 def _add_commands(subparsers: typing.Any) -> None:
     for cmd in COMMANDS:
-        parser = _PARSERS[cmd.name] = subparsers.add_parser(cmd.name, prog=f"{PROG} {cmd.name}", help=cmd.help, description=textwrap.fill(" ".join(cmd.description.split()), 79),
-                                       epilog=cmd.epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+        parser = _PARSERS[cmd.name] = subparsers.add_parser(cmd.name, prog=f"{PROG} {cmd.name}", help=cmd.help, description=textwrap.fill(" ".join(cmd.description.split()), 79, break_on_hyphens=False),
+                                       epilog=cmd.epilog(), formatter_class=_Help)
         cmd.add_arguments(parser)
 
 

@@ -19,7 +19,7 @@ def _logging_dests() -> set[str]:
     from oslo_log import _options
 
     # --debug stays with ours: it is the one an operator reaches for.
-    return {opt.dest for opt in _options.logging_cli_opts} | {"shell_completion"}
+    return {opt.dest for opt in _options.logging_cli_opts}
 
 
 def regroup(parser: argparse.ArgumentParser) -> None:

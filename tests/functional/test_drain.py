@@ -73,8 +73,10 @@ def test_the_agent_applies_a_drain_on_reload(node, admin):
         agent.signal(signal.SIGHUP)
         # Interval 30 s: only the reload can apply it within 25 s.
         wait_for(lambda: classes(admin, node)[BIG] == (1, 1, 0), timeout=25, what=f"the drain; log:\n{agent.output()}")
-        status = agent.wait_state("in_sync", after_cycle=0)
-        assert status["namespaces"]["ns_0"]["offered"] is False
+        # the restarted worker's status (its cycles count from 0 again: wait for what it says)
+        status = wait_for(lambda: (agent.status() or {}).get("namespaces", {}).get("ns_0", {}).get("offered") is False
+                          and agent.status(), what="the drained namespace in the status")
+        assert status["state"] == "in_sync"
         assert status["namespaces"]["ns_0"]["why"] == "ns_0 is reserved by [pmem]reserved_namespaces"
     finally:
         agent.stop()

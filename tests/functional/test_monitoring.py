@@ -3,6 +3,7 @@ healthy file, a reload is neither a stop nor a crash, a refused reload shows (wi
 mean") in the status, the metrics and `show`, and the shipped alert rules fire on exactly that."""
 
 import json
+import os
 import signal
 import time
 
@@ -123,3 +124,64 @@ def test_the_metrics_say_the_version_the_interval_what_is_used_and_every_error_k
     assert sample(text, "pmem_placement_inventory_used", resource_class=SMALL) == 0  # the provider was created
     assert sample(text, "pmem_placement_usage_timestamp_seconds") is not None
     assert sample(text, "pmem_placement_error", kind="fenced") is None
+
+
+def test_a_running_agent_announces_its_next_attempt_in_the_metrics_so_stale_never_fires_between_cycles(node, agent):
+    """Guards (found by review): the metrics file kept the next attempt of the cycle before, so a
+    healthy agent was a whole interval late by the rules' reckoning at every cycle's end."""
+    a = agent(interval=3)
+    a.wait_state("in_sync")
+    seen = 0
+    deadline = time.monotonic() + 60
+    while seen < 3 and time.monotonic() < deadline:  # across three cycles
+        text = metrics(node)
+        last = sample(text, "pmem_placement_last_attempt_timestamp_seconds")
+        due = sample(text, "pmem_placement_next_attempt_timestamp_seconds")
+        if last is not None and due is not None and due > last:
+            seen += 1
+            assert due - last >= 3  # the interval, from the attempt's start
+            assert "PmemPlacementAgentStale" not in firing(text, due + 2)  # even as the next attempt runs late
+        time.sleep(1)
+    assert seen == 3
+
+
+def _worker(a):
+    from tests.functional.test_agent import _worker_pid
+
+    return wait_for(lambda: _worker_pid(a.proc.pid), what="the agent's worker")
+
+
+def test_a_master_that_dies_is_not_reported_as_a_clean_stop(node, agent):
+    """Guards (found by review): a killed master made its worker write state stopped, which
+    silences the stale alerts."""
+    a = agent(interval=30)
+    a.wait_state("in_sync")
+    worker = _worker(a)
+    os.kill(a.proc.pid, signal.SIGKILL)
+    a.proc.wait(timeout=60)
+    wait_for(lambda: not os.path.exists(f"/proc/{worker}"), what="the orphaned worker's end")
+    assert json.loads((node.dir / "state" / "status.json").read_text())["state"] == "in_sync"
+    assert sample(metrics(node), "pmem_placement_state", state="stopped") == 0
+    assert "master process has died" in a.output()
+
+
+def test_a_worker_that_dies_is_restarted_and_said_so_not_logged_as_a_reload(node, agent):
+    a = agent(interval=30)
+    a.wait_state("in_sync")
+    os.kill(_worker(a), signal.SIGKILL)
+    wait_for(lambda: "worker ended unexpectedly and was started again" in a.output(), what="the respawn said")
+    assert "reloaded from" not in a.output()
+    assert sample(metrics(node), "pmem_placement_reloads_total", result="applied") == 0
+
+
+def test_a_reload_into_an_outage_keeps_the_last_success(node, agent):
+    """Guards (found by review): a reload forgot the last success, so 'not in sync for three
+    intervals' could not fire after a reload into a broken configuration."""
+    a = agent(interval=30, max_backoff=30)
+    before = a.wait_state("in_sync")["last_success"]
+    node.configure(placement={"endpoint": "http://127.0.0.1:9", "timeout": 1})
+    node.write_config()
+    a.signal(signal.SIGHUP)
+    status = wait_for(lambda: (a.status() or {}).get("state") == "degraded" and a.status(), what="the outage")
+    assert status["last_success"] == before
+    assert sample(metrics(node), "pmem_placement_last_success_timestamp_seconds") is not None

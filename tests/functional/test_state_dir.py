@@ -9,6 +9,8 @@ import tempfile
 
 import pytest
 
+from pmem_placement import status_file
+
 from tests import helpers
 from tests.functional.agents import Running
 from tests.functional.agents import wait_for
@@ -182,7 +184,7 @@ def test_remove_refuses_while_an_agent_waits_out_its_initial_jitter(node, admin)
                               "the provider: stop the agent first: systemctl disable --now pmem-placement-agent; "
                               "nothing was written\n")
         assert admin.provider(child) is not None
-        assert (state / "agent.pid").read_text() == f"{a.proc.pid}\nmode=report\nmapping=not-empty\n"
+        assert (state / "agent.pid").read_text() == status_file.pid_file_text(a.proc.pid, "report", False)
         assert lines(node.run("check"))["agent"] == (
             f"Success  agent: the agent is running (pid {a.proc.pid}) in report mode, its mapping not empty; "
             f"no status at {state / 'status.json'} yet (before its first cycle)")
@@ -237,7 +239,7 @@ def test_a_reload_rewrites_how_the_agent_runs_in_its_pid_file(node, admin):
         node.configure(pmem={"namespaces": ""})
         node.write_config()
         a.signal(signal.SIGHUP)
-        wait_for(lambda: (node.dir / "state" / "agent.pid").read_text() == f"{a.proc.pid}\nmode=report\nmapping=empty\n",
+        wait_for(lambda: (node.dir / "state" / "agent.pid").read_text() == status_file.pid_file_text(a.proc.pid, "report", True),
                  what=f"the pid file rewritten; log:\n{a.output()}")
         result = node.run("remove")
         assert result.status == 0, result.err

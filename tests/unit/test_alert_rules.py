@@ -49,6 +49,12 @@ def test_a_cleanly_stopped_agent_fires_stopped_and_nothing_about_its_schedule_ho
     assert firing(stopped, at=NOW + 100 * INTERVAL) == {"PmemPlacementAgentStopped"}
 
 
+def test_an_agent_stopped_after_a_refused_reload_fires_stopped_only():
+    stopped = running(state="stopped", next_attempt=None, reloads={"applied": 0, "refused": 1},
+                      last_reload={"at": "t", "applied": False, "error": "e"})
+    assert firing(stopped) == {"PmemPlacementAgentStopped"}
+
+
 def test_a_crashed_agent_which_writes_nothing_more_is_stale_within_two_intervals():
     crashed = running()  # its last file, as it was
     assert firing(crashed, at=NOW + 2 * INTERVAL) == {"PmemPlacementAgentStale"}

@@ -127,3 +127,42 @@ def test_a_label_written_as_the_class_name_is_refused(label):
 )
 def test_problems_are_all_reported_at_once_with_hints(value, problems):
     assert mapping.resolve(mapping.parse(value), HOST + [ns(None, "namespace2.0")]).problems == problems
+
+
+@pytest.mark.parametrize("host, reason", [
+    (HOST, "ns_1 is reserved by [pmem]reserved_namespaces"),
+    ([n for n in HOST if n.name != "ns_1"], "ns_1 is reserved by [pmem]reserved_namespaces (ns_1 is not on this host)"),
+])
+def test_a_reserved_namespace_is_withdrawn_as_the_operators_wish_not_as_a_problem(host, reason):
+    result = mapping.resolve(mapping.parse("4GB:ns_0,SMALL:ns_1|ns_2"), host, reserved_names=[" ns_1 ", ""])
+    assert [n.name for n in result.offered["CUSTOM_PMEM_NAMESPACE_SMALL"]] == ["ns_2"]
+    assert result.withdrawn_by_class() == {"CUSTOM_PMEM_NAMESPACE_SMALL": (reason,)}
+    assert result.problems == [] and result.drained == ["ns_1"]
+    report = result.report()["ns_1"]
+    assert (report["offered"], report["why"]) == (False, reason)
+    [drained] = result.withdrawn
+    where = "namespace 'ns_1' (namespace0.1, label 'SMALL')" if len(host) == len(HOST) else \
+        "namespace 'ns_1' (label 'SMALL')"
+    assert drained.message == f"{where} is reserved by [pmem]reserved_namespaces" + reason.partition("namespaces")[2]
+    assert drained.resource_class == "CUSTOM_PMEM_NAMESPACE_SMALL" and not drained.unhealthy
+
+
+def test_a_reserved_unhealthy_namespace_is_reserved_even_when_unhealthy_ones_are_offered():
+    sick = [ns("ns_0", "namespace0.0", health=HOST[0].health.__class__("unhealthy", ("DIMM nmem0 failed to arm",)))]
+    result = mapping.resolve(mapping.parse("4GB:ns_0"), sick, "offer", reserved_names=["ns_0"])
+    assert result.offered == {"CUSTOM_PMEM_NAMESPACE_4GB": ()} and result.warnings == [] and result.problems == []
+
+
+@pytest.mark.parametrize("names, message", [
+    (["ns_O"], "[pmem]reserved_namespaces: 'ns_O' is not in [pmem]namespaces: did you mean 'ns_0'?"),
+    (["ns_1", "fast"], "[pmem]reserved_namespaces: 'fast' is not in [pmem]namespaces: list only names of "
+                       "[pmem]namespaces"),
+])
+def test_a_reserved_name_that_is_not_configured_is_a_configuration_error(names, message):
+    labels = mapping.parse("4GB:ns_0,SMALL:ns_1|ns_2")
+    with pytest.raises(ConfigError) as raised:
+        mapping.reserved(labels, names)
+    assert str(raised.value) == message
+    with pytest.raises(ConfigError):
+        mapping.resolve(labels, HOST, reserved_names=names)
+    assert mapping.reserved(labels, ["ns_2", " ns_2"]) == frozenset({"ns_2"})

@@ -118,3 +118,40 @@ def test_install_unit_refuses_an_environment_without_the_agent(tmp_path):
     assert f"{opt}/bin/pmem-placement-agent is not there" in result.stderr
     assert not (tmp_path / "root").exists()
 
+
+
+def test_a_unit_install_unit_did_not_write_is_kept_unless_forced_and_an_exec_start_drop_in_is_named(venv, tmp_path):
+    """Guards (found by review): a hand-edited unit (its ReadWritePaths= for node_exporter) was
+    overwritten, and 0.1.0's ExecStart= drop-in kept the old agent running without a word."""
+    root = tmp_path / "root"
+    unit = root / "etc/systemd/system/pmem-placement-agent.service"
+    unit.parent.mkdir(parents=True)
+    theirs = (ROOT / "systemd/pmem-placement-agent.service").read_text().replace(
+        "[Service]\n", "[Service]\nReadWritePaths=/var/lib/node_exporter/textfile_collector\n")
+    unit.write_text(theirs)
+    dropin = unit.parent / "pmem-placement-agent.service.d/override.conf"
+    dropin.parent.mkdir()
+    dropin.write_text("[Service]\nExecStart=\nExecStart=/opt/old/bin/pmem-placement-agent\n")
+    kept = install_unit(venv, root)
+    assert kept.returncode == 0 and unit.read_text() == theirs
+    assert f"{unit} was not written by install-unit: left as it is" in kept.stderr
+    assert f"{dropin} sets ExecStart=, which replaces this environment's" in kept.stderr
+    forced = install_unit(venv, root, "--force")
+    assert forced.returncode == 0 and unit.read_text().startswith("# Written by 'pmem-placement install-unit'")
+    assert install_unit(venv, root).stdout.count("(unchanged)") == 6  # its own, from now on
+
+
+def test_install_unit_that_cannot_write_says_so_in_one_line(venv, tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    result = install_unit(venv, blocker)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("pmem-placement: error: cannot install ")
+    assert "Traceback" not in result.stderr
+
+
+def test_the_readme_installs_as_these_tests_do():
+    readme = (ROOT / "README.md").read_text()
+    for command in ("# python3 -m venv /opt/pmem-placement", "# /opt/pmem-placement/bin/pip install pmem-placement",
+                    "# /opt/pmem-placement/bin/pmem-placement install-unit"):
+        assert command in readme
