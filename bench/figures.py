@@ -90,7 +90,8 @@ def derive(r: dict[str, typing.Any], args: dict[str, typing.Any], cores: int) ->
                       if nova_cpu + nova_db else float("nan")),
     }
     # With churn: the agent's requests per node-minute when allocations change (its cycles after a
-    # change read again what moved); nova's pattern does not depend on allocations changing.
+    # change read again what moved). nova's side is its idle pattern: with instances it also reads
+    # each one's allocations, so the ratios with churn are upper bounds.
     churn_per_min = out["req_with_churn"] * per_minute
     out["agent_req_per_min_churn"] = churn_per_min
     out["ratio_req_churn"] = churn_per_min / (nova_req * nova_per_minute)
@@ -135,7 +136,7 @@ def render(results: dict[str, typing.Any]) -> str:
         f"{a['intervals']} intervals of {fleet.INTERVAL:g} s (the agent's default) compressed {a['scale']:g} times "
         f"({fleet.INTERVAL / a['scale']:g} s), so the fleet offers Placement the load of "
         f"{a['nodes'] * a['scale']:,.0f} nodes at a {fleet.INTERVAL:g} s interval; each agent's own verification "
-        f"every {fleet.VERIFY_INTERVAL:g} s, on the same compressed time. " + (
+        f"every {fleet.VERIFY_INTERVAL:g} s of the agent's own schedule (about every 6th cycle). " + (
             f"The steady intervals are then run again with allocation churn: {a['churn'] * 100:g}% of the nodes get "
             f"an allocation change per interval (a scheduler allocating or freeing an instance with a PMEM "
             f"namespace); the CPU, latency and capacity columns are from the steady run without it."

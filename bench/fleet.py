@@ -9,7 +9,8 @@ backoff after failures) with every duration divided by ``scale`` (compressed tim
 Verification reads: the agent trusts its cached generation for 1-request steady cycles and
 verifies at least every ``[agent]verify_interval`` seconds (1800 by default): the agent's own
 path, on the schedule's own time (its reconciler's clock advances by each uncompressed delay, not
-by the machine's speed), told from the state file's ``verified_at``. The agent runs on its default interval (300 s), nova's pattern on its own
+by the machine's speed: about every 6th cycle, as a real agent), told from the state file's
+``verified_at``. The agent runs on its default interval (300 s), nova's pattern on its own
 periodic update (60 s): figures per node-minute compare them.
 
 Allocation churn: while it runs, a scheduler-like writer (``Churn``) changes the
@@ -62,6 +63,7 @@ from pmem_placement.state import StateStore
 
 INTERVAL = 300.0  # [agent]interval, seconds (its default)
 VERIFY_INTERVAL = 1800.0  # [agent]verify_interval, seconds (its default)
+CYCLE = 1.0  # a cycle's duration on the agents' clock (see Node.compress)
 NOVA_PERIODIC = 60.0  # nova-compute update_available_resource
 NOVA_ASSOCIATION_REFRESH = 300.0  # [compute]resource_provider_association_refresh
 MAPPING = "4GB:ns_0,SMALL:ns_1|ns_2"
@@ -111,6 +113,7 @@ class Node:
         self.consumer: str | None = None  # the churn's instance on this node, if any
         self.alloc_changed = False  # set by the churn, read by the next cycle
         self.retries = 0
+        self.cycles = 0  # agent cycles run, over every phase
         reconciler = self.agent._reconciler_for()  # the agent's own, as its cycles use it
         sleep = reconciler.sleep
 
@@ -124,15 +127,16 @@ class Node:
 
     def compress(self, scale: float) -> None:
         """The agent's own verification on compressed time: its reconciler's clock is the node's
-        schedule, uncompressed (``scale`` times each compressed delay), advanced by ``wait``. A
-        cycle's own duration does not move it, as a real agent's 10 ms do not move a 300 s
-        schedule: how often a node verifies depends on its schedule only, not on the machine."""
+        schedule, uncompressed (``scale`` times each compressed delay), advanced by ``wait``, plus
+        a nominal second per cycle (a real agent waits its interval after its cycle ends, so it
+        crosses verify_interval by its cycles' durations, never lands on it). The machine's speed
+        does not move it: how often a node verifies depends on its schedule only."""
         self.scale = scale
         self.reconciler.clock = lambda: self.now
 
     def wait(self, compressed: float) -> None:
-        """The schedule's next delay has passed (compressed seconds)."""
-        self.now += compressed * self.scale
+        """The schedule's next delay has passed (compressed seconds), after a cycle of 1 s."""
+        self.now += compressed * self.scale + CYCLE
 
     def _verified_at(self) -> float | None:
         try:
@@ -149,6 +153,7 @@ class Node:
         changed, self.alloc_changed = self.alloc_changed, False
         before, retries, verified_at = self.requests_sent(), self.retries, self._verified_at()
         ok = self.agent.cycle()
+        self.cycles += 1
         verified = self._verified_at() != verified_at
         return ok, self.requests_sent() - before, changed, self.retries - retries, verified
 
@@ -275,8 +280,10 @@ class Driver:
         due: list[tuple[float, int, Node]] = []
         for i, node in enumerate(self.nodes):
             delay = schedule.first_delay(self.rng)
-            if kind == "agent":  # the agent's clock follows its own schedule
-                node.wait(delay)
+            # The agent's clock follows its own schedule: a node that ran before waits its interval
+            # after its last cycle, as a real agent does (the jitter spreads the phases' wall time only).
+            if kind == "agent":
+                node.wait(schedule.interval if node.cycles else delay)
             due.append((start + delay, i, node))
         heapq.heapify(due)
         records: list[CycleRecord] = []

@@ -177,8 +177,8 @@ def run_fleet(setup: Setup, work: pathlib.Path, args: argparse.Namespace) -> dic
     print(f"   steady: {steady['cycles']} cycles in {wall:.1f} s (planned {args.intervals * interval:.0f} s), "
           f"{steady['requests']} requests", flush=True)
     if steady.get("verify", {}).get("requests_per_cycle", 0) <= 1:
-        print("   WARNING: no agent verified on its own within the steady phase (compressed verify_interval)",
-              flush=True)
+        print("   WARNING: no agent verified on its own within the steady phase (verify_interval on the agents' "
+              "schedule)", flush=True)
 
     # The same again with a scheduler-like writer changing allocations: measured apart, so that the
     # steady figures above stay pmem-placement's own cost.

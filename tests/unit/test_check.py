@@ -37,22 +37,18 @@ def test_systemd_unit_warns_when_the_binary_is_missing():
     assert check.systemd_unit(None).code == Code.SUCCESS
 
 
-def test_systemd_unit_follows_a_drop_in_that_replaces_exec_start_and_says_so():
+@pytest.mark.parametrize("command, said", [
     # 0.1.0's way to run a virtualenv's agent; after an upgrade it would keep the old agent running.
+    ("/opt/old/bin/pmem-placement-agent", "override.conf: a drop-in replaces the unit's ExecStart: it runs "
+     "/opt/old/bin/pmem-placement-agent, not /usr/bin/pmem-placement-agent"),
+    ("/usr/bin/python3 -c pass", "ExecStart runs /usr/bin/python3, which is not pmem-placement-agent"),
+], ids=["an-older-agent", "not-the-agent"])
+def test_a_drop_in_that_replaces_exec_start_is_followed_and_said(command, said):
     dropin = ("/etc/systemd/system/pmem-placement-agent.service.d/override.conf",
-              "[Service]\nExecStart=\nExecStart=/opt/old/bin/pmem-placement-agent\n")
+              f"[Service]\nExecStart=\nExecStart={command}\n")
     result = check.systemd_unit(UNIT, [dropin], exists=lambda path: True)
     assert result.code == Code.WARNING, result.details
-    assert "override.conf: a drop-in replaces the unit's ExecStart: it runs /opt/old/bin/pmem-placement-agent, " \
-        "not /usr/bin/pmem-placement-agent" in result.details
-
-
-def test_systemd_unit_warns_when_exec_start_is_not_the_agent():
-    dropin = ("/etc/systemd/system/pmem-placement-agent.service.d/override.conf",
-              "[Service]\nExecStart=\nExecStart=/usr/bin/python3 -c pass\n")
-    result = check.systemd_unit(UNIT, [dropin], exists=lambda path: True)
-    assert result.code == Code.WARNING
-    assert "ExecStart runs /usr/bin/python3, which is not pmem-placement-agent" in result.details
+    assert said in result.details
 
 
 def _write(root, path, text):
