@@ -166,3 +166,19 @@ def test_a_reserved_name_that_is_not_configured_is_a_configuration_error(names, 
     with pytest.raises(ConfigError):
         mapping.resolve(labels, HOST, reserved_names=names)
     assert mapping.reserved(labels, ["ns_2", " ns_2"]) == frozenset({"ns_2"})
+
+
+def test_a_class_of_namespaces_of_different_sizes_or_alignments_is_named_with_each():
+    host = [ns("a", "namespace0.0", size=4 << 30, align=2 << 20), ns("b", "namespace0.1", size=8 << 30, align=2 << 20),
+            ns("c", "namespace0.2", size=4 << 30, align=1 << 30), ns("d", "namespace0.3", size=4 << 30),
+            ns("e", "namespace0.4", size=4 << 30, align=2 << 20), ns("f", "namespace0.5", size=4 << 30, align=1 << 30),
+            ns("g", "namespace0.6", size=4 << 30, align=1 << 30)]
+    # d: no alignment printed (not counted); zz: not on this host (not counted)
+    result = mapping.resolve(mapping.parse("MIXED:a|b,ALIGN:c|d|e,SAME:f|g|zz"), host)
+    assert mapping.mixed(result) == [
+        f"CUSTOM_PMEM_NAMESPACE_ALIGN holds namespaces of different alignments (c {1 << 30}, e {2 << 20}): a guest "
+        "cannot know which it gets; give each size its own label",
+        f"CUSTOM_PMEM_NAMESPACE_MIXED holds namespaces of different sizes (a {4 << 30}, b {8 << 30}): a guest "
+        "cannot know which it gets; give each size its own label",
+    ]
+    assert mapping.mixed_classes({}, {}) == []
