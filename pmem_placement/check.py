@@ -252,8 +252,10 @@ def not_writable(written: typing.Sequence[tuple[str, str]], *texts: str) -> list
     ProtectSystem=strict only its StateDirectory=, RuntimeDirectory=, CacheDirectory=,
     LogsDirectory= and ReadWritePaths= are writable (with full, /usr, /boot and /etc are not;
     with yes, /usr and /boot). Judged from the unit, not from a user: a DynamicUser= exists only
-    while the agent runs."""
+    while the agent runs, and implies ProtectSystem=strict."""
     protect = (settings("ProtectSystem", *texts) or ["no"])[-1]
+    if (settings("DynamicUser", *texts) or ["no"])[-1] in ("yes", "true", "1", "on"):
+        protect = "strict"  # DynamicUser= implies it, whatever ProtectSystem= says
     allowed = [os.path.join(base, d) for key, base in (("StateDirectory", "/var/lib"), ("RuntimeDirectory", "/run"),
                                                         ("CacheDirectory", "/var/cache"), ("LogsDirectory", "/var/log"))
                for d in settings(key, *texts)]
@@ -264,6 +266,59 @@ def not_writable(written: typing.Sequence[tuple[str, str]], *texts: str) -> list
             if any(_under(path, r) for r in read_only) and not any(_under(path, a) for a in allowed)]
 
 
+def not_reachable(written: typing.Sequence[tuple[str, str]], *texts: str,
+                  stat: typing.Callable[[str], os.stat_result] = os.stat,
+                  group_id: typing.Callable[[str], int | None] | None = None) -> list[str]:
+    """What else keeps the agent from writing there: ProtectHome= hides /home, /root and
+    /run/user; PrivateTmp= gives it a /tmp and /var/tmp nobody else sees; a DynamicUser= (without
+    User=) writes a directory outside the unit's own (StateDirectory=, ...) only where every user
+    may write, or a group the unit names (Group=, SupplementaryGroups=) may."""
+    def on(key: str) -> bool:
+        return (settings(key, *texts) or ["no"])[-1] not in ("no", "false", "0", "off")
+
+    own = [os.path.join(base, d) for key, base in (("StateDirectory", "/var/lib"), ("RuntimeDirectory", "/run"),
+                                                    ("CacheDirectory", "/var/cache"), ("LogsDirectory", "/var/log"))
+           for d in settings(key, *texts)]
+    groups = [g for g in (*settings("Group", *texts), *settings("SupplementaryGroups", *texts))]
+    gids = {gid for gid in map(group_id or _gid, groups) if gid is not None}
+    found = []
+    for option, path in written:
+        if any(_under(path, d) for d in own):
+            continue
+        if on("ProtectHome") and any(_under(path, top) for top in ("/home", "/root", "/run/user")):
+            found.append(f"{option} ({path}) is hidden from the agent by ProtectHome=")
+        elif on("PrivateTmp") and any(_under(path, top) for top in ("/tmp", "/var/tmp")):
+            found.append(f"{option} ({path}) is in the agent's own /tmp (PrivateTmp=): nothing else sees it")
+        elif on("DynamicUser") and not settings("User", *texts):
+            try:
+                st = stat(path)
+            except OSError:
+                continue  # not there yet: a directory nobody created is not this check's to judge
+            if not (st.st_mode & 0o002 or (st.st_mode & 0o020 and st.st_gid in gids)):
+                found.append(f"{option} ({path}, mode {st.st_mode & 0o7777:04o}, group {st.st_gid}) cannot be "
+                             "written by the agent's dynamic user: give the directory a group with write access "
+                             "(chgrp, chmod g+w) and name it in SupplementaryGroups=")
+    return found
+
+
+def _sandboxed(written: typing.Sequence[tuple[str, str]], texts: typing.Sequence[str],
+               stat: typing.Callable[[str], os.stat_result]) -> list[str]:
+    """What the unit's sandbox keeps the agent from writing, each said once."""
+    blocked = not_writable(written, *texts)
+    said = [f"the agent cannot write {', '.join(blocked)} under the unit's ProtectSystem=: add "
+            "ReadWritePaths=<that directory> in a drop-in (systemctl edit pmem-placement-agent)"] if blocked else []
+    return said + not_reachable(written, *texts, stat=stat)
+
+
+def _gid(name: str) -> int | None:
+    import grp
+
+    try:
+        return int(name) if name.isdigit() else grp.getgrnam(name).gr_gid
+    except KeyError:
+        return None
+
+
 def _under(path: str, top: str) -> bool:
     path, top = os.path.normpath(path), os.path.normpath(top)
     return path == top or path.startswith(top.rstrip("/") + "/")
@@ -272,7 +327,8 @@ def _under(path: str, top: str) -> bool:
 def systemd_unit(unit: tuple[str, str] | None, dropins: typing.Sequence[tuple[str, str]] = (),
                  exists: typing.Callable[[str], bool] = os.path.exists, expect_agent: bool = False,
                  verified: typing.Sequence[str] | None = None,
-                 written: typing.Sequence[tuple[str, str]] = ()) -> Result:
+                 written: typing.Sequence[tuple[str, str]] = (),
+                 stat: typing.Callable[[str], os.stat_result] = os.stat) -> Result:
     """``unit``: (path, text) of the unit file systemd uses, None when not installed; ``dropins``:
     (path, text) of its drop-ins in the order systemd applies them; ``expect_agent``: an agent ran
     here or is expected to; ``verified``: what systemd-analyze verify said of the unit (None: not
@@ -317,11 +373,10 @@ def systemd_unit(unit: tuple[str, str] | None, dropins: typing.Sequence[tuple[st
         code = max(code, Code.WARNING)
         problems.append(f"a drop-in replaces the unit's ExecStart: it runs {binary}, not {own} (an older install's "
                         "override? remove its ExecStart= lines after 'pmem-placement install-unit')")
-    blocked = not_writable(written, *texts)
-    if blocked:
+    sandbox = _sandboxed(written, texts, stat)
+    if sandbox:
         code = max(code, Code.WARNING)
-        problems.append(f"the agent cannot write {', '.join(blocked)} under the unit's ProtectSystem=: add "
-                        "ReadWritePaths=<that directory> in a drop-in (systemctl edit pmem-placement-agent)")
+        problems += sandbox
     if problems:
         return Result(code, f"{where}: {'; '.join(problems)}")
     checked = " and systemd-analyze verify finds nothing" if verified is not None else ""

@@ -234,7 +234,7 @@ def _inventories(current: Current | None, desired: Desired, stale: typing.Sequen
         after[rc] = dataclasses.replace(after[rc], reserved=causes.reserved(totals[rc]))
         reasons = [_withdrawn_note(causes.unusable, desired.withdrawn.get(rc, ()))] if causes.unusable else []
         if units:
-            reasons.append(_note(rc, units, took.get(rc, {}), by_name.get(rc, 0), usages, where))
+            reasons.append(_note(units, took.get(rc, {}), by_name.get(rc, 0), usages, where))
         if causes.failsafe:
             assert failsafe is not None
             reasons.append(_failsafe_note(causes.failsafe, failsafe))
@@ -285,7 +285,7 @@ def _failsafe_note(units: int, failsafe: FailSafe) -> str:
             "(or at once with 'pmem-placement reconcile --end-fail-safe')")
 
 
-def _note(rc: str, units: int, took: typing.Mapping[str, frozenset[str]], by_name: int,
+def _note(units: int, took: typing.Mapping[str, frozenset[str]], by_name: int,
           usages: typing.Mapping[str, int], where: list[str]) -> str:
     """Why ``units`` of ``rc`` are reserved: namespaces it took from classes in use (``by_name``
     of the units), and namespaces still in use elsewhere (the rest)."""

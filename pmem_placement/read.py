@@ -7,6 +7,7 @@ provider of its tree and asks ``tree.classify`` whose it is (``show``, ``check``
 
 import socket
 import typing
+import urllib.parse
 
 from pmem_placement import mapping
 from pmem_placement import tree as tree_mod
@@ -35,7 +36,13 @@ def find_root(client: Client, host: str, root_uuid: str | None, cached_uuid: str
         if from_cache:
             # The compute node was replaced or renamed since the last run: look it up again.
             return find_root(client, host, None)
-        raise RootProviderNotFound(f"resource provider {uuid} ([pmem]root_provider_uuid) does not exist in Placement")
+        if root_uuid:
+            raise RootProviderNotFound(f"resource provider {uuid} ([pmem]root_provider_uuid) does not exist in "
+                                       "Placement")
+        if root is not None:  # a database that compares names without case (MySQL's default) found it
+            raise _near_miss(host, root["name"])
+        raise RootProviderNotFound(f"resource provider {host!r} ({uuid}) was deleted from Placement while it was "
+                                   "read: is nova-compute re-creating it?")
     if root_uuid and root.get("root_provider_uuid", uuid) != uuid:
         real = next((p for p in tree if p["uuid"] == root["root_provider_uuid"]), {})
         raise ConfigError(
@@ -45,27 +52,46 @@ def find_root(client: Client, host: str, root_uuid: str | None, cached_uuid: str
     return Root(uuid, root["name"], root["generation"], tree)
 
 
-def near_names(host: str) -> list[str]:
+def near_names(host: str, domains: typing.Iterable[str] = ()) -> list[str]:
     """The names nova may have registered this host under when it is not ``host``: its short
-    name for an FQDN, the machine's own name for its short name, another case."""
+    name for an FQDN; for a short name, its FQDN (as the resolver gives it, the machine's own,
+    or in the domain of ``domains``, e.g. Placement's); another case."""
     full = host.rstrip(".")
     short = full.split(".")[0]
     machine = socket.gethostname()
-    bases = [full, short] + ([machine, machine.split(".")[0]] if machine.split(".")[0].lower() == short.lower() else [])
-    names = [spelt for base in bases for spelt in (base, base.lower(), base.upper(), base.capitalize())]
-    return [name for name in dict.fromkeys(names) if name and name != host][:8]
+    bases = [full, short]
+    if "." not in full:
+        fqdns = [socket.getfqdn(full), socket.getfqdn() if machine.split(".")[0].lower() == short.lower() else ""]
+        bases += [name for name in fqdns if "." in name and name.split(".")[0].lower() == short.lower()]
+        bases += [f"{short}.{domain}" for domain in domains if domain]
+    if machine.split(".")[0].lower() == short.lower():
+        bases += [machine, machine.split(".")[0]]
+    names = bases + [spelt for base in bases for spelt in (base.lower(), base.upper(), base.capitalize())]
+    return [name for name in dict.fromkeys(names) if name and name != host][:10]
+
+
+def _domain(url: str | None) -> str:
+    """The DNS domain of a URL's host (``placement.example.org`` -> ``example.org``), or ''."""
+    name = urllib.parse.urlsplit(url or "").hostname or ""
+    labels = name.split(".")
+    return ".".join(labels[1:]) if len(labels) > 2 and not name.replace(".", "").isdigit() else ""
 
 
 def _not_found(client: Client, host: str) -> RootProviderNotFound:
     """No provider named ``host``: the nearest names nova may have used, each looked up by name
     (never by listing every provider)."""
-    found = [name for name in near_names(host) if client.provider_by_name(name) is not None]
+    found = [name for name in near_names(host, [_domain(client.endpoint)])
+             if client.provider_by_name(name) is not None]
     if found:
-        return ComputeNodeNearMiss(
-            f"no resource provider named {host!r} in Placement: did you mean {found[0]!r}? Set [DEFAULT]host "
-            "to the name nova-compute registered (nova's own [DEFAULT]host, else the machine's host name)")
+        return _near_miss(host, found[0])
     return RootProviderNotFound(f"no resource provider named {host!r} in Placement: is nova-compute running "
                                 "there, and is [DEFAULT]host the same as nova's?")
+
+
+def _near_miss(host: str, name: str) -> ComputeNodeNearMiss:
+    return ComputeNodeNearMiss(
+        f"no resource provider named {host!r} in Placement: did you mean {name!r}? Set [DEFAULT]host "
+        "to the name nova-compute registered (nova's own [DEFAULT]host, else the machine's host name)")
 
 
 def pmem_in_tree(client: Client, root: Root, everyone: bool = True) -> tree_mod.PmemInTree:

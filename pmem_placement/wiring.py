@@ -8,6 +8,7 @@ import typing
 import urllib.parse
 
 from keystoneauth1 import adapter as ks_adapter
+from keystoneauth1 import discover as ks_discover
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
@@ -63,7 +64,6 @@ def placement_adapter(conf: cfg.ConfigOpts, os_cloud: str | None = None) -> ks_a
     [placement] exactly as nova builds its own."""
     if os_cloud:
         return _cloud_adapter(os_cloud)
-    group = placement_conf.GROUP
     auth = load_auth(conf)
     if conf.placement.insecure:
         LOG.warning(
@@ -71,8 +71,44 @@ def placement_adapter(conf: cfg.ConfigOpts, os_cloud: str | None = None) -> ks_a
             "network path can impersonate Placement and capture the credentials. Use cafile instead."
         )
         silence_insecure_request_warnings()
-    session = ks_loading.load_session_from_conf_options(conf, group, auth=auth)
-    return ks_loading.load_adapter_from_conf_options(conf, group, session=session, auth=auth)
+    return _adapter(conf, auth)
+
+
+def check_placement(conf: cfg.ConfigOpts) -> None:
+    """[placement] checked as building the client checks it (the auth plugin, the session, the
+    adapter), a ConfigError naming what is wrong; sends nothing."""
+    _adapter(conf, load_auth(conf))
+
+
+def _adapter(conf: cfg.ConfigOpts, auth: typing.Any) -> ks_adapter.Adapter:
+    group = placement_conf.GROUP
+    _check_transport(conf)
+    try:
+        session = ks_loading.load_session_from_conf_options(conf, group, auth=auth)
+        return ks_loading.load_adapter_from_conf_options(conf, group, session=session, auth=auth)
+    except (TypeError, ValueError) as exc:  # what keystoneauth checks itself: valid_interfaces, versions
+        raise ConfigError(f"[placement]: {exc}") from exc
+
+
+def _check_transport(conf: cfg.ConfigOpts) -> None:
+    """What keystoneauth would take for an outage: an endpoint that is no URL, no timeout at all."""
+    for option in ("endpoint", "endpoint_override"):
+        url = conf.placement.get(option) if option in conf.placement else None
+        if url and urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+            raise ConfigError(f"[placement]{option} = {url!r} is not a URL: it starts with http:// or https://, "
+                              "e.g. https://placement.example.org:8778")
+    for option in ("version", "min_version", "max_version"):
+        value = conf.placement.get(option) if option in conf.placement else None
+        if value:
+            try:
+                ks_discover.normalize_version_number(value)
+            except TypeError:
+                raise ConfigError(f"[placement]{option} = {value!r} is not a version: e.g. 1.0, or latest") from None
+    timeout = conf.placement.timeout
+    if timeout is not None and timeout <= 0:
+        raise ConfigError(f"[placement]timeout = {timeout:g} is not a time to wait: seconds, more than 0")
+
+
 
 
 def load_auth(conf: cfg.ConfigOpts) -> typing.Any:

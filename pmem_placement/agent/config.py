@@ -79,7 +79,7 @@ def check_placement(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(ks_loading.get_auth_plugin_conf_options(loader), group=PLACEMENT)
     for name in list(getattr(conf, PLACEMENT)):
         _read(conf, PLACEMENT, name)
-    wiring.load_auth(conf)
+    wiring.check_placement(conf)
 
 
 def check_mapping(conf: cfg.ConfigOpts) -> None:

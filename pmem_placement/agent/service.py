@@ -39,6 +39,7 @@ from pmem_placement.agent import report
 from pmem_placement.agent.cycle import Agent
 from pmem_placement.agent.schedule import Schedule
 from pmem_placement.agent.systemd import Notifier
+from pmem_placement.placement.errors import CredentialsRefused
 
 LOG = logging.getLogger(__name__)
 
@@ -61,7 +62,8 @@ def _wakeable(agent: Agent) -> bool:
     if agent.status.consecutive_failures == 0 or not error:
         return True
     kind = errors.KINDS.get(error.get("kind", ""))
-    return kind is not None and kind.exit_status == errors.EXIT_CONFIG
+    # Credentials Keystone refused are the configuration's too, but a uevent does not mend them.
+    return kind is not None and kind.exit_status == errors.EXIT_CONFIG and kind.name != CredentialsRefused.kind
 
 
 class ReloadNoise(std_logging.Filter):

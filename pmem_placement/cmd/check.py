@@ -69,10 +69,24 @@ def gather(conf: cfg.ConfigOpts, expect_agent: bool = False) -> list[tuple[str, 
     except cfg.Error:
         results.append(("agent", NOT_RUN))
         paths = []
+    return results + [_systemd_unit(expect_agent, paths)]
+
+
+def _systemd_unit(expect_agent: bool, paths: list[tuple[str, str]]) -> tuple[str, Result]:
     unit, dropins = unit_files()
-    results.append(("systemd unit", checks.systemd_unit(unit, dropins, expect_agent=expect_agent,
-                                                         verified=_verify(unit), written=paths)))
-    return results
+    return ("systemd unit", checks.systemd_unit(unit, dropins, expect_agent=expect_agent, verified=_verify(unit),
+                                                written=paths))
+
+
+def unreadable(exc: Exception, json_asked: bool, argv: list[str]) -> int:
+    """The files could not be parsed (missing, unreadable, not INI): the configuration's failure,
+    the checks that need it not run, and the unit's check, which does not."""
+    results = [("configuration", checks.configuration([], exc, [], False))]
+    results += [(name, NOT_RUN) for name in ("discovery", "placement", "nova coexistence", "state directory",
+                                             "agent")]
+    results.append(_systemd_unit("--expect-agent" in argv, []))
+    emit(as_json(results) if json_asked else render(results))
+    return int(max(r.code for _, r in results))
 
 
 def _with_configuration(conf: cfg.ConfigOpts, labels: list[mapping.Label],
@@ -261,4 +275,4 @@ EXIT_STATUSES = (
 
 
 COMMAND = command.Command("check", HELP, DESCRIPTION, EXIT_STATUSES, run, add_arguments=_arguments,
-                          json_error=_json_error, checks_config=True)
+                          json_error=_json_error, checks_config=True, unreadable_config=unreadable)

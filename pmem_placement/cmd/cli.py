@@ -223,6 +223,8 @@ def _config_failure(argv: list[str], exc: Exception) -> int:
         from pmem_placement.conf import validate as validate_mod
 
         exc = validate_mod.explain(exc)
+    if cmd is not None and cmd.unreadable_config is not None:
+        return cmd.unreadable_config(exc, as_json, argv)
     if as_json and cmd is not None and cmd.json_error is not None:
         emit(cmd.json_error(None, exc, None))
     return fail(exc, EXIT_CONFIG)

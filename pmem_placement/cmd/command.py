@@ -41,6 +41,9 @@ class Command:
     checks_config: bool = False
     """True for a command that reports the configuration's problems itself (check): the files
     are only parsed before it runs."""
+    unreadable_config: typing.Callable[[Exception, bool, list[str]], int] | None = None
+    """For such a command: its report when the files could not even be parsed (the error, JSON
+    asked for, the raw arguments); the exit status."""
 
     def epilog(self) -> str:
         lines = ["exit status:"] + [f"  {status}  {meaning}" for status, meaning in self.exit_statuses]

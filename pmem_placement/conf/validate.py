@@ -283,6 +283,10 @@ def parse_args(conf: cfg.ConfigOpts, args: list[str],
             raise
         raise cfg.ConfigFileValueError(_cli_value(conf, args, kwargs.get("project"), kwargs.get("prog"),
                                                   *match.groups())) from None
+    except OSError as exc:  # oslo.config lets open()'s error through: a --config-file that is a directory
+        hint = " (a directory of *.conf files is given with --config-dir)" if isinstance(exc, IsADirectoryError) else ""
+        raise cfg.Error(f"cannot read the configuration file {exc.filename}: "
+                        f"{(exc.strerror or str(exc)).lower()}{hint}") from None
     sys.stderr.write(captured.getvalue())
 
 

@@ -191,8 +191,9 @@ def _memdev_name(memdev: Record) -> str:
 def _cxl_health(label: str, memdev: Record, unhealthy: list[str], unknown: list[str], notes: list[str]) -> None:
     health = memdev.get("health")
     if health is None:
+        node = memdev.get("memdev") if isinstance(memdev.get("memdev"), str) else "memN"
         notes.append(f"{label} reports no health ('cxl list --health': the device did not answer Get Health "
-                     f"Info, or /dev/cxl/{memdev.get('memdev', 'memN')} can be opened by root only)")
+                     f"Info, or /dev/cxl/{node} can be opened by root only)")
         return
     # cxl prints JSON booleans and integers: anything else was not understood, so not known.
     odd = sorted(k for k in (*CXL_LOST, "media_normal", "media_not_ready", "hw_replacement_needed")

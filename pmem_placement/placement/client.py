@@ -20,6 +20,8 @@ from keystoneauth1 import exceptions as ks_exc
 
 from pmem_placement.desired import Inventory
 from pmem_placement.placement import errors
+from pmem_placement.placement.auth import AuthLoop
+from pmem_placement.placement.auth import guard_reentry
 
 # GET /allocations/{consumer} returns consumer_type from this microversion on.
 CONSUMER_TYPE_MICROVERSION = "1.38"
@@ -88,6 +90,12 @@ def _transport_error(exc: Exception, method: str, path: str, where: str, keyston
     if isinstance(exc, ks_exc.EndpointNotFound):
         return _no_endpoint(exc)
     at = f" at {keystone}" if keystone else ""
+    if isinstance(exc, AuthLoop):
+        return errors.CredentialsRefused(f"Keystone{at} ([placement]auth_url) cannot be authenticated with: {exc}")
+    if isinstance(exc, ks_exc.AuthorizationFailure) and not _connection_failed(exc):
+        # raised before anything is sent: options that contradict each other (two scopes)
+        return errors.AuthOptionsUnusable(f"[placement]: keystoneauth cannot authenticate with these auth options: "
+                                          f"{_one_line(exc)}")
     if isinstance(exc, ks_exc.http.HttpError):
         # Only authentication raises: Placement's own answers are never raised (raise_exc=False).
         if exc.http_status in (401, 403):
@@ -137,6 +145,14 @@ def _answer(method: F) -> F:
     return typing.cast(F, reading)
 
 
+def _number(value: typing.Any, what: str, ratio: bool = False) -> typing.Any:
+    """``value`` when it is a whole number (or, for a ``ratio``, any number); a TypeError naming
+    ``what`` otherwise (``_answer`` makes it one line)."""
+    if isinstance(value, bool) or not isinstance(value, int | float if ratio else int):
+        raise TypeError(f"{what} is {type(value).__name__} {value!r}")
+    return value
+
+
 def _providers(data: typing.Any) -> list[dict[str, typing.Any]]:
     """The providers of a listing, each with what is read of it (a KeyError for what is missing)."""
     found = list(data["resource_providers"])
@@ -157,6 +173,7 @@ class Client:
     def __init__(self, adapter: ks_adapter.Adapter,
                  on_request: typing.Callable[[], None] | None = None) -> None:
         self._adapter = adapter
+        guard_reentry(adapter.auth or getattr(adapter.session, "auth", None))
         self._on_request = on_request
         self._last = ""
         self.requests: collections.Counter[str] = collections.Counter()
@@ -270,18 +287,21 @@ class Client:
     @_answer
     def inventories(self, uuid: str) -> tuple[int, dict[str, Inventory]]:
         data = self._call("GET", f"/resource_providers/{uuid}/inventories")
-        inv = {rc: Inventory.from_api(rec) for rc, rec in data["inventories"].items()}
-        return data["resource_provider_generation"], inv
+        inv = {rc: Inventory.from_api({f: _number(rec[f], f"{rc} {f}", f == "allocation_ratio")
+                                       for f in Inventory.FIELDS if f in rec})
+               for rc, rec in data["inventories"].items()}
+        return _number(data["resource_provider_generation"], "resource_provider_generation"), inv
 
     @_answer
     def traits(self, uuid: str) -> tuple[int, frozenset[str]]:
         data = self._call("GET", f"/resource_providers/{uuid}/traits")
-        return data["resource_provider_generation"], frozenset(data["traits"])
+        return _number(data["resource_provider_generation"], "resource_provider_generation"), frozenset(data["traits"])
 
     @_answer
     def usages(self, uuid: str) -> tuple[int, dict[str, int]]:
         data = self._call("GET", f"/resource_providers/{uuid}/usages")
-        return data["resource_provider_generation"], dict(data["usages"])
+        usages = {rc: _number(n, f"{rc} usage") for rc, n in dict(data["usages"]).items()}
+        return _number(data["resource_provider_generation"], "resource_provider_generation"), usages
 
     # Writes
 

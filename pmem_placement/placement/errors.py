@@ -7,6 +7,7 @@ never change (placement/errors.py); they are returned from microversion 1.23 on.
 import typing
 
 from pmem_placement.errors import ERROR
+from pmem_placement.errors import EXIT_CONFIG
 from pmem_placement.errors import ConfigError
 from pmem_placement.errors import SyncError
 
@@ -68,8 +69,10 @@ class Unavailable(SyncError):
 
 
 class CredentialsRefused(SyncError):
-    """Keystone refused the [placement] credentials: an operator has to fix them."""
+    """Keystone refused the [placement] credentials: an operator has to fix them (exit 2, as a
+    configuration error; nothing was sent to Placement)."""
 
+    exit_status = EXIT_CONFIG
     agent_state = ERROR
 
 
@@ -84,6 +87,11 @@ class NoEndpoint(SyncError):
     region, and no [placement]endpoint_override."""
 
     agent_state = ERROR
+
+
+class AuthOptionsUnusable(ConfigError):
+    """keystoneauth refuses the [placement] auth options before sending anything (a project and
+    a system scope at once). Nothing is written."""
 
 
 class CaFileUnreadable(ConfigError):

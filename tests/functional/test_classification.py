@@ -23,7 +23,7 @@ def test_credentials_keystone_refuses_are_an_error_not_degraded(node, placement)
         agent = node.agent()
         assert not agent.cycle()
     err = one_line(result)
-    assert result.status == 1
+    assert result.status == 2
     assert "Keystone at http://keystone.invalid/v3 refused the [placement] credentials with 401" in err
     assert agent.status.state == "error" and agent.status.last_error["kind"] == "credentials_refused"
 

@@ -16,6 +16,8 @@ import pytest
 import requests_mock
 
 from pmem_placement.cmd import cli
+from pmem_placement.errors import ConfigError
+from tests import helpers
 from tests.functional.conftest import one_line
 from tests.functional.faults import Applied
 from tests.functional.faults import Reshaped
@@ -99,7 +101,7 @@ def test_keystone_refusing_names_its_url(node, placement):
     with requests_mock.Mocker(real_http=True) as mocker:
         keystone(mocker, token_status=401)
         result = node.run("reconcile")
-    assert result.status == 1
+    assert result.status == 2
     assert f"Keystone at {KEYSTONE} refused the [placement] credentials with 401" in one_line(result)
 
 
@@ -340,7 +342,7 @@ def test_keystone_finding_the_credentials_incomplete_names_it(node, placement):
     with requests_mock.Mocker(real_http=True) as mocker:
         keystone(mocker, token_status=400)
         result = node.run("reconcile")
-    assert result.status == 1
+    assert result.status == 2
     assert f"Keystone at {KEYSTONE} refused the [placement] credentials as incomplete with 400" in one_line(result)
 
 
@@ -405,8 +407,181 @@ def one_line_after_warnings(result):
 def test_a_log_file_that_cannot_be_opened_is_one_line(node):
     """Found by review: oslo.log's error opening [DEFAULT]log_file was a traceback, in check too."""
     node.configure(DEFAULT={"log_file": str(node.dir / "no-such-dir" / "agent.log")})
-    for command in (("show", "--offline"), ("check",)):
+    said = ("[DEFAULT] logging options (log_file, log_dir, log_config_append, default_log_levels): [Errno 2] No "
+            "such file or directory")
+    result = node.run("show", "--offline")
+    assert result.status == 2 and result.err.startswith(f"pmem-placement: error: {said}")
+    check = node.run("check")  # every check's line, the configuration's first
+    assert check.status == 2 and "Traceback" not in check.err
+    assert check.out.startswith(f"Failure  configuration: {said}") and "systemd unit" in check.out
+
+
+def test_an_auth_url_that_answers_401_to_its_discovery_is_one_line_not_a_hang(node):
+    """Guards (found by review): an auth_url pointed at a service that answers 401 (Placement's
+    own URL, say) hung every command for ever: keystoneauth retries the version discovery with a
+    token from inside the lock of the token it is getting. The run is in a thread of its own, so
+    that the bug shows as a failure (the deadline is a hang's, not a slow machine's: the run
+    sends two requests to a mock)."""
+    password_auth(node)
+    with requests_mock.Mocker(real_http=True) as mocker:
+        mocker.get(KEYSTONE, status_code=401, json={"error": {"code": 401, "title": "Unauthorized"}})
+        started = node.start("reconcile")
+        results = started.finish(timeout=120)
+        assert results, "reconcile hung on an auth_url answering 401"
+        [result] = results
+        agent = node.agent()
+        assert not agent.cycle()
+    assert result.status == 2 and result.writes == []
+    assert one_line(result) == (
+        f"pmem-placement: error: Keystone at {KEYSTONE} ([placement]auth_url) cannot be authenticated with: it "
+        "answered its version discovery with 401 Unauthorized: it is not Keystone's URL, or something before "
+        "Keystone asks for credentials\n")
+    assert agent.status.state == "error" and agent.status.last_error["kind"] == "credentials_refused"
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"valid_interfaces": "interal"}, "[placement]: 'interal' is not a valid value for valid_interfaces"),
+    ({"valid_interfaces": "internal,publik"}, "[placement]: 'publik' is not a valid value for valid_interfaces"),
+    ({"endpoint": "127.0.0.1:8778"}, "[placement]endpoint = '127.0.0.1:8778' is not a URL: it starts with http://"),
+    ({"endpoint_override": "placement:8778"}, "[placement]endpoint_override = 'placement:8778' is not a URL"),
+    ({"timeout": "0"}, "[placement]timeout = 0 is not a time to wait: seconds, more than 0"),
+    ({"timeout": "-5"}, "[placement]timeout = -5 is not a time to wait"),
+], ids=["valid_interfaces", "valid_interfaces-list", "endpoint-no-scheme", "override-no-scheme", "timeout-0",
+        "timeout-negative"])
+def test_what_keystoneauth_would_take_for_an_outage_is_a_configuration_error(node, options, message):
+    """Guards (found by review): a misspelt valid_interfaces was a TypeError traceback in every
+    command and the agent; an endpoint without http:// and a timeout of 0 read as Placement down."""
+    node.configure(placement=options)
+    for command in COMMANDS:
         result = node.run(*command)
-        assert result.status == 2 and "Traceback" not in result.err
-        assert result.err.startswith("pmem-placement: error: [DEFAULT] logging options (log_file, log_dir, "
-                                     "log_config_append, default_log_levels): [Errno 2] No such file or directory")
+        assert result.status == 2 and result.requests == [], command
+        assert one_line(result).startswith(f"pmem-placement: error: {message}")
+        if command != ("remove",):
+            status, error = json_error(node, *command)
+            assert status == 2 and error["message"].startswith(message)
+    check = node.run("check")
+    assert check.status == 2 and f"Failure  placement: {message}" in check.out
+    assert "Traceback" not in check.err
+
+
+def test_a_config_file_that_is_a_directory_is_one_line(node, tmp_path):
+    """Guards (found by review): --config-file /etc/pmem-placement/ was an IsADirectoryError traceback."""
+    node.write_config()
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = cli.main(["--config-file", str(node.config_file), "--config-file", str(tmp_path), "reconcile"])
+    assert status == 2
+    assert err.getvalue() == (f"pmem-placement: error: cannot read the configuration file {tmp_path}: is a "
+                              "directory (a directory of *.conf files is given with --config-dir)\n")
+
+
+@pytest.mark.parametrize("written", ["", "[placement\nauth_type = admin_token\n"], ids=["missing", "not-ini"])
+def test_check_prints_every_line_when_the_files_cannot_be_parsed(node, tmp_path, written):
+    """Guards (found by review): a --config-file missing or not INI printed one error line and no checks."""
+    config = tmp_path / "given.conf"
+    if written:
+        config.write_text(written)
+    for fmt in ("text", "json"):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = cli.main(["--config-file", str(config), "check", "--format", fmt])
+        assert status == 2 and "Traceback" not in err.getvalue()
+        if fmt == "text":
+            lines = out.getvalue().splitlines()
+            assert [line.split(":")[0] for line in lines] == [
+                "Failure  configuration", "Warning  discovery", "Warning  placement", "Warning  nova coexistence",
+                "Warning  state directory", "Warning  agent", lines[-1].split(":")[0]]
+            assert lines[-1].split(":")[0].endswith("systemd unit")
+            assert str(config) in lines[0]
+        else:
+            report = json.loads(out.getvalue())
+            assert report["code"] == 2 and len(report["checks"]) == 7
+            assert [c["name"] for c in report["checks"]][-1] == "systemd unit"
+
+
+def test_a_database_that_compares_names_without_case_gives_the_near_miss(node, faults, admin):
+    """Guards (found by review): on MySQL, ?name=COMPUTE-1 finds 'compute-1'; the run then said
+    that [pmem]root_provider_uuid, which is not set, names no provider."""
+    record = admin.provider(admin.root_uuid(node.name))
+    faults.inject(1, Reshaped(lambda body: {"resource_providers": [record]}), method="GET",
+                  path_end="/resource_providers")
+    node.configure(DEFAULT={"host": node.name.upper()})
+    result = node.run("reconcile")
+    assert result.status == 1 and result.writes == []
+    assert f"no resource provider named {node.name.upper()!r} in Placement: did you mean {node.name!r}?" \
+        in one_line(result)
+    assert "root_provider_uuid" not in result.err
+
+
+def test_a_short_host_name_is_answered_with_its_fqdn(node, admin, monkeypatch):
+    """Guards (found by review): host = vm where nova registered vm.example.org had no hint."""
+    fqdn = f"{node.name}.example.org"
+    admin.create_compute_node(fqdn)
+    short = f"{node.name}x"
+    admin.rename(admin.root_uuid(fqdn), f"{short}.example.org")
+    monkeypatch.setattr(socket, "getfqdn", lambda name="": f"{short}.example.org" if name == short else "localhost")
+    node.configure(DEFAULT={"host": short})
+    result = node.run("reconcile")
+    assert result.status == 1 and f"did you mean '{short}.example.org'?" in one_line(result)
+
+
+def test_auth_options_keystoneauth_refuses_to_send_are_a_configuration_error(node):
+    """Guards (found by review): a project and a system scope at once read 'cannot reach Keystone',
+    exit 1 (retry later), although nothing was sent."""
+    password_auth(node, password="secret")
+    node.configure(placement={"system_scope": "all"})
+    with requests_mock.Mocker(real_http=True) as mocker:
+        keystone(mocker)
+        result = node.run("reconcile")
+        tokens = [r for r in mocker.request_history if r.method == "POST"]
+    assert result.status == 2 and tokens == []
+    assert one_line(result).startswith("pmem-placement: error: [placement]: keystoneauth cannot authenticate with "
+                                       "these auth options: Authentication cannot be scoped to multiple targets")
+
+
+@pytest.mark.parametrize("options", [{"valid_interfaces": "internalURL"}])
+def test_a_reload_or_start_with_options_the_client_refuses_is_refused(node, options):
+    """Guards (found by review): the agent's start and reload checked the auth plugin only: a
+    valid_interfaces keystoneauth refuses was accepted, then failed every cycle as type_error."""
+    from pmem_placement.agent import config as agent_config
+
+    node.configure(placement=options)
+    result = node.run("reconcile")
+    assert result.status == 2 and result.requests == []
+    assert one_line(result).startswith("pmem-placement: error: [placement]: ")
+    with pytest.raises(ConfigError) as raised:  # what the agent's start and reload check
+        agent_config.check_placement(node.conf())
+    assert str(raised.value).startswith("[placement]: ")
+
+
+@pytest.mark.parametrize("version", ["banana", "9.x"])
+def test_a_version_that_is_none_is_one_line(node, placement, version):
+    """Found by review: [placement]min_version = banana was a traceback."""
+    password_auth(node, password="secret")
+    node.configure(placement={"min_version": version})
+    with requests_mock.Mocker(real_http=True) as mocker:
+        keystone(mocker, body=keystone_token_body(placement.url))
+        result = node.run("reconcile")
+    assert result.status == 2 and result.writes == []
+    assert one_line(result) == (f"pmem-placement: error: [placement]min_version = {version!r} is not a version: "
+                                "e.g. 1.0, or latest\n")
+
+
+def _total_as_text(body):
+    for inventory in body.get("inventories", {}).values():
+        inventory["total"] = str(inventory["total"])
+    return body
+
+
+@pytest.mark.parametrize("command", [("reconcile",), ("show",)], ids=" ".join)
+@pytest.mark.parametrize("change", [_total_as_text, lambda body: {**body, "resource_provider_generation": None}],
+                         ids=["total-as-text", "generation-null"])
+def test_an_answer_with_a_value_of_another_type_is_one_line_naming_the_request(node, faults, command, change):
+    """Found by review: an inventory's total given as text was a traceback in reconcile and show."""
+    assert node.run("reconcile").status == 0
+    node.namespaces_file.write_text(helpers.nova_host(["ns_0", "ns_1"]))  # a change to make
+    faults.inject(20, Reshaped(change), method="GET", path_end="/inventories")
+    result = node.run(*command)
+    assert result.status == 1 and "Traceback" not in result.err
+    assert "is not shaped as Placement's" in result.err.splitlines()[-1]
+    assert result.writes == []

@@ -1,5 +1,6 @@
 """The pure checks of `pmem-placement check`, as tables."""
 
+import os
 import pathlib
 
 import pytest
@@ -145,10 +146,12 @@ SHIPPED = (pathlib.Path(__file__).parents[2] / "systemd" / "pmem-placement-agent
      [("[agent]metrics_file", "/var/lib/node_exporter/textfile_collector")], []),
     ("[Service]\nReadWritePaths=-/srv/a /srv/b\n", [("[agent]status_file", "/srv/b/sub")], []),
     ("", [("[agent]state_dir", "/var/lib/pmem-placement-other")], ["[agent]state_dir (/var/lib/pmem-placement-other)"]),
+    ("[Service]\nDynamicUser=no\nProtectSystem=full\n",
+     [("[agent]metrics_file", "/etc/x"), ("[agent]state_dir", "/srv/s")], ["[agent]metrics_file (/etc/x)"]),
     ("[Service]\nProtectSystem=full\n", [("[agent]metrics_file", "/etc/x"), ("[agent]state_dir", "/srv/s")],
-     ["[agent]metrics_file (/etc/x)"]),
+     ["[agent]metrics_file (/etc/x)", "[agent]state_dir (/srv/s)"]),
 ], ids=["state directory", "metrics elsewhere", "metrics allowed", "a list, optional", "a look-alike path",
-        "protect full"])
+        "protect full", "dynamic user is strict whatever protect says"])
 def test_what_the_agent_may_write_is_judged_from_the_unit(dropin, written, blocked):
     """Guards: a metrics directory the agent cannot write under its sandbox passed check."""
     texts = (SHIPPED, dropin) if dropin else (SHIPPED,)
@@ -230,3 +233,40 @@ def test_an_agent_that_cannot_hear_the_host_is_a_warning():
     assert result.code == Code.WARNING and "events: unavailable (netlink uevents" in result.details
     status["events"] = "listening (uevents of dax, memory, nd; 4 health attributes)"
     assert check.agent(status, "/var/lib/pmem-placement/status.json").code == Code.SUCCESS
+
+
+def _stat(mode, gid=0):
+    return lambda path: os.stat_result((0o040000 | mode, 0, 0, 2, 0, gid, 4096, 0, 0, 0))
+
+
+TEXTFILE = [("[agent]metrics_file", "/var/lib/node_exporter/textfile_collector")]
+RW = "[Service]\nReadWritePaths=/var/lib/node_exporter/textfile_collector\n"
+
+
+@pytest.mark.parametrize("dropin, stat, written, found", [
+    (RW, _stat(0o755), TEXTFILE, ["[agent]metrics_file (/var/lib/node_exporter/textfile_collector, mode 0755, group "
+                                  "0) cannot be written by the agent's dynamic user: give the directory a group with "
+                                  "write access (chgrp, chmod g+w) and name it in SupplementaryGroups="]),
+    (RW + "SupplementaryGroups=4242\n", _stat(0o775, gid=4242), TEXTFILE, []),
+    (RW + "SupplementaryGroups=4242\n", _stat(0o755, gid=4242), TEXTFILE, ["mode 0755"]),
+    (RW + "SupplementaryGroups=4243\n", _stat(0o775, gid=4242), TEXTFILE, ["group 4242"]),
+    (RW, _stat(0o1777), TEXTFILE, []),
+    (RW + "User=prometheus\n", _stat(0o755), TEXTFILE, []),
+    ("", _stat(0o755), [("[agent]state_dir", "/var/lib/pmem-placement")], []),
+    ("[Service]\nReadWritePaths=/home/ops\n", _stat(0o777), [("[agent]status_file", "/home/ops")],
+     ["[agent]status_file (/home/ops) is hidden from the agent by ProtectHome="]),
+    ("[Service]\nReadWritePaths=/tmp\n", _stat(0o1777), [("[agent]metrics_file", "/tmp")],
+     ["[agent]metrics_file (/tmp) is in the agent's own /tmp (PrivateTmp=): nothing else sees it"]),
+    ("[Service]\nPrivateTmp=no\nReadWritePaths=/tmp\n", _stat(0o1777), [("[agent]metrics_file", "/tmp")], []),
+], ids=["root-0755", "group-writable", "group-not-writable", "another-group", "sticky-world", "a-real-user",
+        "state-directory", "protect-home", "private-tmp", "private-tmp-off"])
+def test_a_directory_the_agent_user_cannot_write_is_a_warning(dropin, stat, written, found):
+    """Guards (found by review): a root 0755 directory allowed by ReadWritePaths= passed check,
+    although the unit's DynamicUser= cannot write it (the monitoring recipe's case)."""
+    texts = (SHIPPED, dropin) if dropin else (SHIPPED,)
+    said = check.not_reachable(written, *texts, stat=stat, group_id=lambda name: int(name))
+    assert len(said) == len(found) and all(f in s for f, s in zip(found, said)), said
+    result = check.systemd_unit(("/etc/systemd/system/pmem-placement-agent.service", SHIPPED),
+                                [("/x.conf", dropin)] if dropin else [], exists=lambda p: True, written=written,
+                                stat=stat)
+    assert (result.code == Code.WARNING) == bool(found), result.details
