@@ -64,3 +64,41 @@ def test_a_configured_namespace_that_is_not_found_says_why(configured, message):
     [withdrawn] = mapping.resolve(mapping.parse(configured), HOST).withdrawn
     assert withdrawn.message == message
     assert withdrawn.reason == f"{withdrawn.name} " + message.split(") ", 1)[1].split(":")[0]
+
+
+def test_a_provider_at_today_s_uuid_with_pmem_and_no_trait_is_someone_else_s():
+    from pmem_placement import tree
+
+    today = {"uuid": "t0day"}
+    assert tree.classify(ROOT, "t0day", today, {"CUSTOM_PMEM_NAMESPACE_A"}, frozenset()) == tree.FOREIGN
+    assert tree.classify(ROOT, "t0day", today, set(), frozenset()) == tree.TODAY  # blank: ours to take
+    assert tree.classify(ROOT, "t0day", today, {"CUSTOM_PMEM_NAMESPACE_A"}, None) == tree.TODAY  # not read
+
+
+def test_the_classes_of_the_tree_by_provider_sorted():
+    from pmem_placement import tree
+
+    found = tree.PmemInTree(elsewhere={"compute-1": {"CUSTOM_PMEM_NAMESPACE_B": 1, "CUSTOM_PMEM_NAMESPACE_A": 2}},
+                            ours={"compute-1:pmem": {"CUSTOM_PMEM_NAMESPACE_Z": 1, "CUSTOM_PMEM_NAMESPACE_C": 1}})
+    assert found.classes_elsewhere() == {"compute-1": ["CUSTOM_PMEM_NAMESPACE_A", "CUSTOM_PMEM_NAMESPACE_B"]}
+    assert found.classes_ours() == {"compute-1:pmem": ["CUSTOM_PMEM_NAMESPACE_C", "CUSTOM_PMEM_NAMESPACE_Z"]}
+
+
+def test_traits_skip_blanks_and_allow_placement_s_longest_name():
+    longest = "CUSTOM_" + "X" * (255 - len("CUSTOM_"))
+    assert mapping.traits(["", " CUSTOM_A ", longest]) == {mapping.MANAGED_TRAIT, "CUSTOM_A", longest}
+    with pytest.raises(Exception, match="is not a custom trait name"):
+        mapping.traits([longest + "X"])
+
+
+def test_every_withdrawn_namespace_of_a_class_is_listed_under_it():
+    withdrawn = mapping.resolve(mapping.parse("A:gone_1|gone_2"), HOST).withdrawn_by_class()
+    assert withdrawn == {"CUSTOM_PMEM_NAMESPACE_A": ("gone_1 is not on this host", "gone_2 is not on this host")}
+
+
+def test_desired_keeps_only_reasons_of_configured_classes_and_every_class_s_names():
+    want = desired.desired(ROOT, "compute-1", {"CUSTOM_PMEM_NAMESPACE_A": 2, "CUSTOM_PMEM_NAMESPACE_B": 1},
+                           frozenset(), namespaces={"CUSTOM_PMEM_NAMESPACE_A": ["a0", "a1"]},
+                           withdrawn={"CUSTOM_PMEM_NAMESPACE_B": (), "CUSTOM_PMEM_NAMESPACE_Z": ("z0: gone",)})
+    assert dict(want.withdrawn) == {}
+    assert want.namespaces == {"CUSTOM_PMEM_NAMESPACE_A": frozenset({"a0", "a1"}), "CUSTOM_PMEM_NAMESPACE_B": frozenset()}

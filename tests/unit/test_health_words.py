@@ -381,6 +381,15 @@ CASES = {
             ),
         ),
     ),
+    "cxl-unplaced-odd": (
+        (NS, CXLREGION, dict(CXLBUS, cxl_unplaced=[{"memdev": "mem0", "health": {"media_normal": "?"}}]), {"nmem2": {}}),
+        ("unknown", ("CXL mem0 health is not understood (media_normal not true or false), and whether nmem2 is on it "
+                     "is not known (the kernel gives nmem2 no cxl/id before Linux 6.2)",), ()),
+    ),
+    "cxl-odd-with-media-normal": (
+        (NS, CXLREGION, CXLBUS, {"nmem2": {"cxl": {"memdev": "mem0", "health": {"media_normal": 1, "media_not_ready": 0}}}}),
+        ("unknown", ("nmem2 (CXL mem0) health is not understood (media_normal, media_not_ready not true or false)",), ()),
+    ),
     "nfit-no-health": (
         (NS, REGION, NFIT, {"nmem0": {}, "nmem1": {"health": "x"}}),
         (

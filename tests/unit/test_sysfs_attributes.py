@@ -101,3 +101,26 @@ def test_an_attribute_that_cannot_be_read_is_named_with_the_reason(sys_root):
     with pytest.raises(DiscoveryError) as raised:
         sysfs.discover(str(sys_root))
     assert str(raised.value) == f"sysfs: cannot read {mode}: Is a directory"
+
+
+def test_node_0_is_a_node_and_attributes_are_read_in_any_base(sys_root):
+    device = _dax(sys_root) / "dax0.1"
+    (_devices(sys_root) / "namespace0.1" / "target_node").unlink()
+    (device / "target_node").write_text("0\n")
+    (device / "align").write_text("0x200000\n")
+    ns = _found(sys_root)
+    assert (ns.target_node, ns.align) == (0, 2097152)
+
+
+def test_an_empty_attribute_is_no_value(sys_root):
+    (_dax(sys_root) / "dax0.1" / "align").write_text("\n")
+    assert _found(sys_root).align is None
+
+
+def test_bad_blocks_across_a_namespace_s_edges_count_only_the_sectors_inside(sys_root):
+    region = _devices(sys_root) / "region0"
+    offset = int((_devices(sys_root) / "namespace0.1" / "resource").read_text(), 0) - int(
+        (region / "resource").read_text(), 0)
+    first, sectors = offset // 512, int((_devices(sys_root) / "namespace0.1" / "size").read_text()) // 512
+    (region / "badblocks").write_text(f"{first - 1} 3\n{first + sectors - 1} 4\n")
+    assert _found(sys_root).health.reasons == ("3 bad blocks (media errors)",)  # 2 at the start, 1 at the end
