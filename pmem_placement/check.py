@@ -254,7 +254,7 @@ def not_writable(written: typing.Sequence[tuple[str, str]], *texts: str) -> list
     with yes, /usr and /boot). Judged from the unit, not from a user: a DynamicUser= exists only
     while the agent runs, and implies ProtectSystem=strict."""
     protect = (settings("ProtectSystem", *texts) or ["no"])[-1]
-    if (settings("DynamicUser", *texts) or ["no"])[-1] in ("yes", "true", "1", "on"):
+    if _true(settings("DynamicUser", *texts)):
         protect = "strict"  # DynamicUser= implies it, whatever ProtectSystem= says
     allowed = [os.path.join(base, d) for key, base in (("StateDirectory", "/var/lib"), ("RuntimeDirectory", "/run"),
                                                         ("CacheDirectory", "/var/cache"), ("LogsDirectory", "/var/log"))
@@ -273,8 +273,8 @@ def not_reachable(written: typing.Sequence[tuple[str, str]], *texts: str,
     /run/user; PrivateTmp= gives it a /tmp and /var/tmp nobody else sees; a DynamicUser= (without
     User=) writes a directory outside the unit's own (StateDirectory=, ...) only where every user
     may write, or a group the unit names (Group=, SupplementaryGroups=) may."""
-    def on(key: str) -> bool:
-        return (settings(key, *texts) or ["no"])[-1] not in ("no", "false", "0", "off")
+    def on(key: str) -> bool:  # any value but systemd's false ones (ProtectHome=read-only, tmpfs: on)
+        return (settings(key, *texts) or ["no"])[-1].lower() not in ("no", "false", "0", "off")
 
     own = [os.path.join(base, d) for key, base in (("StateDirectory", "/var/lib"), ("RuntimeDirectory", "/run"),
                                                     ("CacheDirectory", "/var/cache"), ("LogsDirectory", "/var/log"))
@@ -308,6 +308,11 @@ def _sandboxed(written: typing.Sequence[tuple[str, str]], texts: typing.Sequence
     said = [f"the agent cannot write {', '.join(blocked)} under the unit's ProtectSystem=: add "
             "ReadWritePaths=<that directory> in a drop-in (systemctl edit pmem-placement-agent)"] if blocked else []
     return said + not_reachable(written, *texts, stat=stat)
+
+
+def _true(values: list[str]) -> bool:
+    """A systemd boolean setting's last value, as systemd reads it (any case)."""
+    return bool(values) and values[-1].lower() in ("yes", "true", "1", "on")
 
 
 def _gid(name: str) -> int | None:

@@ -90,20 +90,33 @@ def _adapter(conf: cfg.ConfigOpts, auth: typing.Any) -> ks_adapter.Adapter:
         raise ConfigError(f"[placement]: {exc}") from exc
 
 
+def is_url(text: str) -> bool:
+    """Whether ``text`` is an http(s) URL with a host (an unbalanced IPv6 bracket is not)."""
+    try:
+        parts = urllib.parse.urlsplit(text)
+        return parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 1) > 0
+    except ValueError:
+        return False
+
+
 def _check_transport(conf: cfg.ConfigOpts) -> None:
     """What keystoneauth would take for an outage: an endpoint that is no URL, no timeout at all."""
     for option in ("endpoint", "endpoint_override"):
         url = conf.placement.get(option) if option in conf.placement else None
-        if url and urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-            raise ConfigError(f"[placement]{option} = {url!r} is not a URL: it starts with http:// or https://, "
+        if url and not is_url(url):
+            raise ConfigError(f"[placement]{option} = {url!r} is not a URL: http:// or https:// then a host, "
                               "e.g. https://placement.example.org:8778")
+    versions = {}
     for option in ("version", "min_version", "max_version"):
         value = conf.placement.get(option) if option in conf.placement else None
         if value:
             try:
-                ks_discover.normalize_version_number(value)
+                versions[option] = ks_discover.normalize_version_number(value)
             except TypeError:
                 raise ConfigError(f"[placement]{option} = {value!r} is not a version: e.g. 1.0, or latest") from None
+    if "min_version" in versions and "max_version" in versions and versions["min_version"] > versions["max_version"]:
+        raise ConfigError(f"[placement]min_version = {conf.placement.min_version!r} is above max_version = "
+                          f"{conf.placement.max_version!r}")
     timeout = conf.placement.timeout
     if timeout is not None and timeout <= 0:
         raise ConfigError(f"[placement]timeout = {timeout:g} is not a time to wait: seconds, more than 0")
@@ -140,8 +153,8 @@ def load_auth(conf: cfg.ConfigOpts) -> typing.Any:
             "for a Placement without Keystone" + validate.misspelt(conf, group, "auth_type"))
     _needed_secrets(conf)
     url = conf.placement.get("auth_url") if "auth_url" in conf.placement else None
-    if url and urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        raise ConfigError(f"[placement]auth_url = {url!r} is not a URL: it starts with http:// or https://, e.g. "
+    if url and not is_url(url):
+        raise ConfigError(f"[placement]auth_url = {url!r} is not a URL: http:// or https:// then a host, e.g. "
                           "https://keystone.example.org:5000/v3")
     if conf.placement.auth_type == "admin_token" and not (conf.placement.get("endpoint")
                                                           or conf.placement.endpoint_override):

@@ -139,6 +139,8 @@ class AgentConfigOpts(parser.ConfigOpts):
             self._check(self)
         except SystemExit:  # oslo.config's argument parser, on a file it cannot parse
             problem = "a configuration file could not be parsed"
+        except UnicodeDecodeError as exc:  # a file that is not UTF-8
+            problem = f"a configuration file is not UTF-8 text: {exc}"
         except (InvalidOption, cfg.Error, errors.PmemPlacementError) as exc:
             problem = " ".join(str(exc).split())
         if problem is None:

@@ -283,11 +283,40 @@ def parse_args(conf: cfg.ConfigOpts, args: list[str],
             raise
         raise cfg.ConfigFileValueError(_cli_value(conf, args, kwargs.get("project"), kwargs.get("prog"),
                                                   *match.groups())) from None
+    except UnicodeDecodeError as exc:
+        raise _not_text(args, kwargs.get("project"), kwargs.get("prog"), exc) from None
     except OSError as exc:  # oslo.config lets open()'s error through: a --config-file that is a directory
         hint = " (a directory of *.conf files is given with --config-dir)" if isinstance(exc, IsADirectoryError) else ""
         raise cfg.Error(f"cannot read the configuration file {exc.filename}: "
                         f"{(exc.strerror or str(exc)).lower()}{hint}") from None
     sys.stderr.write(captured.getvalue())
+
+
+def _files(args: list[str], project: str | None, prog: str | None) -> list[str]:
+    """The files oslo.config reads for ``args``, found as it finds them (it has not recorded them
+    when it failed)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--config-file", action="append")
+    parser.add_argument("--config-dir", action="append")
+    known, _ = parser.parse_known_args(args)
+    files = known.config_file if known.config_file is not None else cfg.find_config_files(project, prog)
+    for directory in known.config_dir or []:
+        files += sorted(glob.glob(os.path.join(directory, "*.conf")))
+    return files
+
+
+def _not_text(args: list[str], project: str | None, prog: str | None, exc: UnicodeDecodeError) -> cfg.Error:
+    """A file that is not UTF-8 (a Latin-1 comment, UTF-16), named."""
+    for path in _files(args, project, prog):
+        try:
+            with open(path, "rb") as f:
+                f.read().decode("utf-8")
+        except UnicodeDecodeError as found:
+            return cfg.Error(f"cannot read the configuration file {path}: it is not UTF-8 text (byte "
+                             f"{found.object[found.start]:#04x} at offset {found.start})")
+        except OSError:
+            continue
+    return cfg.Error(f"a configuration file is not UTF-8 text: {exc}")
 
 
 def _cli_value(conf: cfg.ConfigOpts, args: list[str], project: str | None, prog: str | None,
@@ -299,16 +328,8 @@ def _cli_value(conf: cfg.ConfigOpts, args: list[str], project: str | None, prog:
                 opt.type(value)
             except ValueError as exc:
                 reason = str(exc)
-    # oslo.config has not recorded the files it read: find them as it does.
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--config-file", action="append")
-    parser.add_argument("--config-dir", action="append")
-    known, _ = parser.parse_known_args(args)
-    files = known.config_file if known.config_file is not None else cfg.find_config_files(project, prog)
-    for directory in known.config_dir or []:
-        files += sorted(glob.glob(os.path.join(directory, "*.conf")))
     found = None
-    for path in files:
+    for path in _files(args, project, prog):
         values = sections(path).get("DEFAULT", {}).get(dest)
         if values:
             found = path

@@ -68,10 +68,17 @@ def _one_line(exc: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def _no_endpoint(exc: BaseException) -> errors.NoEndpoint:
+def _no_endpoint(exc: BaseException, versions: str = "") -> errors.NoEndpoint:
+    also = f"{versions} (Placement may serve no such version), " if versions else ""
     return errors.NoEndpoint(
-        f"no Placement endpoint: {_one_line(exc)} (check [placement] valid_interfaces, region_name, "
+        f"no Placement endpoint: {_one_line(exc)} (check [placement] valid_interfaces, region_name, {also}"
         "or set endpoint_override)")
+
+
+def _versions(adapter: ks_adapter.Adapter) -> str:
+    """The [placement] version options set, as written: what keystoneauth also matches endpoints on."""
+    return ", ".join(f"{name} = {value}" for name in ("version", "min_version", "max_version")
+                     if (value := getattr(adapter, name, None)))
 
 
 def _keystone(adapter: ks_adapter.Adapter) -> str | None:
@@ -84,11 +91,13 @@ def _keystone(adapter: ks_adapter.Adapter) -> str | None:
     return None
 
 
-def _transport_error(exc: Exception, method: str, path: str, where: str, keystone: str | None = None) -> Exception:
+def _transport_error(exc: Exception, method: str, path: str, where: str, keystone: str | None = None,
+                     versions: str = "") -> Exception:
     """What an exception raised while sending a request means to an operator; ``keystone``: the
-    URL of the Keystone the request had to authenticate with first, and could not yet."""
+    URL of the Keystone the request had to authenticate with first, and could not yet;
+    ``versions``: the version options set."""
     if isinstance(exc, ks_exc.EndpointNotFound):
-        return _no_endpoint(exc)
+        return _no_endpoint(exc, versions)
     at = f" at {keystone}" if keystone else ""
     if isinstance(exc, AuthLoop):
         return errors.CredentialsRefused(f"Keystone{at} ([placement]auth_url) cannot be authenticated with: {exc}")
@@ -185,7 +194,7 @@ class Client:
         try:
             return str(self._adapter.get_endpoint() or "")
         except (ks_exc.ClientException, OSError) as exc:
-            raise _transport_error(exc, "GET", "/", "", keystone) from exc
+            raise _transport_error(exc, "GET", "/", "", keystone, _versions(self._adapter)) from exc
 
     def _tls_files_problem(self) -> str | None:
         """Why [placement]cafile cannot be used as a CA bundle, if it cannot (read locally)."""
@@ -222,7 +231,7 @@ class Client:
                 problem = self._tls_files_problem()
                 if problem:  # a CA file that is not one: the operator's to fix, like a missing one
                     raise errors.CaFileUnreadable(problem) from exc
-            raise _transport_error(exc, method, path, where, keystone) from exc
+            raise _transport_error(exc, method, path, where, keystone, _versions(self._adapter)) from exc
         try:
             data = resp.json() if resp.content else None
         except ValueError:
@@ -295,7 +304,10 @@ class Client:
     @_answer
     def traits(self, uuid: str) -> tuple[int, frozenset[str]]:
         data = self._call("GET", f"/resource_providers/{uuid}/traits")
-        return _number(data["resource_provider_generation"], "resource_provider_generation"), frozenset(data["traits"])
+        traits = data["traits"]
+        if not isinstance(traits, list) or not all(isinstance(t, str) for t in traits):
+            raise TypeError(f"traits is {traits!r}, not a list of names")
+        return _number(data["resource_provider_generation"], "resource_provider_generation"), frozenset(traits)
 
     @_answer
     def usages(self, uuid: str) -> tuple[int, dict[str, int]]:

@@ -318,7 +318,7 @@ def test_an_application_credential_without_its_secret_is_a_configuration_error(n
      "[placement]: auth_type 'password' in {file} needs auth_url ([placement]auth-url in {file} is not an option: "
      "did you mean 'auth_url'?)"),
     ({"auth_url": "keystone.invalid:5000/v3"},
-     "[placement]auth_url = 'keystone.invalid:5000/v3' is not a URL: it starts with http:// or https://, e.g. "
+     "[placement]auth_url = 'keystone.invalid:5000/v3' is not a URL: http:// or https:// then a host, e.g. "
      "https://keystone.example.org:5000/v3"),
 ], ids=["dashed name", "no scheme"])
 def test_auth_options_keystoneauth_would_fail_on_late_are_configuration_errors(node, options, expected):
@@ -442,12 +442,16 @@ def test_an_auth_url_that_answers_401_to_its_discovery_is_one_line_not_a_hang(no
 @pytest.mark.parametrize("options, message", [
     ({"valid_interfaces": "interal"}, "[placement]: 'interal' is not a valid value for valid_interfaces"),
     ({"valid_interfaces": "internal,publik"}, "[placement]: 'publik' is not a valid value for valid_interfaces"),
-    ({"endpoint": "127.0.0.1:8778"}, "[placement]endpoint = '127.0.0.1:8778' is not a URL: it starts with http://"),
+    ({"endpoint": "127.0.0.1:8778"}, "[placement]endpoint = '127.0.0.1:8778' is not a URL: http:// or https://"),
     ({"endpoint_override": "placement:8778"}, "[placement]endpoint_override = 'placement:8778' is not a URL"),
     ({"timeout": "0"}, "[placement]timeout = 0 is not a time to wait: seconds, more than 0"),
     ({"timeout": "-5"}, "[placement]timeout = -5 is not a time to wait"),
+    ({"endpoint": "http://[::1"}, "[placement]endpoint = 'http://[::1' is not a URL"),
+    ({"endpoint": "http://127.0.0.1:99999"}, "[placement]endpoint = 'http://127.0.0.1:99999' is not a URL"),
+    ({"endpoint": "http://"}, "[placement]endpoint = 'http://' is not a URL"),
+    ({"min_version": "1.40", "max_version": "1.30"}, "[placement]min_version = '1.40' is above max_version = '1.30'"),
 ], ids=["valid_interfaces", "valid_interfaces-list", "endpoint-no-scheme", "override-no-scheme", "timeout-0",
-        "timeout-negative"])
+        "timeout-negative", "ipv6-unbalanced", "port-out-of-range", "no-host", "versions-crossed"])
 def test_what_keystoneauth_would_take_for_an_outage_is_a_configuration_error(node, options, message):
     """Guards (found by review): a misspelt valid_interfaces was a TypeError traceback in every
     command and the agent; an endpoint without http:// and a timeout of 0 read as Placement down."""
@@ -585,3 +589,37 @@ def test_an_answer_with_a_value_of_another_type_is_one_line_naming_the_request(n
     assert result.status == 1 and "Traceback" not in result.err
     assert "is not shaped as Placement's" in result.err.splitlines()[-1]
     assert result.writes == []
+
+
+def test_a_config_file_that_is_not_utf8_is_one_line_naming_it(node, tmp_path):
+    """Found by review: a Latin-1 comment was a UnicodeDecodeError traceback, in check and the agent too."""
+    node.write_config()
+    latin = tmp_path / "latin.conf"
+    latin.write_bytes(b"# caf\xe9\n[DEFAULT]\n")
+    for command in (["reconcile"], ["check"]):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = cli.main(["--config-file", str(node.config_file), "--config-file", str(latin), *command])
+        said = f"cannot read the configuration file {latin}: it is not UTF-8 text (byte 0xe9 at offset 5)"
+        assert status == 2 and "Traceback" not in err.getvalue()
+        assert said in (err.getvalue() if command == ["reconcile"] else out.getvalue())
+
+
+def test_a_version_placement_does_not_serve_is_named_with_the_endpoint_not_found(node, placement):
+    """Found by review: max_version = 1.0 read 'no Placement endpoint ... check valid_interfaces, region_name'."""
+    password_auth(node, password="secret")
+    node.configure(placement={"max_version": "0.5"})
+    with requests_mock.Mocker(real_http=True) as mocker:
+        keystone(mocker, body=keystone_token_body(placement.url))
+        result = node.run("reconcile")
+    assert result.status == 1 and "max_version = 0.5 (Placement may serve no such version)" in one_line(result)
+
+
+def test_traits_of_the_wrong_type_are_one_line(node, faults):
+    """Found by review: traits [1, 2] were a TypeError traceback in show."""
+    assert node.run("reconcile").status == 0
+    faults.inject(20, Reshaped(lambda body: {**body, "traits": [1, 2]}), method="GET", path_end="/traits")
+    for command in (("show",), ("reconcile",)):
+        result = node.run(*command)
+        assert result.status == 1 and "Traceback" not in result.err, command
+        assert "traits is [1, 2], not a list of names" in result.err.splitlines()[-1]

@@ -140,3 +140,27 @@ def test_report_mode_without_a_state_dir_does_not_start(tmp_path):
          "--config-file", str(path)], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert proc.returncode == 2
     assert proc.stderr.startswith("pmem-placement-agent: error: [agent]state_dir is empty") and proc.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("bad, said", [
+    (b"[placement]\nauth_type = admin_token\nendpoint = http://[::1\ntoken = t\n",
+     "[placement]endpoint = 'http://[::1' is not a URL"),
+    (b"# caf\xe9\n[placement]\nauth_type = admin_token\nendpoint = http://p\ntoken = t\n",
+     "a configuration file is not UTF-8 text: 'utf-8' codec can't decode byte 0xe9"),
+    (b"[placement]\nauth_type = admin_token\nendpoint = http://p\ntoken = t\nvalid_interfaces = internalURL\n",
+     "[placement]: 'internalURL' is not a valid value for valid_interfaces"),
+], ids=["ipv6-unbalanced", "not-utf8", "valid_interfaces"])
+def test_a_reload_the_client_could_not_use_is_refused(tmp_path, caplog, bad, said):
+    """Found by review: these reloads raised in the reload hook and were applied, the worker then
+    failing every cycle."""
+    path = tmp_path / "a.conf"
+    path.write_text(GOOD)
+    conf = AgentConfigOpts(agent_cmd._check)
+    conf_mod.register_opts(conf)
+    conf(["--config-file", str(path)])
+    agent_cmd._check(conf)
+    path.write_bytes(b"[DEFAULT]\nhost = cn1\n[pmem]\nnamespaces = 4GB:ns_0\n" + bad)
+    caplog.set_level(logging.ERROR)
+    assert conf.reload_config_files() is False
+    assert caplog.records[-1].getMessage().startswith("reload refused, keeping the last good configuration: " + said)
+    assert conf.placement.endpoint == "http://p"

@@ -270,3 +270,18 @@ def test_a_directory_the_agent_user_cannot_write_is_a_warning(dropin, stat, writ
                                 [("/x.conf", dropin)] if dropin else [], exists=lambda p: True, written=written,
                                 stat=stat)
     assert (result.code == Code.WARNING) == bool(found), result.details
+
+
+@pytest.mark.parametrize("dropin, found", [
+    ("[Service]\nPrivateTmp=False\nReadWritePaths=/tmp\n", 0),
+    ("[Service]\nPrivateTmp=Yes\nReadWritePaths=/tmp\n", 1),
+], ids=["false-any-case", "yes-any-case"])
+def test_systemd_booleans_in_any_case(dropin, found):
+    """Found by review: PrivateTmp=False was taken for on."""
+    said = check.not_reachable([("[agent]metrics_file", "/tmp")], SHIPPED, dropin, stat=_stat(0o1777))
+    assert len(said) == found
+
+
+def test_dynamic_user_in_any_case_implies_protect_system_strict():
+    texts = (SHIPPED.replace("DynamicUser=yes", "DynamicUser=True"), "[Service]\nProtectSystem=full\n")
+    assert check.not_writable([("[agent]state_dir", "/srv/s")], *texts) == ["[agent]state_dir (/srv/s)"]
