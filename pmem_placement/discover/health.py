@@ -56,8 +56,10 @@ def assess(namespace: Record, region: Record | None, bus: Record | None,
     if isinstance(count, int) and count > 0:
         unhealthy.append(f"{count} bad block{'s' if count != 1 else ''} (media errors)")
     elif region is not None and _unplaced_badblocks(namespace, region):
-        unknown.append(f"{region.get('dev', 'its region')} has {region['badblock_count']} bad blocks and which "
-                       "namespaces they are in is not known (ndctl must read the ranges as root)")
+        many = region["badblock_count"] != 1
+        unknown.append(f"{region.get('dev', 'its region')} has {region['badblock_count']} bad block{'s' if many else ''} "
+                       f"and which namespaces {'they are' if many else 'it is'} in is not known (ndctl must read the "
+                       "ranges as root)")
     if bus is not None:
         unknown += [str(u) for u in bus.get("unreadable", ())]
         if bus.get("scrub_state") == "active":

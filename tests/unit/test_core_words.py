@@ -3,6 +3,7 @@ provider's names and uuids, and why a configured namespace that is not found is 
 against a refusal at the wrong length, an aside name that collides, and a hint that sends an
 operator to the wrong namespace."""
 
+import dataclasses
 import uuid
 
 import pytest
@@ -102,3 +103,34 @@ def test_desired_keeps_only_reasons_of_configured_classes_and_every_class_s_name
                            withdrawn={"CUSTOM_PMEM_NAMESPACE_B": (), "CUSTOM_PMEM_NAMESPACE_Z": ("z0: gone",)})
     assert dict(want.withdrawn) == {}
     assert want.namespaces == {"CUSTOM_PMEM_NAMESPACE_A": frozenset({"a0", "a1"}), "CUSTOM_PMEM_NAMESPACE_B": frozenset()}
+
+
+def test_the_mapping_skips_empty_entries_and_splits_at_the_first_colon():
+    labels = mapping.parse(" , A:ns:0 ,, B:ns_1 ,")
+    assert [(label.label, label.namespace_names) for label in labels] == [("A", ("ns:0",)), ("B", ("ns_1",))]
+
+
+def test_a_label_makes_a_class_up_to_placement_s_longest_name():
+    room = 255 - len(mapping.CLASS_PREFIX)
+    assert mapping.parse("L" * room + ":ns_0")[0].resource_class == mapping.CLASS_PREFIX + "L" * room
+    with pytest.raises(Exception) as raised:
+        mapping.parse("L" * (room + 1) + ":ns_0")
+    assert str(raised.value) == (f"[pmem]namespaces: label {'L' * (room + 1)!r} makes resource class "
+                                 f"{(mapping.CLASS_PREFIX + 'L' * room)[:40]}... longer than Placement's 255 characters")
+
+
+def _health(state):
+    from pmem_placement.discover.model import Health
+
+    return Health(state, ("DIMM nmem0 health is fatal",)) if state != "ok" else Health()
+
+
+@pytest.mark.parametrize("host, why", [
+    ([_ns("namespace0.0", "ns_0"), _ns("namespace1.0", "ns_0")], "ns_0 is ambiguous (namespace0.0, namespace1.0)"),
+    ([dataclasses.replace(_ns("namespace0.0", "ns_0"), disabled=True)], "ns_0 is not usable: it is disabled"),
+    ([dataclasses.replace(_ns("namespace0.0", "ns_0"), health=_health("unhealthy"))],
+     "ns_0 is unhealthy: DIMM nmem0 health is fatal"),
+], ids=["ambiguous", "not-usable", "unhealthy-by-default"])
+def test_a_withdrawn_namespace_carries_its_name_and_class(host, why):
+    [withdrawn] = mapping.resolve(mapping.parse("A:ns_0"), host).withdrawn
+    assert (withdrawn.name, withdrawn.resource_class, withdrawn.reason) == ("ns_0", "CUSTOM_PMEM_NAMESPACE_A", why)

@@ -390,6 +390,23 @@ CASES = {
         (NS, CXLREGION, CXLBUS, {"nmem2": {"cxl": {"memdev": "mem0", "health": {"media_normal": 1, "media_not_ready": 0}}}}),
         ("unknown", ("nmem2 (CXL mem0) health is not understood (media_normal, media_not_ready not true or false)",), ()),
     ),
+    "badblocks-0-in-a-region": (
+        (dict(NS, badblock_count=0), dict(REGION, badblock_count=0), NFIT, {"nmem0": {"health": {}}, "nmem1": {"health": {}}}),
+        ("ok", (), ()),
+    ),
+    "badblocks-1-in-a-region": (
+        (dict(NS, badblock_count=1), REGION, NFIT, {"nmem0": {"health": {}}, "nmem1": {"health": {}}}),
+        ("unhealthy", ("1 bad block (media errors)",), ()),
+    ),
+    "unplaced-1": (
+        (NS, dict(REGION, badblock_count=1), NFIT, {"nmem0": {"health": {}}, "nmem1": {"health": {}}}),
+        ("unknown", ("region0 has 1 bad block and which namespaces it is in is not known (ndctl must read the ranges "
+                     "as root)",), ()),
+    ),
+    "missing-dimm-then-failed-one": (
+        (NS, REGION, NFIT, {"nmem1": {"flag_failed_flush": True, "health": {}}}),
+        ("unhealthy", ("DIMM nmem1 failed to flush at the last shutdown",), ()),
+    ),
     "nfit-no-health": (
         (NS, REGION, NFIT, {"nmem0": {}, "nmem1": {"health": "x"}}),
         (

@@ -103,3 +103,45 @@ def test_large_output_is_read_whole_through_pipes(tmp_path):
     sample = helpers.NDCTL / "v81-list-N-X.json"
     path = stub(tmp_path, f"head -c 300000 /dev/zero >&2; cat {sample}; head -c 300000 /dev/zero >&2")
     assert ndctl.discover(path, timeout=10) == ndctl_json.parse(sample.read_text())
+
+
+ARGS = " ".join(ndctl.ARGV)
+
+
+def test_a_failure_names_the_whole_command_and_its_last_line_or_nothing(tmp_path):
+    path = stub(tmp_path, "echo 'error: no bus' >&2; exit 3")
+    with pytest.raises(DiscoveryError) as raised:
+        ndctl.discover(path, timeout=10)
+    assert str(raised.value) == f"{path} {ARGS} exited with status 3: error: no bus"
+    path = stub(tmp_path, "exit 4")
+    with pytest.raises(DiscoveryError) as raised:
+        ndctl.discover(path, timeout=10)
+    assert str(raised.value) == f"{path} {ARGS} exited with status 4"
+
+
+def test_what_it_says_on_stderr_is_read_whatever_its_bytes(tmp_path):
+    path = stub(tmp_path, "printf 'caf\\351 failed\\n' >&2; exit 1")
+    with pytest.raises(DiscoveryError, match="exited with status 1: caf\ufffd failed$"):
+        ndctl.discover(path, timeout=10)
+
+
+def test_a_file_the_kernel_cannot_execute_is_named(tmp_path):
+    path = tmp_path / "ndctl"
+    path.write_bytes(b"\x7fELF-not-really")
+    path.chmod(0o755)
+    with pytest.raises(DiscoveryError) as raised:
+        ndctl.discover(str(path), timeout=10)
+    assert str(raised.value) == f"cannot run {path}: Exec format error"
+
+
+def test_a_system_tool_that_is_missing_or_slow_is_named_without_an_option(tmp_path):
+    with pytest.raises(command.NotInstalled) as raised:
+        command.resolve("no-such-tool-here", option=None)
+    assert str(raised.value) == "no-such-tool-here is not installed"
+    path = stub(tmp_path, "exec sleep 30")
+    with pytest.raises(DiscoveryError) as raised:
+        command.output(path, 1, ("verify",), option=None)  # the deadline is the test's subject: 1 s is enough
+    assert str(raised.value) == f"{path} verify did not finish within 1 s"
+    with pytest.raises(DiscoveryError) as raised:
+        command.output(path, 1, ("list",))
+    assert str(raised.value) == f"{path} list did not finish within 1 s ([pmem]ndctl_timeout)"

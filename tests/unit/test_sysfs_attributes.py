@@ -124,3 +124,39 @@ def test_bad_blocks_across_a_namespace_s_edges_count_only_the_sectors_inside(sys
     first, sectors = offset // 512, int((_devices(sys_root) / "namespace0.1" / "size").read_text()) // 512
     (region / "badblocks").write_text(f"{first - 1} 3\n{first + sectors - 1} 4\n")
     assert _found(sys_root).health.reasons == ("3 bad blocks (media errors)",)  # 2 at the start, 1 at the end
+
+
+def test_the_bus_s_provider_and_a_scrub_that_is_done(sys_root):
+    (_devices(sys_root) / "ndbus0" / "nfit" / "scrub").write_text("3\n")  # 3 scrubs done, none running
+    ns = _found(sys_root)
+    assert (ns.bus_provider, ns.health.state) == ("ACPI.NFIT", "ok")
+
+
+def test_a_scrub_state_that_cannot_be_read_leaves_health_not_known(sys_root):
+    scrub = _devices(sys_root) / "ndbus0" / "nfit" / "scrub"
+    scrub.unlink(missing_ok=True)
+    scrub.mkdir()
+    ns = _found(sys_root)
+    assert ns.health.state == "unknown"
+    assert ns.health.reasons[0].startswith("address range scrub: ")
+
+
+def test_a_region_attribute_that_cannot_be_read_leaves_health_not_known(sys_root):
+    read_only = _devices(sys_root) / "region0" / "read_only"
+    read_only.unlink()
+    read_only.mkdir()
+    ns = _found(sys_root)
+    assert ns.health.state == "unknown" and ns.health.reasons[0].startswith("region0: ")
+
+
+def test_bad_blocks_in_a_region_without_its_range_leave_health_not_known(sys_root):
+    _bad_sector_in(sys_root)
+    (_devices(sys_root) / "region0" / "resource").unlink()
+    assert _found(sys_root).health.reasons == (
+        "media errors: region0 has bad blocks and the range of namespace0.1 is not known",)
+
+
+def test_a_region_without_a_mappings_count_lists_no_dimms(sys_root):
+    (_devices(sys_root) / "region0" / "mappings").unlink()
+    ns = _found(sys_root)
+    assert ns.health.notes == ("region0 has no DIMMs (ACPI.NFIT memory): no DIMM health signals",)
