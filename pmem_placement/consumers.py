@@ -26,6 +26,7 @@ were found last time (a deletion does not move the generation).
 
 import dataclasses
 import json
+import os
 import typing
 
 from oslo_log import log as logging
@@ -217,8 +218,9 @@ def save(state_dir: str | None, watch: GuestWatch) -> None:
             problem = exc
         if isinstance(problem, statedir.StateDirError):  # someone put it there: say so
             LOG.warning("%s; the consumer check is not remembered", problem)
-        elif problem is not None:
-            LOG.debug("cannot remember the consumer check in %s/%s: %s", state_dir, NAME, problem)
+        elif problem is not None:  # a cache: the previous file stays whole, the next run looks again
+            LOG.warning("%s; the consumers are looked up again next time",
+                        errors.cannot_write("the consumer check", os.path.join(state_dir, NAME), problem))
 
 
 def after_one_shot(state_dir: str | None, client: Client, outcome: typing.Any, dry_run: bool = False) -> list[str]:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Mutation testing of the pure core (plan, desired, mapping, fence, tree, discover/) with mutmut,
 # against the fast tests (tests/unit): [tool.mutmut] in pyproject.toml. Not part of CI's budget:
-# run it nightly, or before changing the core. It prints the kill rate, fails under 90%, and lists
+# run it nightly, or before changing the core. It prints the kill rate and the score without the
+# equivalent mutants docs/mutation.md lists (with why), fails when that score is under 90%, and lists
 # the surviving mutants that docs/mutation.md does not explain as equivalent.
 # Usage: tools/mutate.sh            (MUTATE_JOBS=N: parallel children, default the core count)
 set -euo pipefail

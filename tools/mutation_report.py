@@ -1,5 +1,5 @@
-"""tools/mutate.sh's verdict: the kill rate of mutmut's run, at least 90%, and the surviving
-mutants that docs/mutation.md does not list as equivalent (each with why).
+"""tools/mutate.sh's verdict: the kill rate of mutmut's run, and its score without the equivalent
+mutants docs/mutation.md lists (each with why), at least 90%; the surviving mutants it does not list.
 
     python tools/mutation_report.py STATS.json SURVIVORS.txt docs/mutation.md
 """

@@ -152,8 +152,10 @@ def test_consumers_json(tmp_path, monkeypatch, caplog, step):
     assert listing(tmp_path) == [consumers.NAME]
     assert whole(path, old, path.read_text(), step) and json.loads(path.read_text())["generation"] == \
         (2 if step == "dirsync" else 1)
-    # a cache: the next cycle looks the consumers up again (said at debug level)
-    assert any(f"cannot remember the consumer check in {tmp_path}" in r.getMessage() for r in caplog.records)
+    # a cache: the next run looks the consumers up again, and says why
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        f"the consumer check: cannot write {path}: No space left on device; the consumers are looked up again next "
+        "time"]
 
 
 @pytest.mark.parametrize("failure", ["pwrite", "short", "fsync"])
