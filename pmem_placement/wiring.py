@@ -90,7 +90,7 @@ def _adapter(conf: cfg.ConfigOpts, auth: typing.Any) -> ks_adapter.Adapter:
         raise ConfigError(f"[placement]: {exc}") from exc
 
 
-def is_url(text: str) -> bool:
+def _is_url(text: str) -> bool:
     """Whether ``text`` is an http(s) URL with a host (an unbalanced IPv6 bracket is not)."""
     try:
         parts = urllib.parse.urlsplit(text)
@@ -103,7 +103,7 @@ def _check_transport(conf: cfg.ConfigOpts) -> None:
     """What keystoneauth would take for an outage: an endpoint that is no URL, no timeout at all."""
     for option in ("endpoint", "endpoint_override"):
         url = conf.placement.get(option) if option in conf.placement else None
-        if url and not is_url(url):
+        if url and not _is_url(url):
             raise ConfigError(f"[placement]{option} = {url!r} is not a URL: http:// or https:// then a host, "
                               "e.g. https://placement.example.org:8778")
     versions = {}
@@ -120,8 +120,6 @@ def _check_transport(conf: cfg.ConfigOpts) -> None:
     timeout = conf.placement.timeout
     if timeout is not None and timeout <= 0:
         raise ConfigError(f"[placement]timeout = {timeout:g} is not a time to wait: seconds, more than 0")
-
-
 
 
 def load_auth(conf: cfg.ConfigOpts) -> typing.Any:
@@ -153,7 +151,7 @@ def load_auth(conf: cfg.ConfigOpts) -> typing.Any:
             "for a Placement without Keystone" + validate.misspelt(conf, group, "auth_type"))
     _needed_secrets(conf)
     url = conf.placement.get("auth_url") if "auth_url" in conf.placement else None
-    if url and not is_url(url):
+    if url and not _is_url(url):
         raise ConfigError(f"[placement]auth_url = {url!r} is not a URL: http:// or https:// then a host, e.g. "
                           "https://keystone.example.org:5000/v3")
     if conf.placement.auth_type == "admin_token" and not (conf.placement.get("endpoint")
