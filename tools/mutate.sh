@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Mutation testing of the pure core (plan, desired, mapping, fence, tree, discover/) with mutmut,
+# Mutation testing of the pure core (plan, remap, desired, mapping, fence, tree, discover/) with mutmut,
 # against the fast tests (tests/unit): [tool.mutmut] in pyproject.toml. Not part of CI's budget:
 # run it nightly, or before changing the core. It prints the kill rate and the score without the
 # equivalent mutants docs/mutation.md lists (with why), fails when that score is under 90%, and lists

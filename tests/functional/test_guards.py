@@ -5,6 +5,7 @@ import json
 import logging
 
 from tests.functional.agents import Running
+from tests.functional.agents import wait_for
 from tests.functional.conftest import one_line
 
 SECRET = "s3cr3t-Kq9-not-for-logs"
@@ -66,7 +67,8 @@ def test_a_secret_in_a_misspelt_option_never_reaches_output_json_or_logs(node, c
 
 
 def test_a_secret_in_a_misspelt_option_never_reaches_the_agents_log_status_or_metrics(node):
-    """The same guard for the agent, which refuses to start on it (exit 2) and logs why."""
+    """The same guard for an agent that refuses to start on it (exit 2) and logs why (one that runs
+    beside it, and reloads, is guarded below)."""
     _misspelt_secret(node)
     agent = Running(node)
     try:
@@ -75,5 +77,30 @@ def test_a_secret_in_a_misspelt_option_never_reaches_the_agents_log_status_or_me
         assert "did you mean 'password'?" in out and SECRET not in out
         for path in (node.dir / "state" / "status.json", node.dir / "agent.prom"):
             assert not path.exists() or SECRET not in path.read_text()
+    finally:
+        agent.stop()
+
+
+def test_a_secret_in_a_misspelt_option_never_reaches_a_running_agents_log_status_or_metrics(node):
+    """Found by review: the guard above stops at the agent's refusal to start. Here the agent runs
+    (its own token is right) beside a misspelt secret, then is reloaded into a file whose only
+    token is misspelt: the warning and the refused reload name the option, never its value."""
+    import signal
+
+    node.configure(placement={"pasword": SECRET})
+    agent = Running(node)
+    try:
+        first = agent.wait_state("in_sync")
+        node.options["placement"]["toekn"] = SECRET
+        del node.options["placement"]["token"]
+        node.write_config()
+        agent.signal(signal.SIGHUP)
+        wait_for(lambda: ((agent.status() or {}).get("last_reload") or {}).get("error"), what="the refused reload")
+        agent.wait_state("in_sync", after_cycle=first["cycles"])
+        out = agent.output()
+        assert "[placement]pasword" in out and "did you mean 'token'?" in out, out
+        assert SECRET not in out
+        for path in (node.dir / "state" / "status.json", node.dir / "agent.prom"):
+            assert SECRET not in path.read_text(), path
     finally:
         agent.stop()

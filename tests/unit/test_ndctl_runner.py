@@ -58,7 +58,9 @@ def test_timeout_kills_the_whole_process_group(tmp_path):
     started = time.monotonic()
     with pytest.raises(DiscoveryError, match=r"did not finish within 1 s \(\[pmem\]ndctl_timeout\)"):
         ndctl.discover(path, timeout=1)
-    assert time.monotonic() - started < 5
+    # the wrapper and its child sleep 30 s: ending well before that is the group killed (not a
+    # measure of speed: 25 s of slack for a loaded machine)
+    assert time.monotonic() - started < 26
 
 
 def test_huge_output_is_refused(tmp_path, monkeypatch):
