@@ -279,7 +279,7 @@ def not_reachable(written: typing.Sequence[tuple[str, str]], *texts: str,
     own = [os.path.join(base, d) for key, base in (("StateDirectory", "/var/lib"), ("RuntimeDirectory", "/run"),
                                                     ("CacheDirectory", "/var/cache"), ("LogsDirectory", "/var/log"))
            for d in settings(key, *texts)]
-    groups = [g for g in (*settings("Group", *texts), *settings("SupplementaryGroups", *texts))]
+    groups = [*settings("Group", *texts), *settings("SupplementaryGroups", *texts)]
     gids = {gid for gid in map(group_id or _gid, groups) if gid is not None}
     found = []
     for option, path in written:

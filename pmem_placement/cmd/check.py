@@ -26,6 +26,8 @@ _LABELS = {Code.SUCCESS: "Success", Code.WARNING: "Warning", Code.FAILURE: "Fail
 
 
 NOT_RUN = Result(Code.WARNING, "not run: fix the configuration first")
+NEED_CONFIGURATION = ("discovery", "placement", "nova coexistence", "state directory")
+"""The checks a configuration that fails stops."""
 
 
 def gather(conf: cfg.ConfigOpts, expect_agent: bool = False) -> list[tuple[str, Result]]:
@@ -55,7 +57,7 @@ def gather(conf: cfg.ConfigOpts, expect_agent: bool = False) -> list[tuple[str, 
     results.append(("configuration", checks.configuration(
         validate.unknown_options(conf), config_error, wiring.exposed_secrets(conf), labels == [])))
     if config_error is not None:
-        results += [(name, NOT_RUN) for name in ("discovery", "placement", "nova coexistence", "state directory")]
+        results += [(name, NOT_RUN) for name in NEED_CONFIGURATION]
     else:
         results += _with_configuration(conf, labels, root_uuid)
     try:
@@ -82,8 +84,7 @@ def unreadable(exc: Exception, json_asked: bool, argv: list[str]) -> int:
     """The files could not be parsed (missing, unreadable, not INI): the configuration's failure,
     the checks that need it not run, and the unit's check, which does not."""
     results = [("configuration", checks.configuration([], exc, [], False))]
-    results += [(name, NOT_RUN) for name in ("discovery", "placement", "nova coexistence", "state directory",
-                                             "agent")]
+    results += [(name, NOT_RUN) for name in (*NEED_CONFIGURATION, "agent")]
     results.append(_systemd_unit("--expect-agent" in argv, []))
     emit(as_json(results) if json_asked else render(results))
     return int(max(r.code for _, r in results))

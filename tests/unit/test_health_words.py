@@ -13,6 +13,11 @@ CXLBUS = {"dev": "ndbus1", "provider": "CXL"}
 CXLREGION = {"dev": "region1", "mappings": [{"dimm": "nmem2"}]}
 
 
+def _mem0(health):
+    """A namespace on CXL memory device mem0 (nd DIMM nmem2), with what 'cxl list -H' printed of it."""
+    return NS, CXLREGION, CXLBUS, {"nmem2": {"cxl": {"memdev": "mem0", "health": health}}}
+
+
 CASES = {
     "flat-badblocks-1": (
         (dict(NS, badblock_count=1), None, None, None),
@@ -199,32 +204,15 @@ CASES = {
         ("unknown", ("nmem2 (CXL mem0) health is not understood (not an object)",), ()),
     ),
     "cxl-no-media-normal": (
-        (NS, CXLREGION, CXLBUS, {"nmem2": {"cxl": {"memdev": "mem0", "health": {}}}}),
+        _mem0({}),
         ("unknown", ("nmem2 (CXL mem0) health is not understood (no media_normal)",), ()),
     ),
     "cxl-media-normal-str": (
-        (NS, CXLREGION, CXLBUS, {"nmem2": {"cxl": {"memdev": "mem0", "health": {"media_normal": "yes"}}}}),
+        _mem0({"media_normal": "yes"}),
         ("unknown", ("nmem2 (CXL mem0) health is not understood (media_normal not true or false)",), ()),
     ),
     "cxl-odd": (
-        (
-            NS,
-            CXLREGION,
-            CXLBUS,
-            {
-                "nmem2": {
-                    "cxl": {
-                        "memdev": "mem0",
-                        "health": {
-                            "media_normal": True,
-                            "media_not_ready": 1,
-                            "hw_replacement_needed": "no",
-                            "media_data_lost": None,
-                        },
-                    }
-                }
-            },
-        ),
+        _mem0({"media_normal": True, "media_not_ready": 1, "hw_replacement_needed": "no", "media_data_lost": None}),
         (
             "unknown",
             (
@@ -234,28 +222,11 @@ CASES = {
         ),
     ),
     "cxl-odd-media-normal": (
-        (NS, CXLREGION, CXLBUS, {"nmem2": {"cxl": {"memdev": "mem0", "health": {"media_normal": 1}}}}),
+        _mem0({"media_normal": 1}),
         ("unknown", ("nmem2 (CXL mem0) health is not understood (media_normal not true or false)",), ()),
     ),
     "cxl-all-notes": (
-        (
-            NS,
-            CXLREGION,
-            CXLBUS,
-            {
-                "nmem2": {
-                    "cxl": {
-                        "memdev": "mem0",
-                        "health": {
-                            "media_normal": True,
-                            "maintenance_needed": True,
-                            "performance_degraded": True,
-                            "dirty_shutdowns": 1,
-                        },
-                    }
-                }
-            },
-        ),
+        _mem0({"media_normal": True, "maintenance_needed": True, "performance_degraded": True, "dirty_shutdowns": 1}),
         (
             "ok",
             (),
@@ -301,7 +272,7 @@ CASES = {
         ("unknown", ("nmem2 (CXL mem0) media is not ready",), ()),
     ),
     "cxl-not-normal": (
-        (NS, CXLREGION, CXLBUS, {"nmem2": {"cxl": {"memdev": "mem0", "health": {"media_normal": False}}}}),
+        _mem0({"media_normal": False}),
         ("unhealthy", ("nmem2 (CXL mem0) media is not normal",), ()),
     ),
     "cxl-lost-two": (
@@ -387,7 +358,7 @@ CASES = {
                      "is not known (the kernel gives nmem2 no cxl/id before Linux 6.2)",), ()),
     ),
     "cxl-odd-with-media-normal": (
-        (NS, CXLREGION, CXLBUS, {"nmem2": {"cxl": {"memdev": "mem0", "health": {"media_normal": 1, "media_not_ready": 0}}}}),
+        _mem0({"media_normal": 1, "media_not_ready": 0}),
         ("unknown", ("nmem2 (CXL mem0) health is not understood (media_normal, media_not_ready not true or false)",), ()),
     ),
     "badblocks-0-in-a-region": (
